@@ -16,7 +16,9 @@ def correlation_per_neuron(prediction: np.ndarray, response: np.ndarray) -> np.n
     prediction = np.asarray(prediction, dtype=np.float64)
     response = np.asarray(response, dtype=np.float64)
     if prediction.shape != response.shape or prediction.ndim != 2:
-        raise ValueError(f"expected two (T, N) arrays of one shape, got {prediction.shape} and {response.shape}")
+        raise ValueError(
+            f"expected two (T, N) arrays of one shape, got {prediction.shape} and {response.shape}"
+        )
     p = prediction - prediction.mean(axis=0)
     r = response - response.mean(axis=0)
     covariance = (p * r).mean(axis=0)

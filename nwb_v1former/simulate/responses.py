@@ -29,23 +29,35 @@ def _shift_frames(contrast: np.ndarray, rows: int, columns: int) -> np.ndarray:
     height, width = FRAME_SHAPE
     out = np.zeros_like(contrast)
     ys, yd = slice(max(rows, 0), height + min(rows, 0)), slice(max(-rows, 0), height + min(-rows, 0))
-    xs, xd = slice(max(columns, 0), width + min(columns, 0)), slice(max(-columns, 0), width + min(-columns, 0))
+    xs, xd = (
+        slice(max(columns, 0), width + min(columns, 0)),
+        slice(max(-columns, 0), width + min(-columns, 0)),
+    )
     if ys.start < ys.stop and xs.start < xs.stop:
         out[:, yd, xd] = contrast[:, ys, xs]
     return out
 
 
-def spatial_drive(screen: np.ndarray, pupil_center: np.ndarray, population: Population) -> np.ndarray:
-    """Quadrature Gabor responses to the eye-shifted screen; (T, 36, 64) uint8 -> (T, 2, N) float32."""
+def spatial_drive(
+    screen: np.ndarray, pupil_center: np.ndarray, population: Population, block_ticks: int = 4096
+) -> np.ndarray:
+    """Quadrature Gabor responses to the eye-shifted screen; (T, 36, 64) uint8 -> (T, 2, N) float32.
+
+    Works through blocks of ticks: shift every frame of the block by its eye position, then one large
+    matrix product (many small products would be several times slower).
+    """
     filters = np.concatenate([gabor_filters(population), gabor_filters(population, np.pi / 2)], axis=1)
     shifts = eye_shift_px(pupil_center)
-    unique, group = np.unique(shifts, axis=0, return_inverse=True)
     drive = np.empty((len(screen), 2 * population.size), dtype=np.float32)
-    for index, (rows, columns) in enumerate(unique):
-        ticks = np.flatnonzero(group.ravel() == index)
-        contrast = (screen[ticks].astype(np.float32) - GREY) / GREY
-        seen = _shift_frames(contrast, int(rows), int(columns)).reshape(len(ticks), -1)
-        drive[ticks] = seen @ filters
+    for start in range(0, len(screen), block_ticks):
+        block = slice(start, start + block_ticks)
+        contrast = (screen[block].astype(np.float32) - GREY) / GREY
+        seen = np.empty_like(contrast)
+        unique, group = np.unique(shifts[block], axis=0, return_inverse=True)
+        for index, (rows, columns) in enumerate(unique):
+            ticks = np.flatnonzero(group.ravel() == index)
+            seen[ticks] = _shift_frames(contrast[ticks], int(rows), int(columns))
+        drive[block] = seen.reshape(len(seen), -1) @ filters
     return drive.reshape(len(screen), 2, population.size)
 
 
@@ -150,7 +162,9 @@ def measure(
     phase = rng.uniform() if config.imaging_phase is None else config.imaging_phase
     max_frames = int(len(rates) * config.imaging_rate / FRAME_RATE) + 2
     jitter = rng.uniform(-config.timing_jitter, config.timing_jitter, size=max_frames)
-    position = imaging_positions(len(rates), config.imaging_rate, phase, jitter if config.timing_jitter else None)
+    position = imaging_positions(
+        len(rates), config.imaging_rate, phase, jitter if config.timing_jitter else None
+    )
     left = np.minimum(np.floor(position).astype(np.int64), len(rates) - 1)
     right = np.minimum(left + 1, len(rates) - 1)
     b = (position - left)[:, None]

@@ -9,8 +9,20 @@ import numpy as np
 from nwb_v1former.simulate.recording import Recording
 
 POPULATION_FIELDS = (
-    "roi_ids", "position_um", "plane", "rf_center", "orientation", "period_px", "phase", "rf_sigma_px",
-    "is_complex", "latency_s", "gain_running", "gain_pupil", "baseline", "amplitude",
+    "roi_ids",
+    "position_um",
+    "plane",
+    "rf_center",
+    "orientation",
+    "period_px",
+    "phase",
+    "rf_sigma_px",
+    "is_complex",
+    "latency_s",
+    "gain_running",
+    "gain_pupil",
+    "baseline",
+    "amplitude",
 )
 
 
@@ -23,7 +35,10 @@ def truth_arrays(recording: Recording) -> dict[str, np.ndarray]:
     Per trial: trial_start_tick, trial_stop_tick, trial_clip_id, trial_tier.
     """
     population, measurement, behavior, schedule = (
-        recording.population, recording.measurement, recording.behavior, recording.schedule,
+        recording.population,
+        recording.measurement,
+        recording.behavior,
+        recording.schedule,
     )
     arrays = {name: np.asarray(getattr(population, name)) for name in POPULATION_FIELDS}
     arrays.update(

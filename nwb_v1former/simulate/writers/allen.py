@@ -14,9 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pynwb.base import TimeSeries
+from pynwb.base import ImageReferences, Images, TimeSeries
 from pynwb.behavior import BehavioralTimeSeries, EyeTracking, PupilTracking, SpatialSeries
-from pynwb.base import ImageReferences, Images
 from pynwb.image import GrayscaleImage, IndexSeries
 from pynwb.ophys import DfOverF
 
@@ -36,7 +35,9 @@ GRID_SPACING_UM = 1.0
 def template_frames(recording: Recording) -> tuple[np.ndarray, dict[int, int]]:
     """All clips, one after another, and where each clip starts in that stack."""
     clip_ids = sorted(recording.clips)
-    offsets = dict(zip(clip_ids, np.cumsum([0] + [len(recording.clips[c]) for c in clip_ids[:-1]]).tolist(), strict=True))
+    offsets = dict(
+        zip(clip_ids, np.cumsum([0] + [len(recording.clips[c]) for c in clip_ids[:-1]]).tolist(), strict=True)
+    )
     return np.concatenate([recording.clips[c] for c in clip_ids]), offsets
 
 
@@ -108,8 +109,11 @@ def write_allen(recording: Recording, path: Path, *, overwrite: bool = False) ->
     behavior, clock = recording.behavior, tick_clock(recording)
     module = behavior_module(nwbfile)
     running = TimeSeries(
-        name="running_speed", data=compressed(behavior.running_speed), **clock,
-        unit="cm/s", description="Running speed on the wheel",
+        name="running_speed",
+        data=compressed(behavior.running_speed),
+        **clock,
+        unit="cm/s",
+        description="Running speed on the wheel",
     )
     module.add(BehavioralTimeSeries(name="BehavioralTimeSeries", time_series=[running]))
     module.add(
@@ -117,8 +121,11 @@ def write_allen(recording: Recording, path: Path, *, overwrite: bool = False) ->
             name="PupilTracking",
             time_series=[
                 TimeSeries(
-                    name="pupil_size", data=compressed(behavior.pupil_diameter), **clock,
-                    unit="mm", description="Pupil diameter",
+                    name="pupil_size",
+                    data=compressed(behavior.pupil_diameter),
+                    **clock,
+                    unit="mm",
+                    description="Pupil diameter",
                 )
             ],
         )
@@ -128,9 +135,12 @@ def write_allen(recording: Recording, path: Path, *, overwrite: bool = False) ->
             name="EyeTracking",
             spatial_series=[
                 SpatialSeries(
-                    name="pupil_location", data=compressed(behavior.pupil_center), **clock,
+                    name="pupil_location",
+                    data=compressed(behavior.pupil_center),
+                    **clock,
                     reference_frame="(0, 0) is the eye looking at the screen centre; azimuth, elevation",
-                    unit="degrees", description="Eye position (azimuth, elevation)",
+                    unit="degrees",
+                    description="Eye position (azimuth, elevation)",
                 )
             ],
         )

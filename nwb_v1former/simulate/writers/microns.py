@@ -21,7 +21,13 @@ from pynwb.ophys import Fluorescence
 
 from nwb_v1former.simulate.config import FRAME_RATE
 from nwb_v1former.simulate.recording import Recording
-from nwb_v1former.simulate.writers.nwb_common import add_ophys, compressed, new_nwbfile, tick_clock, write_nwbfile
+from nwb_v1former.simulate.writers.nwb_common import (
+    add_ophys,
+    compressed,
+    new_nwbfile,
+    tick_clock,
+    write_nwbfile,
+)
 
 GRID_SPACING_UM = 2.5
 MONITOR_RATE = 60.0
@@ -37,7 +43,7 @@ def monitor_flip_times(recording: Recording, rng: np.random.Generator) -> np.nda
 
 
 def _flipped_frames(screen: np.ndarray, frames_per_chunk: int = 64):
-    """Every tick's frame twice, upsampled 2x; yields (frames, 72, 128) uint8 blocks, never the whole movie."""
+    """Every tick's frame twice, upsampled 2x; yields (72, 128) uint8 frames, never the whole movie."""
     for start in range(0, len(screen), frames_per_chunk):
         block = screen[start : start + frames_per_chunk]
         block = block.repeat(UPSAMPLE, axis=1).repeat(UPSAMPLE, axis=2)
@@ -105,8 +111,12 @@ def write_microns(recording: Recording, path: Path, *, overwrite: bool = False) 
             name="BehavioralTimeSeries",
             time_series=[
                 TimeSeries(
-                    name="treadmill_velocity", data=compressed(behavior.running_speed), unit="m/s",
-                    conversion=0.01, description="Treadmill velocity (stored in cm/s)", **clock,
+                    name="treadmill_velocity",
+                    data=compressed(behavior.running_speed),
+                    unit="m/s",
+                    conversion=0.01,
+                    description="Treadmill velocity (stored in cm/s)",
+                    **clock,
                 )
             ],
         )
@@ -116,7 +126,13 @@ def write_microns(recording: Recording, path: Path, *, overwrite: bool = False) 
         PupilTracking(
             name="PupilTracking",
             time_series=[
-                TimeSeries(name="pupil_major_radius", data=compressed(radius), unit="mm", description="Pupil major radius", **clock)
+                TimeSeries(
+                    name="pupil_major_radius",
+                    data=compressed(radius),
+                    unit="mm",
+                    description="Pupil major radius",
+                    **clock,
+                )
             ],
         )
     )
@@ -125,9 +141,12 @@ def write_microns(recording: Recording, path: Path, *, overwrite: bool = False) 
             name="EyeTracking",
             spatial_series=[
                 SpatialSeries(
-                    name="eye_position", data=compressed(behavior.pupil_center), unit="degrees",
+                    name="eye_position",
+                    data=compressed(behavior.pupil_center),
+                    unit="degrees",
                     reference_frame="(0, 0) is the eye looking at the screen centre; azimuth, elevation",
-                    description="Eye position (azimuth, elevation)", **clock,
+                    description="Eye position (azimuth, elevation)",
+                    **clock,
                 )
             ],
         )

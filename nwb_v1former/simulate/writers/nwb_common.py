@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from hdmf.common import VectorData, VectorIndex
 from hdmf.data_utils import DataChunkIterator
-from pynwb import H5DataIO, NWBHDF5IO, NWBFile, ProcessingModule
+from pynwb import NWBHDF5IO, H5DataIO, NWBFile, ProcessingModule
 from pynwb.file import Subject
 from pynwb.ophys import ImageSegmentation, ImagingPlane, OpticalChannel, PlaneSegmentation, RoiResponseSeries
 
@@ -73,7 +73,7 @@ def imaging_planes(nwbfile: NWBFile, recording: Recording, grid_spacing_um: floa
     """One ImagingPlane per simulated plane, with grid spacing and origin in micrometres."""
     config = recording.config
     device = nwbfile.create_device(
-        name="Microscope", description="Simulated two-photon microscope", manufacturer="nwb-v1former"
+        name="Microscope", description="Simulated two-photon microscope (nwb-v1former)"
     )
     channel = OpticalChannel(name="GreenChannel", description="GCaMP emission", emission_lambda=510.0)
     planes = []
@@ -117,7 +117,7 @@ def soma_mask(center_rc: np.ndarray, grid_spacing_um: float) -> tuple[np.ndarray
 
 
 def centers_px(recording: Recording, neurons: np.ndarray, grid_spacing_um: float) -> np.ndarray:
-    """Soma centres (row, column) in pixels of the imaging field, whose origin is at -FIELD_MARGIN_UM; (n, 2)."""
+    """Soma centres (row, column) in pixels of the imaging field (origin at -FIELD_MARGIN_UM); (n, 2)."""
     xy = recording.population.position_um[neurons, :2] + FIELD_MARGIN_UM
     return np.stack([xy[:, 1], xy[:, 0]], axis=1) / grid_spacing_um
 
@@ -143,7 +143,9 @@ def plane_segmentation(
     if mask == "pixel":
         columns = _pixel_mask_columns(centers, grid_spacing_um)
     else:
-        columns = [_image_mask_column(centers, grid_spacing_um, field_of_view_px(recording, grid_spacing_um), mask)]
+        columns = [
+            _image_mask_column(centers, grid_spacing_um, field_of_view_px(recording, grid_spacing_um), mask)
+        ]
     return PlaneSegmentation(
         name=name, description=description, imaging_plane=imaging_plane, id=ids, columns=columns
     )

@@ -67,7 +67,9 @@ def write_openscope(recording: Recording, path: Path, *, overwrite: bool = False
         DfOverF,
         container_name="dff",
         series_name="traces" if recording.config.planes == 1 else "traces_plane{plane}",
-        segmentation_name="cell_specimen_table" if recording.config.planes == 1 else "cell_specimen_table{plane}",
+        segmentation_name="cell_specimen_table"
+        if recording.config.planes == 1
+        else "cell_specimen_table{plane}",
         segmentation_container_name="image_segmentation",
         mask="image",
         grid_spacing_um=GRID_SPACING_UM,
@@ -82,7 +84,7 @@ def write_openscope(recording: Recording, path: Path, *, overwrite: bool = False
             format="raw",
             starting_time=0.0,
             rate=FRAME_RATE,
-            description="Every simulated clip, one after another; its frames are indexed by presentation tables.",
+            description="Every simulated clip, one after another; presentation tables index its frames.",
         )
     )
     nwbfile.add_time_intervals(_presentations(recording))
@@ -90,19 +92,37 @@ def write_openscope(recording: Recording, path: Path, *, overwrite: bool = False
     behavior, clock = recording.behavior, tick_clock(recording)
     running = nwbfile.create_processing_module("running", "Running wheel")
     running.add(
-        TimeSeries(name="speed", data=compressed(behavior.running_speed), unit="cm/s", description="Running speed", **clock)
+        TimeSeries(
+            name="speed",
+            data=compressed(behavior.running_speed),
+            unit="cm/s",
+            description="Running speed",
+            **clock,
+        )
     )
     eye = nwbfile.create_processing_module("eye_tracking", "Eye tracking")
     area = np.pi * (behavior.pupil_diameter / 2) ** 2
-    eye.add(PupilTracking(name="PupilTracking", time_series=[TimeSeries(name="pupil_area", data=compressed(area), unit="mm^2", description="Pupil area", **clock)]))
+    eye.add(
+        PupilTracking(
+            name="PupilTracking",
+            time_series=[
+                TimeSeries(
+                    name="pupil_area", data=compressed(area), unit="mm^2", description="Pupil area", **clock
+                )
+            ],
+        )
+    )
     eye.add(
         EyeTracking(
             name="EyeTracking",
             spatial_series=[
                 SpatialSeries(
-                    name="eye_position", data=compressed(behavior.pupil_center), unit="degrees",
+                    name="eye_position",
+                    data=compressed(behavior.pupil_center),
+                    unit="degrees",
                     reference_frame="(0, 0) is the eye looking at the screen centre; azimuth, elevation",
-                    description="Eye position (azimuth, elevation)", **clock,
+                    description="Eye position (azimuth, elevation)",
+                    **clock,
                 )
             ],
         )
@@ -117,7 +137,19 @@ def _add_cell_geometry(nwbfile, recording: Recording) -> None:
         neurons = np.flatnonzero(recording.population.plane == index)
         centers = centers_px(recording, neurons, GRID_SPACING_UM)
         size = int(np.ceil(2 * 6.0 / GRID_SPACING_UM))
-        segmentation.add_column(name="x", description="Left edge of the bounding box (pixels)", data=np.rint(centers[:, 1] - size / 2).astype(int))
-        segmentation.add_column(name="y", description="Top edge of the bounding box (pixels)", data=np.rint(centers[:, 0] - size / 2).astype(int))
-        segmentation.add_column(name="width", description="Bounding box width (pixels)", data=np.full(len(neurons), size))
-        segmentation.add_column(name="height", description="Bounding box height (pixels)", data=np.full(len(neurons), size))
+        segmentation.add_column(
+            name="x",
+            description="Left edge of the bounding box (pixels)",
+            data=np.rint(centers[:, 1] - size / 2).astype(int),
+        )
+        segmentation.add_column(
+            name="y",
+            description="Top edge of the bounding box (pixels)",
+            data=np.rint(centers[:, 0] - size / 2).astype(int),
+        )
+        segmentation.add_column(
+            name="width", description="Bounding box width (pixels)", data=np.full(len(neurons), size)
+        )
+        segmentation.add_column(
+            name="height", description="Bounding box height (pixels)", data=np.full(len(neurons), size)
+        )

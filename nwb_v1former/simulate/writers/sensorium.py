@@ -54,12 +54,19 @@ def write_sensorium(
     measured = recording.measurement.measured
     n_trials, clip_frames = schedule.n_trials, recording.config.clip_frames
     padded = clip_frames + PADDING_FRAMES
-    file_of_trial = np.random.default_rng([recording.config.seed, recording.config.animal, 324]).permutation(n_trials)
+    file_of_trial = np.random.default_rng([recording.config.seed, recording.config.animal, 324]).permutation(
+        n_trials
+    )
 
     with atomic_output(path, overwrite=overwrite) as root:
         for sub in ("videos", "responses", "behavior", "pupil_center"):
             (root / "data" / sub).mkdir(parents=True)
-        train_stacks: dict[str, list[np.ndarray]] = {"videos": [], "responses": [], "behavior": [], "pupil_center": []}
+        train_stacks: dict[str, list[np.ndarray]] = {
+            "videos": [],
+            "responses": [],
+            "behavior": [],
+            "pupil_center": [],
+        }
         for trial in range(n_trials):
             ticks = slice(schedule.start_tick[trial], schedule.stop_tick[trial])
             arrays = {
@@ -72,7 +79,10 @@ def write_sensorium(
                 arrays["responses"][:] = 0.0
             for name, values in arrays.items():
                 pad = np.full((*values.shape[:-1], padded - clip_frames), np.nan, dtype=np.float32)
-                np.save(root / "data" / name / f"{file_of_trial[trial]}.npy", np.concatenate([values, pad], axis=-1))
+                np.save(
+                    root / "data" / name / f"{file_of_trial[trial]}.npy",
+                    np.concatenate([values, pad], axis=-1),
+                )
                 if schedule.tier[trial] == TRAIN_TIER:
                     train_stacks[name].append(values)
 
@@ -80,7 +90,9 @@ def write_sensorium(
         for sub in ("neurons", "trials"):
             (meta / sub).mkdir(parents=True)
         population = recording.population
-        np.save(meta / "neurons" / "cell_motor_coordinates.npy", np.rint(population.position_um).astype(np.int64))
+        np.save(
+            meta / "neurons" / "cell_motor_coordinates.npy", np.rint(population.position_um).astype(np.int64)
+        )
         np.save(meta / "neurons" / "unit_ids.npy", population.roi_ids)
         order = np.argsort(file_of_trial)
         np.save(meta / "trials" / "tiers.npy", schedule.tier[order].astype("<U16"))

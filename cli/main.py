@@ -1,0 +1,30 @@
+"""The `nwb-v1former` click group; user errors become one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import click
+from nwb_v1former.cli.inspect import inspect_command
+from nwb_v1former.cli.simulate import simulate_command
+
+from nwb_v1former import __version__
+from nwb_v1former.errors import V1FormerError
+
+
+class _Group(click.Group):
+    """Click group that reports library errors as `Error: <one line>`, exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except V1FormerError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nwb-v1former")
+def main() -> None:
+    """Fit the ViV1T model of mouse V1 to your NWB / DANDI calcium-imaging sessions."""
+
+
+main.add_command(simulate_command)
+main.add_command(inspect_command)

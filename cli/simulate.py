@@ -1,0 +1,88 @@
+"""`nwb-v1former simulate`: ground-truth sessions for demos, tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+import numpy as np
+
+from nwb_v1former.simulate import LAYOUTS, load_truth, simulate_and_write
+
+
+@click.command("simulate")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
+@click.option(
+    "--layout",
+    type=click.Choice(list(LAYOUTS)),
+    default="allen",
+    show_default=True,
+    help="How the sessions are written (the layouts real DANDI / Sensorium data use).",
+)
+@click.option("--animals", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--neurons", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--imaging-rate", type=float, default=None, help="Hz; default: the layout's own (microns 6.3, else 30)."
+)
+@click.option("--planes", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--clip-seconds", type=float, default=10.0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def simulate_command(
+    out: str,
+    layout: str,
+    animals: int,
+    neurons: int,
+    minutes: float,
+    seed: int,
+    imaging_rate: float | None,
+    planes: int,
+    clip_seconds: float,
+    overwrite: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Simulate mouse V1 sessions with known ground truth and write them in a real-world layout.
+
+    Beside each session a `<session>.truth.npz` holds the expected responses, true receptive-field
+    centres and the noise ceiling of every neuron; `simulation.json` lists what was written.
+    """
+    sessions = simulate_and_write(
+        out,
+        layout=layout,
+        animals=animals,
+        overwrite=overwrite,
+        progress=not quiet and sys.stderr.isatty(),
+        neurons=neurons,
+        minutes=minutes,
+        seed=seed,
+        imaging_rate=imaging_rate,
+        planes=planes,
+        clip_seconds=clip_seconds,
+    )
+    rows = []
+    for session in sessions:
+        ceiling = load_truth(session.truth)["noise_ceiling"]
+        rows.append(
+            {
+                "session_id": session.session_id,
+                "data": str(session.data),
+                "truth": str(session.truth),
+                "neurons": session.config.neurons,
+                "minutes": session.config.minutes,
+                "median_noise_ceiling": round(float(np.median(ceiling)), 4),
+            }
+        )
+    if as_json:
+        click.echo(json.dumps({"layout": layout, "sessions": rows}, indent=2))
+        return
+    click.echo(f"Simulated {len(rows)} session(s), layout '{layout}', in {out}:")
+    for row in rows:
+        click.echo(
+            f"  {row['session_id']}: {row['data']}  ({row['neurons']} neurons, {row['minutes']:g} min, "
+            f"median noise ceiling {row['median_noise_ceiling']:.3f})"
+        )

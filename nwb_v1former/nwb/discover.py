@@ -1,0 +1,260 @@
+"""Find what an NWB session holds, by neurodata type rather than by name.
+
+This is the first half of the reader: it says which ROI responses, ROI tables, stimulus movies,
+behaviour channels and trial tables a file has, and what is missing, without loading bulk data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+from pynwb import NWBHDF5IO, NWBFile
+from pynwb.base import TimeSeries
+from pynwb.behavior import SpatialSeries
+from pynwb.epoch import TimeIntervals
+from pynwb.image import ImageSeries, IndexSeries
+from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSeries
+
+from nwb_v1former.errors import SessionError
+
+CHUNK_CACHE_BYTES = 64 * 2**20
+"""HDF5 chunk cache per open file: h5py's 1 MB default makes windowed movie reads far slower."""
+
+_RUNNING = re.compile(r"running|speed|velocity|treadmill|wheel", re.IGNORECASE)
+_PUPIL_SIZE = re.compile(
+    r"pupil.*(size|area|radius|diameter|dilation)|(size|area|radius|diameter).*pupil", re.I
+)
+_EYE_POSITION = re.compile(r"eye_position|pupil_location|pupil_position|pupil_center|gaze", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One time series: where it is, its type, shape and clock."""
+
+    path: str
+    neurodata_type: str
+    shape: tuple[int, ...]
+    rate: float | None
+    n_timestamps: int | None
+    unit: str | None = None
+    conversion: float | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class RoiTableInfo:
+    """One PlaneSegmentation: its path, ROI count and which masks it has."""
+
+    path: str
+    n_rois: int
+    masks: tuple[str, ...]
+    grid_spacing: tuple[float, ...] | None
+
+
+@dataclass(frozen=True)
+class SessionInventory:
+    """What `inspect` reports for one NWB file."""
+
+    path: str
+    nwb_version: str
+    identifier: str
+    subject_id: str | None
+    responses: list[SeriesInfo] = field(default_factory=list)
+    roi_tables: list[RoiTableInfo] = field(default_factory=list)
+    stimuli: list[SeriesInfo] = field(default_factory=list)
+    behavior: dict[str, list[SeriesInfo]] = field(default_factory=dict)
+    intervals: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def nwb_version_of(path: Path) -> str:
+    """The file's NWB schema version; SessionError for anything that is not an NWB 2 HDF5 file."""
+    if not path.is_file():
+        raise SessionError(f"{path}: no such file; give the path of an .nwb file")
+    try:
+        with h5py.File(path, "r") as handle:
+            # NWB 2 keeps the version in a root attribute, NWB 1 in a root dataset.
+            version = handle.attrs.get("nwb_version")
+            if version is None and "nwb_version" in handle:
+                version = handle["nwb_version"][()]
+    except OSError as error:
+        raise SessionError(
+            f"{path}: not a readable HDF5 file ({error}); is it truncated or still downloading?"
+        ) from None
+    if isinstance(version, bytes):
+        version = version.decode()
+    if version is None:
+        raise SessionError(f"{path}: an HDF5 file without an NWB version; it is not an NWB file")
+    if isinstance(version, bytes):
+        version = version.decode()
+    if str(version).removeprefix("NWB-").startswith("1."):
+        raise SessionError(
+            f"{path}: written in NWB 1.x ({version}), which is not supported; convert it to NWB 2 first "
+            "(for Allen Brain Observatory data, use the NWB 2 files on DANDI)"
+        )
+    return str(version)
+
+
+@contextlib.contextmanager
+def open_nwb(path: str | Path) -> Iterator[NWBFile]:
+    """Open an NWB 2 file read-only with a large chunk cache; the file stays open inside the block."""
+    path = Path(path)
+    nwb_version_of(path)
+    with h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES) as handle:
+        try:
+            io = NWBHDF5IO(file=handle, mode="r", load_namespaces=True)
+            nwbfile = io.read()
+        except Exception as error:  # pynwb raises many types for damaged files; one line for the user
+            raise SessionError(f"{path}: cannot be read as NWB ({type(error).__name__}: {error})") from None
+        try:
+            nwbfile.set_modified(False)
+            _PATH_RESOLVERS[id(nwbfile)] = io
+            yield nwbfile
+        finally:
+            _PATH_RESOLVERS.pop(id(nwbfile), None)
+            io.close()
+
+
+_PATH_RESOLVERS: dict[int, NWBHDF5IO] = {}
+
+
+def _object_path(container) -> str:
+    """The HDF5 path of a container read from a file (e.g. /processing/ophys/DfOverF/DfOverF)."""
+    root = container
+    while root.parent is not None:
+        root = root.parent
+    io = _PATH_RESOLVERS.get(id(root))
+    if io is not None:
+        builder = io.manager.get_builder(container)
+        if builder is not None:
+            return "/" + builder.path.removeprefix("root").lstrip("/")
+    parts = []
+    while container is not None and not isinstance(container, NWBFile):
+        parts.append(container.name)
+        container = container.parent
+    return "/" + "/".join(reversed(parts))
+
+
+def _series_info(series: TimeSeries, target: str | None = None) -> SeriesInfo:
+    timestamps = series.timestamps
+    return SeriesInfo(
+        path=_object_path(series),
+        neurodata_type=series.neurodata_type,
+        shape=tuple(int(n) for n in np.shape(series.data)),
+        rate=None if series.rate is None else float(series.rate),
+        n_timestamps=None if timestamps is None else len(timestamps),
+        unit=getattr(series, "unit", None),
+        conversion=getattr(series, "conversion", None),
+        target=target,
+    )
+
+
+def _roi_table_info(table: PlaneSegmentation) -> RoiTableInfo:
+    masks = tuple(name for name in ("image_mask", "pixel_mask", "voxel_mask") if name in table.colnames)
+    spacing = getattr(table.imaging_plane, "grid_spacing", None)
+    return RoiTableInfo(
+        path=_object_path(table),
+        n_rois=len(table.id),
+        masks=masks,
+        grid_spacing=None if spacing is None else tuple(float(v) for v in spacing),
+    )
+
+
+def _is_movie(series: ImageSeries) -> bool:
+    return series.data is not None and np.ndim(series.data) >= 3 and np.shape(series.data)[0] > 1
+
+
+def _is_imaging_acquisition(series: ImageSeries) -> bool:
+    """Raw microscope data (TwoPhotonSeries, OnePhotonSeries) is not a stimulus."""
+    return "Photon" in series.neurodata_type
+
+
+def inventory(nwbfile: NWBFile, path: str, nwb_version: str) -> SessionInventory:
+    """List the session's responses, ROI tables, stimuli, behaviour and intervals, and what is missing."""
+    found = SessionInventory(
+        path=path,
+        nwb_version=nwb_version,
+        identifier=nwbfile.identifier,
+        subject_id=None if nwbfile.subject is None else nwbfile.subject.subject_id,
+    )
+    for obj in nwbfile.objects.values():
+        if isinstance(obj, RoiResponseSeries):
+            parent = type(obj.parent).__name__ if isinstance(obj.parent, (DfOverF, Fluorescence)) else None
+            table = _object_path(obj.rois.table) if obj.rois is not None else None
+            found.responses.append(_series_info(obj, target=table))
+            if parent is None:
+                found.problems.append(f"{_object_path(obj)} is not inside DfOverF or Fluorescence")
+        elif isinstance(obj, PlaneSegmentation):
+            found.roi_tables.append(_roi_table_info(obj))
+        elif isinstance(obj, IndexSeries):
+            target = obj.indexed_images if obj.indexed_images is not None else obj.indexed_timeseries
+            found.stimuli.append(
+                _series_info(obj, target=_object_path(target) if target is not None else None)
+            )
+        elif isinstance(obj, ImageSeries) and _is_movie(obj) and not _is_imaging_acquisition(obj):
+            info = _series_info(obj)
+            if not info.path.startswith("/stimulus/templates/"):  # templates are reached through an index
+                found.stimuli.append(info)
+        elif isinstance(obj, TimeIntervals):
+            found.intervals[_object_path(obj)] = len(obj)
+            if "frame" in obj.colnames:
+                found.stimuli.append(
+                    SeriesInfo(
+                        _object_path(obj), "TimeIntervals", (len(obj),), None, len(obj), target="frame"
+                    )
+                )
+        elif isinstance(obj, TimeSeries) and not isinstance(obj, (RoiResponseSeries, ImageSeries)):
+            channel = _behavior_channel(obj)
+            if channel is not None:
+                found.behavior.setdefault(channel, []).append(_series_info(obj))
+    found.responses.sort(key=lambda s: (0 if "DfOverF" in s.path or "dff" in s.path else 1, s.path))
+    found.problems.extend(_missing(found))
+    return found
+
+
+def _behavior_channel(series: TimeSeries) -> str | None:
+    name = series.name
+    if isinstance(series, SpatialSeries) or _EYE_POSITION.search(name):
+        return "pupil_center" if _EYE_POSITION.search(name) or "Eye" in type(series.parent).__name__ else None
+    if _PUPIL_SIZE.search(name):
+        return "pupil_size"
+    if _RUNNING.search(name):
+        return "running"
+    return None
+
+
+def _missing(found: SessionInventory) -> list[str]:
+    problems = []
+    if not found.responses:
+        problems.append(
+            "no ROI responses (RoiResponseSeries in DfOverF or Fluorescence): run a segmentation "
+            "(e.g. suite2p) and add its traces to processing/ophys"
+        )
+    if not found.stimuli:
+        problems.append(
+            "no stimulus movie (IndexSeries into a template, a presentations table with a 'frame' column, or "
+            "an ImageSeries of shown frames): add the frames the animal saw to stimulus or acquisition"
+        )
+    for channel in ("running", "pupil_size", "pupil_center"):
+        if channel not in found.behavior:
+            problems.append(
+                f"no {channel.replace('_', ' ')} series found; it will be filled with a neutral value"
+            )
+    return problems
+
+
+def inspect_session(path: str | Path) -> SessionInventory:
+    """Open one NWB file and report what it holds (see `inventory`)."""
+    path = Path(path)
+    version = nwb_version_of(path)
+    with open_nwb(path) as nwbfile:
+        return inventory(nwbfile, str(path), version)

@@ -1,0 +1,35 @@
+"""Shared fixtures: small simulated recordings and the real NWB files from ../shared (when present)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nwb_v1former.simulate import Recording, SimulationConfig, simulate
+
+REAL_NWB = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-nwb"
+
+
+@pytest.fixture(scope="session")
+def small_config() -> SimulationConfig:
+    """80 neurons, 2 minutes of 3-second clips (about 30 trials): enough for every claim, fast."""
+    return SimulationConfig(neurons=80, minutes=2.0, clip_seconds=3.0, seed=3)
+
+
+@pytest.fixture(scope="session")
+def recording(small_config: SimulationConfig) -> Recording:
+    return simulate(small_config)
+
+
+@pytest.fixture(scope="session")
+def long_recording() -> Recording:
+    """More neurons and time, for statistical claims (modulation, ceilings, retinotopy)."""
+    return simulate(SimulationConfig(neurons=300, minutes=6.0, clip_seconds=5.0, seed=11))
+
+
+@pytest.fixture
+def real_nwb() -> Path:
+    if not REAL_NWB.is_dir():
+        pytest.skip(f"real NWB files not present at {REAL_NWB}")
+    return REAL_NWB
