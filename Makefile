@@ -12,7 +12,7 @@ $(BIN)/nwb-v1former: pyproject.toml setup.py constraints.txt
 	touch $@
 
 demo: $(BIN)/nwb-v1former
-	$(BIN)/nwb-v1former simulate --out $(DEMO_DIR) --layout allen --animals 1 --neurons 200 --minutes 2 --seed 0 --overwrite
+	$(BIN)/nwb-v1former simulate --out $(DEMO_DIR) --layout allen --animals 1 --neurons 200 --minutes 3 --clip-seconds 5 --seed 0 --overwrite
 	$(BIN)/nwb-v1former inspect $(DEMO_DIR)/sim-000.nwb
 
 test: $(BIN)/nwb-v1former
