@@ -127,7 +127,7 @@ def open_nwb(path: str | Path) -> Iterator[NWBFile]:
 _PATH_RESOLVERS: dict[int, NWBHDF5IO] = {}
 
 
-def _object_path(container) -> str:
+def object_path(container) -> str:
     """The HDF5 path of a container read from a file (e.g. /processing/ophys/DfOverF/DfOverF)."""
     root = container
     while root.parent is not None:
@@ -147,7 +147,7 @@ def _object_path(container) -> str:
 def _series_info(series: TimeSeries, target: str | None = None) -> SeriesInfo:
     timestamps = series.timestamps
     return SeriesInfo(
-        path=_object_path(series),
+        path=object_path(series),
         neurodata_type=series.neurodata_type,
         shape=tuple(int(n) for n in np.shape(series.data)),
         rate=None if series.rate is None else float(series.rate),
@@ -162,7 +162,7 @@ def _roi_table_info(table: PlaneSegmentation) -> RoiTableInfo:
     masks = tuple(name for name in ("image_mask", "pixel_mask", "voxel_mask") if name in table.colnames)
     spacing = getattr(table.imaging_plane, "grid_spacing", None)
     return RoiTableInfo(
-        path=_object_path(table),
+        path=object_path(table),
         n_rois=len(table.id),
         masks=masks,
         grid_spacing=None if spacing is None else tuple(float(v) for v in spacing),
@@ -189,31 +189,31 @@ def inventory(nwbfile: NWBFile, path: str, nwb_version: str) -> SessionInventory
     for obj in nwbfile.objects.values():
         if isinstance(obj, RoiResponseSeries):
             parent = type(obj.parent).__name__ if isinstance(obj.parent, (DfOverF, Fluorescence)) else None
-            table = _object_path(obj.rois.table) if obj.rois is not None else None
+            table = object_path(obj.rois.table) if obj.rois is not None else None
             found.responses.append(_series_info(obj, target=table))
             if parent is None:
-                found.problems.append(f"{_object_path(obj)} is not inside DfOverF or Fluorescence")
+                found.problems.append(f"{object_path(obj)} is not inside DfOverF or Fluorescence")
         elif isinstance(obj, PlaneSegmentation):
             found.roi_tables.append(_roi_table_info(obj))
         elif isinstance(obj, IndexSeries):
             target = obj.indexed_images if obj.indexed_images is not None else obj.indexed_timeseries
             found.stimuli.append(
-                _series_info(obj, target=_object_path(target) if target is not None else None)
+                _series_info(obj, target=object_path(target) if target is not None else None)
             )
         elif isinstance(obj, ImageSeries) and _is_movie(obj) and not _is_imaging_acquisition(obj):
             info = _series_info(obj)
             if not info.path.startswith("/stimulus/templates/"):  # templates are reached through an index
                 found.stimuli.append(info)
         elif isinstance(obj, TimeIntervals):
-            found.intervals[_object_path(obj)] = len(obj)
+            found.intervals[object_path(obj)] = len(obj)
             if "frame" in obj.colnames:
                 found.stimuli.append(
                     SeriesInfo(
-                        _object_path(obj), "TimeIntervals", (len(obj),), None, len(obj), target="frame"
+                        object_path(obj), "TimeIntervals", (len(obj),), None, len(obj), target="frame"
                     )
                 )
         elif isinstance(obj, TimeSeries) and not isinstance(obj, (RoiResponseSeries, ImageSeries)):
-            channel = _behavior_channel(obj)
+            channel = behavior_channel(obj)
             if channel is not None:
                 found.behavior.setdefault(channel, []).append(_series_info(obj))
     found.responses.sort(key=lambda s: (0 if "DfOverF" in s.path or "dff" in s.path else 1, s.path))
@@ -221,7 +221,8 @@ def inventory(nwbfile: NWBFile, path: str, nwb_version: str) -> SessionInventory
     return found
 
 
-def _behavior_channel(series: TimeSeries) -> str | None:
+def behavior_channel(series: TimeSeries) -> str | None:
+    """Which behaviour channel a series is (running, pupil_size, pupil_center), from its type and name."""
     name = series.name
     if isinstance(series, SpatialSeries) or _EYE_POSITION.search(name):
         return "pupil_center" if _EYE_POSITION.search(name) or "Eye" in type(series.parent).__name__ else None

@@ -1,0 +1,174 @@
+"""The common dataset on disk: one folder per session, memory-mappable, time-major, on the 30 Hz grid.
+
+```
+<session_key>/
+  meta.json          schema version, source, subject, rates, transforms, problems, code version
+  video.npy          uint8   (T, 36, 64)
+  responses.npy      float32 (T, N)
+  behavior.npy       float32 (T, 2)   pupil size, running speed
+  pupil_center.npy   float32 (T, 2)   horizontal, vertical
+  times.npy          float64 (T,)     each tick's time on the NWB file's clock (s)
+  roi_ids.npy        int64   (N,)     PlaneSegmentation ids, in column order
+  neurons.npz        coordinates (N, 3) float32 um (or pixels, see meta), plane (N,) int64
+  trials.npz         first_tick, stop_tick (n,) int64 (stop exclusive), tier (n,) str,
+                     stimulus_id (n,) str (content hash of the trial's frames), source_tier (n,) str
+  statistics.npz     training-tier statistics (see nwb_v1former.data.stats)
+```
+
+This module knows nothing about NWB: it writes and reads arrays. No pynwb or h5py here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nwb_v1former.errors import SessionError
+
+SCHEMA_VERSION = 1
+FRAME_HEIGHT, FRAME_WIDTH = 36, 64
+TIERS = ("train", "validation", "test", "none")
+ARRAYS = {
+    "video": (np.uint8, (FRAME_HEIGHT, FRAME_WIDTH)),
+    "responses": (np.float32, None),
+    "behavior": (np.float32, (2,)),
+    "pupil_center": (np.float32, (2,)),
+    "times": (np.float64, ()),
+}
+
+
+@dataclass(frozen=True)
+class Trials:
+    """Per-trial table; ticks index the store's arrays, `stop_tick` is exclusive."""
+
+    first_tick: np.ndarray
+    stop_tick: np.ndarray
+    tier: np.ndarray
+    stimulus_id: np.ndarray
+    source_tier: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.first_tick)
+
+    def to_npz(self, path: Path) -> None:
+        np.savez(
+            path,
+            first_tick=self.first_tick.astype(np.int64),
+            stop_tick=self.stop_tick.astype(np.int64),
+            tier=self.tier.astype("<U16"),
+            stimulus_id=self.stimulus_id.astype("<U32"),
+            source_tier=self.source_tier.astype("<U32"),
+        )
+
+    @classmethod
+    def from_npz(cls, path: Path) -> Trials:
+        with np.load(path, allow_pickle=False) as archive:
+            return cls(**{name: archive[name] for name in archive.files})
+
+
+class StoreWriter:
+    """Creates one session folder and lets a reader fill it block by block (memory-mapped .npy files)."""
+
+    def __init__(self, folder: Path, n_ticks: int, n_neurons: int) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=False)
+        self.arrays: dict[str, np.memmap] = {}
+        for name, (dtype, trailing) in ARRAYS.items():
+            shape = (n_ticks, n_neurons) if trailing is None else (n_ticks, *trailing)
+            self.arrays[name] = np.lib.format.open_memmap(folder / f"{name}.npy", "w+", dtype, shape)
+
+    def __getitem__(self, name: str) -> np.memmap:
+        return self.arrays[name]
+
+    def write_small(
+        self,
+        *,
+        roi_ids: np.ndarray,
+        coordinates: np.ndarray,
+        plane: np.ndarray,
+        trials: Trials,
+        statistics: dict[str, np.ndarray],
+        meta: dict[str, Any],
+    ) -> None:
+        """Write everything that is not bulk data, then flush the memory maps."""
+        np.save(self.folder / "roi_ids.npy", np.asarray(roi_ids, dtype=np.int64))
+        np.savez(
+            self.folder / "neurons.npz",
+            coordinates=np.asarray(coordinates, np.float32),
+            plane=np.asarray(plane, np.int64),
+        )
+        trials.to_npz(self.folder / "trials.npz")
+        np.savez(self.folder / "statistics.npz", **statistics)
+        meta = {"schema_version": SCHEMA_VERSION, **meta}
+        (self.folder / "meta.json").write_text(json.dumps(meta, indent=2, default=_json_default) + "\n")
+        for array in self.arrays.values():
+            array.flush()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+class SessionStore:
+    """A converted session, opened read-only; bulk arrays are memory maps, never loaded whole."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        meta_path = self.folder / "meta.json"
+        if not meta_path.is_file():
+            raise SessionError(f"{self.folder}: not a converted session (no meta.json); run `nwb-v1former convert`")
+        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+        if self.meta.get("schema_version") != SCHEMA_VERSION:
+            raise SessionError(
+                f"{self.folder}: store schema {self.meta.get('schema_version')} is not {SCHEMA_VERSION}; "
+                "convert the session again with this version"
+            )
+        self.video = np.load(self.folder / "video.npy", mmap_mode="r")
+        self.responses = np.load(self.folder / "responses.npy", mmap_mode="r")
+        self.behavior = np.load(self.folder / "behavior.npy", mmap_mode="r")
+        self.pupil_center = np.load(self.folder / "pupil_center.npy", mmap_mode="r")
+        self.times = np.load(self.folder / "times.npy", mmap_mode="r")
+        self.roi_ids = np.load(self.folder / "roi_ids.npy")
+        with np.load(self.folder / "neurons.npz") as neurons:
+            self.coordinates = neurons["coordinates"]
+            self.plane = neurons["plane"]
+        self.trials = Trials.from_npz(self.folder / "trials.npz")
+        with np.load(self.folder / "statistics.npz") as statistics:
+            self.statistics = {name: statistics[name] for name in statistics.files}
+
+    @property
+    def key(self) -> str:
+        """The session key (the folder name), used to name per-session model heads."""
+        return self.folder.name
+
+    @property
+    def n_neurons(self) -> int:
+        return self.responses.shape[1]
+
+    @property
+    def n_ticks(self) -> int:
+        return self.responses.shape[0]
+
+    def __repr__(self) -> str:
+        return f"SessionStore({self.key!r}: {self.n_ticks} ticks, {self.n_neurons} neurons, {len(self.trials)} trials)"
+
+
+def open_stores(root: str | Path) -> list[SessionStore]:
+    """Every session folder under `root` (a convert output), or `root` itself if it is one."""
+    root = Path(root)
+    if (root / "meta.json").is_file():
+        return [SessionStore(root)]
+    folders = sorted(p.parent for p in root.glob("*/meta.json"))
+    if not folders:
+        raise SessionError(f"{root}: no converted sessions found; run `nwb-v1former convert` first")
+    return [SessionStore(folder) for folder in folders]

@@ -1,0 +1,81 @@
+"""Behaviour channels wherever they live: running speed, pupil size and pupil position on the 30 Hz ticks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pynwb.base import TimeSeries
+
+from nwb_v1former.errors import SessionError
+from nwb_v1former.nwb.discover import behavior_channel
+from nwb_v1former.nwb.timing import linear_weights, scale, series_times
+
+NEUTRAL_VALUE = 0.0
+"""Value of a channel the file does not have: constant, so it carries no information to the model."""
+
+_TO_CM_PER_S = {"m/s": 100.0, "meters/second": 100.0, "cm/s": 1.0, "centimeters/second": 1.0}
+
+
+@dataclass(frozen=True)
+class BehaviorOnTicks:
+    """behavior (T, 2) = [pupil size, running speed], pupil_center (T, 2), and what was done to get them."""
+
+    behavior: np.ndarray
+    pupil_center: np.ndarray
+    sources: dict[str, str]
+    filled: list[str]
+    notes: list[str]
+
+
+def _resample(series: TimeSeries, path: str, ticks: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Series values in their unit (conversion and offset applied) at the tick times; (T, k) float32."""
+    values = np.asarray(series.data[:], dtype=np.float64)
+    values = values.reshape(len(values), -1)
+    conversion, offset = scale(series)
+    values = values * conversion + offset
+    times = series_times(series, path)
+    good = np.all(np.isfinite(values), axis=1)
+    if not good.any():
+        raise SessionError(f"{path}: every sample is NaN; drop the series or fix the file")
+    if not good.all():
+        notes.append(f"{path}: {int((~good).sum())} NaN samples (e.g. blinks) bridged by interpolation")
+        values, times = values[good], times[good]
+    left, right, weight = linear_weights(times, ticks)
+    return ((1 - weight)[:, None] * values[left] + weight[:, None] * values[right]).astype(np.float32)
+
+
+def behavior_on_ticks(candidates: list[tuple[str, TimeSeries]], ticks: np.ndarray) -> BehaviorOnTicks:
+    """Pick one series per channel (the first found) and resample it; fill missing channels."""
+    chosen: dict[str, tuple[str, TimeSeries]] = {}
+    for path, series in candidates:
+        channel = behavior_channel(series)
+        if channel is not None:
+            chosen.setdefault(channel, (path, series))
+    notes: list[str] = []
+    filled = []
+    columns = {}
+    for channel in ("pupil_size", "running", "pupil_center"):
+        width = 2 if channel == "pupil_center" else 1
+        if channel not in chosen:
+            filled.append(channel)
+            columns[channel] = np.full((len(ticks), width), NEUTRAL_VALUE, np.float32)
+            continue
+        path, series = chosen[channel]
+        values = _resample(series, path, ticks, notes)
+        if channel == "running":
+            factor = _TO_CM_PER_S.get(str(series.unit).lower())
+            if factor is None:
+                notes.append(f"{path}: unit {series.unit!r} kept as is (expected m/s or cm/s)")
+            else:
+                values *= factor
+        if values.shape[1] < width:
+            raise SessionError(f"{path}: pupil position needs two columns (horizontal, vertical), has 1")
+        columns[channel] = values[:, :width]
+    return BehaviorOnTicks(
+        behavior=np.concatenate([columns["pupil_size"], columns["running"]], axis=1),
+        pupil_center=columns["pupil_center"],
+        sources={channel: path for channel, (path, _) in chosen.items()},
+        filled=filled,
+        notes=notes,
+    )

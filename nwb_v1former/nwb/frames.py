@@ -1,0 +1,96 @@
+"""Stimulus frames to the model's input: grayscale, landscape, centre-cropped to 16:9, area-resized to 36 x 64.
+
+Pure numpy; the resize is an exact area average (antialiased for any ratio, identity at 36 x 64).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+OUTPUT_SHAPE = (36, 64)
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) matrix averaging each output pixel's share of the input, rows summing to 1."""
+    edges = np.linspace(0.0, n_in, n_out + 1)
+    left, right = edges[:-1, None], edges[1:, None]
+    pixel = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(right, pixel + 1) - np.maximum(left, pixel), 0.0, None)
+    return overlap / overlap.sum(axis=1, keepdims=True)
+
+
+def centre_crop_16_9(height: int, width: int) -> tuple[slice, slice]:
+    """Rows and columns of the largest centred 16:9 region."""
+    if width * 9 > height * 16:
+        kept = round(height * 16 / 9)
+        start = (width - kept) // 2
+        return slice(0, height), slice(start, start + kept)
+    kept = round(width * 9 / 16)
+    start = (height - kept) // 2
+    return slice(start, start + kept), slice(0, width)
+
+
+@dataclass(frozen=True)
+class FrameProcessor:
+    """Maps raw frames (k, a, b[, channels]) of one stimulus source to (k, 36, 64) uint8."""
+
+    transpose: bool
+    colour: bool
+    value_scale: float
+    rows: slice
+    columns: slice
+    row_weights: np.ndarray
+    column_weights: np.ndarray
+
+    @classmethod
+    def for_frames(cls, sample: np.ndarray) -> FrameProcessor:
+        """Decide every transform from a sample block of raw frames (k, a, b[, c])."""
+        colour = sample.ndim == 4 and sample.shape[-1] in (3, 4)
+        height, width = sample.shape[1:3]
+        transpose = height > width  # screens are landscape: a portrait frame is stored (x, y)
+        if transpose:
+            height, width = width, height
+        value_scale = 255.0 if sample.dtype.kind == "f" and np.nanmax(sample) <= 1.0 else 1.0
+        rows, columns = centre_crop_16_9(height, width)
+        return cls(
+            transpose=transpose,
+            colour=colour,
+            value_scale=value_scale,
+            rows=rows,
+            columns=columns,
+            row_weights=area_weights(rows.stop - rows.start, OUTPUT_SHAPE[0]),
+            column_weights=area_weights(columns.stop - columns.start, OUTPUT_SHAPE[1]),
+        )
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """(k, a, b[, c]) raw -> (k, 36, 64) uint8."""
+        frames = np.asarray(frames)
+        if self.colour:
+            frames = frames[..., :3] @ _LUMA
+        if self.transpose:
+            frames = frames.swapaxes(1, 2)
+        frames = frames[:, self.rows, self.columns].astype(np.float64) * self.value_scale
+        if frames.shape[1:] != OUTPUT_SHAPE:
+            frames = np.einsum("ia,kab,jb->kij", self.row_weights, frames, self.column_weights, optimize=True)
+        return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+
+    def transforms(self, raw_shape: tuple[int, ...]) -> list[str]:
+        """Human-readable list of what was done, for meta.json."""
+        done = []
+        if self.colour:
+            done.append("colour to grayscale (ITU-R 601 luma)")
+        if self.transpose:
+            done.append("frames stored portrait (x, y): transposed to landscape")
+        if self.value_scale != 1.0:
+            done.append("float values in [0, 1] scaled to 0-255")
+        height = self.rows.stop - self.rows.start
+        width = self.columns.stop - self.columns.start
+        size = tuple(raw_shape[1:3][::-1] if self.transpose else raw_shape[1:3])
+        if (height, width) != size:
+            done.append(f"centre crop {size[0]}x{size[1]} to 16:9 ({height}x{width})")
+        if (height, width) != OUTPUT_SHAPE:
+            done.append(f"area-average resize {height}x{width} to 36x64")
+        return done

@@ -1,0 +1,270 @@
+"""The NWB reader: one calcium-imaging session with a movie -> the common dataset on the 30 Hz grid."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pynwb import NWBFile
+from pynwb.base import TimeSeries
+from pynwb.ophys import RoiResponseSeries
+from tqdm.auto import tqdm
+
+from nwb_v1former import __version__
+from nwb_v1former.data.stats import compute_statistics
+from nwb_v1former.data.store import StoreWriter
+from nwb_v1former.errors import SessionError
+from nwb_v1former.nwb.behavior import NEUTRAL_VALUE, behavior_on_ticks
+from nwb_v1former.nwb.discover import nwb_version_of, object_path, open_nwb
+from nwb_v1former.nwb.rois import ResponsePlane, choose_response_series, response_candidates, response_plane
+from nwb_v1former.nwb.stimulus import BLANK_VALUE, Presentations, Timeline, find_presentations, select_presentations
+from nwb_v1former.nwb.timing import linear_weights, scale, series_times
+from nwb_v1former.nwb.trials import build_trials, to_ticks, trial_intervals
+
+TICK_RATE = 30.0
+TICK_TOLERANCE_S = 0.25 / TICK_RATE
+"""Stimulus flips within this much after a tick count as on screen at that tick (photodiode jitter)."""
+BLOCK_TICKS = 2048
+MAX_NAN_FRACTION = 0.05
+
+
+@dataclass
+class SessionPlan:
+    """What the reader found and will use for one file; `read_session` returns it.
+
+    The NWB objects it holds are readable only while the file is open (inside `open_session`).
+    """
+
+    path: Path
+    nwbfile: NWBFile
+    nwb_version: str
+    identifier: str
+    subject_id: str | None
+    session_id: str | None
+    planes: list[ResponsePlane]
+    presentations: list[Presentations]
+    timeline: Timeline
+    tick_times: np.ndarray
+    behavior_series: list[tuple[str, TimeSeries]]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(len(plane.roi_ids) for plane in self.planes)
+
+    @property
+    def n_ticks(self) -> int:
+        return len(self.tick_times)
+
+    def summary(self) -> dict:
+        """What will be used, as plain data (for `inspect` and meta.json)."""
+        return {
+            "responses": [plane.path for plane in self.planes],
+            "neurons": self.n_neurons,
+            "coordinate_unit": self.planes[0].coordinate_unit,
+            "stimulus": [p.name for p in self.presentations],
+            "ticks": self.n_ticks,
+            "start_time": float(self.tick_times[0]),
+            "stop_time": float(self.tick_times[-1]),
+            "notes": list(self.notes),
+        }
+
+
+def _response_clock(plane: ResponsePlane) -> np.ndarray:
+    return series_times(plane.series, plane.path)
+
+
+def plan_session(nwbfile: NWBFile, path: Path, version: str, *, responses: str | None, stimulus: str | None) -> SessionPlan:
+    """Choose responses and stimulus, check they overlap in time, and lay the 30 Hz grid over the overlap."""
+    where = str(path)
+    candidates = [(object_path(s), s) for s in response_candidates(nwbfile.objects.values())]
+    chosen = choose_response_series(candidates, responses, where)
+    planes = [response_plane(p, s, index, where) for index, (p, s) in enumerate(chosen)]
+    presentations = select_presentations(find_presentations(nwbfile, object_path), stimulus, where)
+    timeline = Timeline.merge(presentations)
+    response_start = max(_response_clock(plane)[0] for plane in planes)
+    response_stop = min(_response_clock(plane)[-1] for plane in planes)
+    stimulus_start, stimulus_stop = timeline.span
+    start, stop = max(stimulus_start, response_start), min(stimulus_stop, response_stop)
+    if stop - start < 1.0 / TICK_RATE:
+        raise SessionError(
+            f"{where}: the stimulus ({stimulus_start:.2f}-{stimulus_stop:.2f} s) and the responses "
+            f"({response_start:.2f}-{response_stop:.2f} s) do not overlap in time; are they on one clock?"
+        )
+    # Ticks are phase-locked to the first stimulus frame, so 30 Hz movies land exactly on ticks.
+    first = np.ceil((start - stimulus_start) * TICK_RATE - 1e-6)
+    n_ticks = int(np.floor((stop - stimulus_start) * TICK_RATE + 1e-6) - first) + 1
+    tick_times = stimulus_start + (first + np.arange(n_ticks)) / TICK_RATE
+    behavior = [
+        (object_path(obj), obj)
+        for obj in nwbfile.objects.values()
+        if isinstance(obj, TimeSeries) and not isinstance(obj, RoiResponseSeries) and obj.data is not None
+    ]
+    notes = [note for p in presentations for note in p.notes]
+    return SessionPlan(
+        path=path,
+        nwbfile=nwbfile,
+        nwb_version=version,
+        identifier=nwbfile.identifier,
+        subject_id=None if nwbfile.subject is None else nwbfile.subject.subject_id,
+        session_id=nwbfile.session_id,
+        planes=planes,
+        presentations=presentations,
+        timeline=timeline,
+        tick_times=tick_times,
+        behavior_series=behavior,
+        notes=notes,
+    )
+
+
+@contextlib.contextmanager
+def open_session(
+    path: str | Path, *, responses: str | None = None, stimulus: str | None = None
+) -> Iterator[SessionPlan]:
+    """Open a file and plan its conversion; the file stays open inside the block."""
+    path = Path(path)
+    version = nwb_version_of(path)
+    with open_nwb(path) as nwbfile:
+        yield plan_session(nwbfile, path, version, responses=responses, stimulus=stimulus)
+
+
+def read_session(path: str | Path, *, responses: str | None = None, stimulus: str | None = None) -> SessionPlan:
+    """What the reader finds in one NWB file and will use (responses, ROIs, stimulus, grid).
+
+    Raises SessionError, with one line naming the file and the fix, for any unusable input.
+    """
+    with open_session(path, responses=responses, stimulus=stimulus) as plan:
+        return plan
+
+
+def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
+    """The frame on screen at every tick, block by block; templates are processed once and cached."""
+    cache: dict[tuple[int, int], np.ndarray] = {}
+    for start in range(0, plan.n_ticks, BLOCK_TICKS):
+        ticks = plan.tick_times[start : start + BLOCK_TICKS]
+        shown = plan.timeline.at(ticks, TICK_TOLERANCE_S)
+        block = np.full((len(ticks), *video.shape[1:]), BLANK_VALUE, np.uint8)
+        visible = shown >= 0
+        sources = plan.timeline.source[shown[visible]]
+        frames = plan.timeline.frame[shown[visible]]
+        rows = np.flatnonzero(visible)
+        for source_index in np.unique(sources):
+            presentation = plan.presentations[source_index]
+            mine = sources == source_index
+            wanted = np.unique(frames[mine])
+            missing = np.array([f for f in wanted if (source_index, f) not in cache], dtype=np.int64)
+            if len(missing):
+                processed = presentation.processor(presentation.source.read(missing))
+                cache.update({(source_index, int(f)): p for f, p in zip(missing, processed, strict=True)})
+            block[rows[mine]] = np.stack([cache[(source_index, int(f))] for f in frames[mine]])
+        if len(cache) > 50_000:  # long movies (pattern C) are read once: keep memory flat
+            cache.clear()
+        video[start : start + len(ticks)] = block
+        progress.update(len(ticks))
+
+
+def _finite_rows(plane: ResponsePlane) -> np.ndarray:
+    """(M,) bool: imaging frames whose responses are all finite (one streaming pass)."""
+    data = plane.series.data
+    good = np.empty(len(data), bool)
+    step = max(1, (8 << 20) // (4 * max(1, data.shape[1])))
+    for start in range(0, len(data), step):
+        good[start : start + step] = np.isfinite(np.asarray(data[start : start + step])).all(axis=1)
+    return good
+
+
+def _write_responses(plan: SessionPlan, responses: np.ndarray, max_nan_fraction: float) -> dict[str, int]:
+    """Each plane's columns, dropped NaN frames bridged, linearly resampled to the ticks, block by block."""
+    dropped = {}
+    column = 0
+    for plane in plan.planes:
+        times = _response_clock(plane)
+        good = _finite_rows(plane)
+        fraction = 1 - good.mean()
+        if fraction > max_nan_fraction:
+            raise SessionError(
+                f"{plan.path}: {plane.path} has NaN in {fraction:.1%} of its frames (limit "
+                f"{max_nan_fraction:.0%}); fix the file or raise --max-nan-fraction"
+            )
+        dropped[plane.path] = int((~good).sum())
+        kept = np.flatnonzero(good)
+        left, right, weight = linear_weights(times[kept], plan.tick_times)
+        left, right = kept[left], kept[right]
+        conversion, offset = scale(plane.series)
+        n = len(plane.roi_ids)
+        for start in range(0, plan.n_ticks, BLOCK_TICKS):
+            stop = min(start + BLOCK_TICKS, plan.n_ticks)
+            lo, hi = int(left[start:stop].min()), int(right[start:stop].max()) + 1
+            data = np.asarray(plane.series.data[lo:hi], np.float64).reshape(hi - lo, n)
+            w = weight[start:stop, None]
+            values = (1 - w) * data[left[start:stop] - lo] + w * data[right[start:stop] - lo]
+            responses[start:stop, column : column + n] = values * conversion + offset
+        column += n
+    return dropped
+
+
+def write_store(plan: SessionPlan, folder: Path, *, max_nan_fraction: float, progress: bool) -> None:
+    """Stream one planned session into a store folder (memory does not grow with session length)."""
+    writer = StoreWriter(folder, plan.n_ticks, plan.n_neurons)
+    with tqdm(total=plan.n_ticks, desc=plan.path.name, unit="tick", disable=not progress, leave=False) as bar:
+        _write_video(plan, writer["video"], bar)
+    dropped = _write_responses(plan, writer["responses"], max_nan_fraction)
+    behavior = behavior_on_ticks(plan.behavior_series, plan.tick_times)
+    writer["behavior"][:] = behavior.behavior
+    writer["pupil_center"][:] = behavior.pupil_center
+    writer["times"][:] = plan.tick_times
+    start, stop, source_tiers, trials_from = trial_intervals(plan.nwbfile, plan.timeline, object_path)
+    first, end = to_ticks(start, stop, plan.tick_times)
+    trials, tier_rule = build_trials(first, end, writer["video"], source_tiers)
+    if len(trials) == 0:
+        raise SessionError(f"{plan.path}: no trial overlaps the recording; check the trials / intervals tables")
+    statistics = compute_statistics(
+        writer["video"], writer["responses"], writer["behavior"], writer["pupil_center"], trials
+    )
+    writer.write_small(
+        roi_ids=np.concatenate([p.roi_ids for p in plan.planes]),
+        coordinates=np.concatenate([p.coordinates for p in plan.planes]),
+        plane=np.concatenate([np.full(len(p.roi_ids), p.plane) for p in plan.planes]),
+        trials=trials,
+        statistics=statistics,
+        meta={
+            "source": {"path": str(plan.path), "identifier": plan.identifier, "nwb_version": plan.nwb_version},
+            "subject_id": plan.subject_id,
+            "session_id": plan.session_id,
+            **plan.summary(),
+            "tick_rate": TICK_RATE,
+            "original_rates": _original_rates(plan),
+            "behavior": {"sources": behavior.sources, "filled_with_neutral_value": behavior.filled,
+                         "neutral_value": NEUTRAL_VALUE, "columns": ["pupil_size", "running_speed_cm_s"]},
+            "transforms": _transforms(plan),
+            "dropped_response_frames": dropped,
+            "trials_from": trials_from,
+            "tiers": tier_rule,
+            "blank_value": BLANK_VALUE,
+            "notes": plan.notes + behavior.notes,
+            "code_version": __version__,
+        },
+    )
+
+
+def _original_rates(plan: SessionPlan) -> dict[str, float]:
+    rates = {}
+    for plane in plan.planes:
+        times = _response_clock(plane)
+        rates[plane.path] = float((len(times) - 1) / (times[-1] - times[0])) if len(times) > 1 else float("nan")
+    for presentation in plan.presentations:
+        gaps = np.diff(presentation.times)
+        rates[presentation.name] = float(1 / np.median(gaps)) if len(gaps) else float("nan")
+    return rates
+
+
+def _transforms(plan: SessionPlan) -> list[str]:
+    done = [f"responses linearly resampled from each imaging clock to {TICK_RATE:g} Hz ticks"]
+    for presentation in plan.presentations:
+        done.extend(f"{presentation.name}: {t}" for t in presentation.processor.transforms(presentation.raw_shape))
+    done.append(f"ticks with no stimulus frame on screen set to grey ({BLANK_VALUE})")
+    return done
+

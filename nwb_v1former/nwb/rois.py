@@ -1,0 +1,162 @@
+"""ROI responses and the ROIs they point to: choice of series, ROI ids, centroids in micrometres."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSeries
+
+from nwb_v1former.errors import SessionError
+
+_NEUROPIL = re.compile(r"neuropil|background|fneu", re.IGNORECASE)
+_DECONVOLVED = re.compile(r"deconv|spks|spike|events", re.IGNORECASE)
+_METRES = {"meters": 1e6, "meter": 1e6, "m": 1e6, "millimeters": 1e3, "mm": 1e3, "micrometers": 1.0, "um": 1.0}
+_MASK_BLOCK = 256
+
+
+@dataclass(frozen=True)
+class ResponsePlane:
+    """One RoiResponseSeries and its ROIs: the columns it contributes to the session's responses."""
+
+    series: RoiResponseSeries
+    path: str
+    roi_ids: np.ndarray
+    coordinates: np.ndarray
+    coordinate_unit: str
+    plane: int
+
+
+def _rank(series: RoiResponseSeries) -> tuple[int, int, str]:
+    container = 0 if isinstance(series.parent, DfOverF) or "dff" in series.parent.name.lower() else 1
+    kind = 2 if _NEUROPIL.search(series.name) else (1 if _DECONVOLVED.search(series.name) else 0)
+    return container, kind, series.name
+
+
+def choose_response_series(
+    candidates: list[tuple[str, RoiResponseSeries]], requested: str | None, where: str
+) -> list[tuple[str, RoiResponseSeries]]:
+    """The series that make up the session's responses: one per ROI table (planes), best kind first.
+
+    DfOverF before Fluorescence; raw traces before deconvolved ones; neuropil never by default.
+    `requested` (a name or a path) picks one series, or every series of a named container.
+    """
+    if not candidates:
+        raise SessionError(
+            f"{where}: no ROI responses (RoiResponseSeries in DfOverF or Fluorescence); "
+            "add your segmentation's traces to processing/ophys"
+        )
+    if requested:
+        chosen = [(p, s) for p, s in candidates if requested in (s.name, p, s.parent.name) or p.endswith(requested)]
+        if not chosen:
+            names = ", ".join(p for p, _ in candidates)
+            raise SessionError(f"{where}: no response series named {requested!r}; available: {names}")
+        return chosen
+    best_container = min(_rank(s)[0] for _, s in candidates)
+    pool = [(p, s) for p, s in candidates if _rank(s)[0] == best_container]
+    by_table: dict[int, tuple[str, RoiResponseSeries]] = {}
+    for path, series in sorted(pool, key=lambda item: _rank(item[1])):
+        table = id(series.rois.table) if series.rois is not None else id(series)
+        by_table.setdefault(table, (path, series))
+    chosen = [item for item in by_table.values() if not _NEUROPIL.search(item[1].name)]
+    return sorted(chosen or list(by_table.values()), key=lambda item: item[0])
+
+
+def response_plane(path: str, series: RoiResponseSeries, plane: int, where: str) -> ResponsePlane:
+    """ROI ids (in column order) and centroids of the ROIs behind one response series."""
+    n_columns = int(series.data.shape[1]) if len(series.data.shape) > 1 else 1
+    if series.rois is None:
+        raise SessionError(f"{where}: {path} has no 'rois' region; cannot tell which ROI each column is")
+    table = series.rois.table
+    rows = np.asarray(series.rois.data[:], dtype=np.int64)
+    if len(rows) != n_columns:
+        raise SessionError(
+            f"{where}: {path} has {n_columns} columns but its ROI region lists {len(rows)} ROIs; "
+            "the ROI table and the responses disagree"
+        )
+    if len(rows) and (rows.min() < 0 or rows.max() >= len(table.id)):
+        raise SessionError(f"{where}: {path} points at ROI rows outside {table.name} ({len(table.id)} rows)")
+    ids = np.asarray(table.id.data[:], dtype=np.int64)[rows]
+    coordinates, unit = roi_coordinates(table, rows) if isinstance(table, PlaneSegmentation) else (
+        np.zeros((len(rows), 3), np.float32),
+        "none",
+    )
+    return ResponsePlane(series, path, ids, coordinates, unit, plane)
+
+
+def roi_coordinates(table: PlaneSegmentation, rows: np.ndarray) -> tuple[np.ndarray, str]:
+    """Mask centroids of the given rows as (x, y, z); micrometres when the plane says how, else pixels."""
+    if "pixel_mask" in table.colnames:
+        x, y = _pixel_mask_centroids(table, rows)
+    elif "image_mask" in table.colnames:
+        x, y = _image_mask_centroids(table, rows)
+    else:
+        return np.zeros((len(rows), 3), np.float32), "none"
+    plane = table.imaging_plane
+    spacing = getattr(plane, "grid_spacing", None)
+    if spacing is None:
+        return np.column_stack([x, y, np.zeros_like(x)]).astype(np.float32), "pixels"
+    factor = _METRES.get(str(getattr(plane, "grid_spacing_unit", "meters")).lower(), 1e6)
+    spacing = np.asarray(spacing[:], dtype=np.float64) * factor
+    origin = np.zeros(3)
+    if getattr(plane, "origin_coords", None) is not None:
+        origin_factor = _METRES.get(str(getattr(plane, "origin_coords_unit", "meters")).lower(), 1e6)
+        given = np.asarray(plane.origin_coords[:], np.float64)[:3] * origin_factor
+        origin[: len(given)] = given
+    coordinates = np.column_stack(
+        [origin[0] + x * spacing[0], origin[1] + y * spacing[1], np.full_like(x, origin[2])]
+    )
+    return coordinates.astype(np.float32), "micrometers"
+
+
+def _pixel_mask_centroids(table: PlaneSegmentation, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted centroids (x, y) from the ragged pixel_mask column, vectorised over all ROIs."""
+    column = table["pixel_mask"]
+    ends = np.asarray(column.data[:], dtype=np.int64)
+    pixels = column.target.data[:]
+    starts = np.concatenate([[0], ends[:-1]])
+    if pixels.dtype.names:
+        values = np.stack([np.asarray(pixels[name], np.float64) for name in pixels.dtype.names[:3]], axis=1)
+    else:
+        values = np.asarray(pixels, np.float64)
+    weight = values[:, 2]
+    sums = np.add.reduceat(np.column_stack([values[:, 0] * weight, values[:, 1] * weight, weight]), starts, axis=0)
+    sums[ends == starts] = np.nan
+    centroids = sums[:, :2] / sums[:, 2:3]
+    return centroids[rows, 0], centroids[rows, 1]
+
+
+def _image_mask_axes(table: PlaneSegmentation) -> str:
+    """'xy' (the schema's order) unless AllenSDK-style bounding boxes show the masks are (rows, columns)."""
+    if not {"x", "y", "width", "height"} <= set(table.colnames) or len(table.id) == 0:
+        return "xy"
+    mask = np.asarray(table["image_mask"].data[0])
+    rows, cols = np.nonzero(mask)
+    x0 = float(table["x"].data[0])
+    width = float(table["width"].data[0])
+    return "yx" if x0 - 1 <= cols.mean() <= x0 + width + 1 else "xy"
+
+
+def _image_mask_centroids(table: PlaneSegmentation, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted centroids (x, y) from dense image masks, read a block of ROIs at a time."""
+    data = table["image_mask"].data
+    order = _image_mask_axes(table)
+    n, first_axis, second_axis = data.shape
+    a = np.arange(first_axis, dtype=np.float64)
+    b = np.arange(second_axis, dtype=np.float64)
+    centroid_a = np.empty(n)
+    centroid_b = np.empty(n)
+    for start in range(0, n, _MASK_BLOCK):
+        block = np.asarray(data[start : start + _MASK_BLOCK], dtype=np.float64)
+        total = block.sum(axis=(1, 2))
+        total[total == 0] = np.nan
+        centroid_a[start : start + len(block)] = block.sum(axis=2) @ a / total
+        centroid_b[start : start + len(block)] = block.sum(axis=1) @ b / total
+    x, y = (centroid_a, centroid_b) if order == "xy" else (centroid_b, centroid_a)
+    return x[rows], y[rows]
+
+
+def response_candidates(objects) -> list[RoiResponseSeries]:
+    """Every RoiResponseSeries inside DfOverF or Fluorescence containers."""
+    return [o for o in objects if isinstance(o, RoiResponseSeries) and isinstance(o.parent, (DfOverF, Fluorescence))]
