@@ -6,7 +6,9 @@ import json
 
 import click
 
+from nwb_v1former.errors import SessionError
 from nwb_v1former.nwb import SessionInventory, inspect_session
+from nwb_v1former.nwb.read import read_session
 
 
 def _clock(series: dict) -> str:
@@ -15,7 +17,7 @@ def _clock(series: dict) -> str:
     return f"{series['n_timestamps']} timestamps" if series["n_timestamps"] is not None else "no clock"
 
 
-def render(found: SessionInventory) -> str:
+def render(found: SessionInventory, plan: dict | None) -> str:
     """Human-readable report of one session."""
     data = found.to_dict()
     lines = [f"{data['path']}  (NWB {data['nwb_version']}, subject {data['subject_id'] or '?'})"]
@@ -48,6 +50,16 @@ def render(found: SessionInventory) -> str:
     lines.append("  intervals:")
     for path, rows in data["intervals"].items():
         lines.append(f"     {path}  {rows} rows")
+    if plan is not None:
+        lines.append("  will use:")
+        lines.append(
+            f"     responses: {', '.join(plan['responses'])} ({plan['neurons']} neurons, "
+            f"coordinates in {plan['coordinate_unit']})"
+        )
+        lines.append(f"     stimulus: {', '.join(plan['stimulus'])}")
+        lines.append(
+            f"     {plan['ticks']} ticks at 30 Hz, {plan['start_time']:.2f}-{plan['stop_time']:.2f} s"
+        )
     lines.append(f"  problems: {'none' if not data['problems'] else ''}")
     lines.extend(f"     - {problem}" for problem in data["problems"])
     return "\n".join(lines)
@@ -56,7 +68,19 @@ def render(found: SessionInventory) -> str:
 @click.command("inspect")
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def inspect_command(source: str, as_json: bool) -> None:
-    """Show the responses, ROIs, stimulus, behaviour and trials found in SOURCE (an .nwb file)."""
+@click.option("--responses", default=None, help="Name or path of the response series to use.")
+@click.option("--stimulus", default=None, help="Name or path of the stimulus to use (default: all).")
+def inspect_command(source: str, as_json: bool, responses: str | None, stimulus: str | None) -> None:
+    """Show what SOURCE (an .nwb file) holds, what the reader will use, and every problem."""
     found = inspect_session(source)
-    click.echo(json.dumps(found.to_dict(), indent=2) if as_json else render(found))
+    plan = None
+    try:
+        plan = read_session(source, responses=responses, stimulus=stimulus).summary()
+    except SessionError as error:
+        problem = str(error).removeprefix(f"{source}: ")
+        if problem not in found.problems:
+            found.problems.insert(0, problem)
+    if as_json:
+        click.echo(json.dumps({**found.to_dict(), "will_use": plan}, indent=2))
+    else:
+        click.echo(render(found, plan))

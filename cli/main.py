@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from nwb_v1former.cli.convert import convert_command
 from nwb_v1former.cli.inspect import inspect_command
 from nwb_v1former.cli.simulate import simulate_command
 
@@ -28,3 +29,4 @@ def main() -> None:
 
 main.add_command(simulate_command)
 main.add_command(inspect_command)
+main.add_command(convert_command)

@@ -23,6 +23,14 @@ from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSer
 
 from nwb_v1former.errors import SessionError
 
+NO_RESPONSES = (
+    "no ROI responses (RoiResponseSeries in DfOverF or Fluorescence); "
+    "add your segmentation's traces (e.g. from suite2p) to processing/ophys"
+)
+NO_STIMULUS = (
+    "no stimulus movie (an IndexSeries into a template, a presentations table with a 'frame' column, "
+    "or an ImageSeries of shown frames); add the frames the animal saw to stimulus or acquisition"
+)
 CHUNK_CACHE_BYTES = 64 * 2**20
 """HDF5 chunk cache per open file: h5py's 1 MB default makes windowed movie reads far slower."""
 
@@ -208,15 +216,12 @@ def inventory(nwbfile: NWBFile, path: str, nwb_version: str) -> SessionInventory
             found.intervals[object_path(obj)] = len(obj)
             if "frame" in obj.colnames:
                 found.stimuli.append(
-                    SeriesInfo(
-                        object_path(obj), "TimeIntervals", (len(obj),), None, len(obj), target="frame"
-                    )
+                    SeriesInfo(object_path(obj), "TimeIntervals", (len(obj),), None, len(obj), target="frame")
                 )
         elif isinstance(obj, TimeSeries) and not isinstance(obj, (RoiResponseSeries, ImageSeries)):
             channel = behavior_channel(obj)
             if channel is not None:
                 found.behavior.setdefault(channel, []).append(_series_info(obj))
-    found.responses.sort(key=lambda s: (0 if "DfOverF" in s.path or "dff" in s.path else 1, s.path))
     found.problems.extend(_missing(found))
     return found
 
@@ -236,15 +241,9 @@ def behavior_channel(series: TimeSeries) -> str | None:
 def _missing(found: SessionInventory) -> list[str]:
     problems = []
     if not found.responses:
-        problems.append(
-            "no ROI responses (RoiResponseSeries in DfOverF or Fluorescence): run a segmentation "
-            "(e.g. suite2p) and add its traces to processing/ophys"
-        )
+        problems.append(NO_RESPONSES)
     if not found.stimuli:
-        problems.append(
-            "no stimulus movie (IndexSeries into a template, a presentations table with a 'frame' column, or "
-            "an ImageSeries of shown frames): add the frames the animal saw to stimulus or acquisition"
-        )
+        problems.append(NO_STIMULUS)
     for channel in ("running", "pupil_size", "pupil_center"):
         if channel not in found.behavior:
             problems.append(

@@ -1,4 +1,4 @@
-"""Stimulus frames to the model's input: grayscale, landscape, centre-cropped to 16:9, area-resized to 36 x 64.
+"""Stimulus frames to model input: grayscale, landscape, centre-cropped to 16:9, area-resized to 36 x 64.
 
 Pure numpy; the resize is an exact area average (antialiased for any ratio, identity at 36 x 64).
 """

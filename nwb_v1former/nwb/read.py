@@ -20,7 +20,13 @@ from nwb_v1former.errors import SessionError
 from nwb_v1former.nwb.behavior import NEUTRAL_VALUE, behavior_on_ticks
 from nwb_v1former.nwb.discover import nwb_version_of, object_path, open_nwb
 from nwb_v1former.nwb.rois import ResponsePlane, choose_response_series, response_candidates, response_plane
-from nwb_v1former.nwb.stimulus import BLANK_VALUE, Presentations, Timeline, find_presentations, select_presentations
+from nwb_v1former.nwb.stimulus import (
+    BLANK_VALUE,
+    Presentations,
+    Timeline,
+    find_presentations,
+    select_presentations,
+)
 from nwb_v1former.nwb.timing import linear_weights, scale, series_times
 from nwb_v1former.nwb.trials import build_trials, to_ticks, trial_intervals
 
@@ -77,7 +83,9 @@ def _response_clock(plane: ResponsePlane) -> np.ndarray:
     return series_times(plane.series, plane.path)
 
 
-def plan_session(nwbfile: NWBFile, path: Path, version: str, *, responses: str | None, stimulus: str | None) -> SessionPlan:
+def plan_session(
+    nwbfile: NWBFile, path: Path, version: str, *, responses: str | None, stimulus: str | None
+) -> SessionPlan:
     """Choose responses and stimulus, check they overlap in time, and lay the 30 Hz grid over the overlap."""
     where = str(path)
     candidates = [(object_path(s), s) for s in response_candidates(nwbfile.objects.values())]
@@ -124,14 +132,24 @@ def plan_session(nwbfile: NWBFile, path: Path, version: str, *, responses: str |
 def open_session(
     path: str | Path, *, responses: str | None = None, stimulus: str | None = None
 ) -> Iterator[SessionPlan]:
-    """Open a file and plan its conversion; the file stays open inside the block."""
+    """Open a file and plan its conversion; the file stays open inside the block.
+
+    Every SessionError raised inside names the file.
+    """
     path = Path(path)
     version = nwb_version_of(path)
-    with open_nwb(path) as nwbfile:
-        yield plan_session(nwbfile, path, version, responses=responses, stimulus=stimulus)
+    try:
+        with open_nwb(path) as nwbfile:
+            yield plan_session(nwbfile, path, version, responses=responses, stimulus=stimulus)
+    except SessionError as error:
+        if str(error).startswith(str(path)):
+            raise
+        raise SessionError(f"{path}: {error}") from None
 
 
-def read_session(path: str | Path, *, responses: str | None = None, stimulus: str | None = None) -> SessionPlan:
+def read_session(
+    path: str | Path, *, responses: str | None = None, stimulus: str | None = None
+) -> SessionPlan:
     """What the reader finds in one NWB file and will use (responses, ROIs, stimulus, grid).
 
     Raises SessionError, with one line naming the file and the fix, for any unusable input.
@@ -164,6 +182,27 @@ def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
             cache.clear()
         video[start : start + len(ticks)] = block
         progress.update(len(ticks))
+
+
+def response_planes(
+    path: str | Path, *, responses: str | None = None
+) -> list[tuple[ResponsePlane, np.ndarray]]:
+    """The chosen response series of a file with their raw data (M, n) in the series' unit.
+
+    For checking a file's responses on their own clock, e.g. against a segmentation's output.
+    """
+    path = Path(path)
+    with open_nwb(path) as nwbfile:
+        candidates = [(object_path(s), s) for s in response_candidates(nwbfile.objects.values())]
+        chosen = choose_response_series(candidates, responses, str(path))
+        planes = [response_plane(p, s, index, str(path)) for index, (p, s) in enumerate(chosen)]
+        return [(plane, _raw_values(plane)) for plane in planes]
+
+
+def _raw_values(plane: ResponsePlane) -> np.ndarray:
+    conversion, offset = scale(plane.series)
+    data = np.asarray(plane.series.data[:])
+    return data if (conversion, offset) == (1.0, 0.0) else data * conversion + offset
 
 
 def _finite_rows(plane: ResponsePlane) -> np.ndarray:
@@ -217,10 +256,12 @@ def write_store(plan: SessionPlan, folder: Path, *, max_nan_fraction: float, pro
     writer["pupil_center"][:] = behavior.pupil_center
     writer["times"][:] = plan.tick_times
     start, stop, source_tiers, trials_from = trial_intervals(plan.nwbfile, plan.timeline, object_path)
-    first, end = to_ticks(start, stop, plan.tick_times)
+    first, end = to_ticks(start, stop, plan.tick_times, TICK_TOLERANCE_S)
     trials, tier_rule = build_trials(first, end, writer["video"], source_tiers)
     if len(trials) == 0:
-        raise SessionError(f"{plan.path}: no trial overlaps the recording; check the trials / intervals tables")
+        raise SessionError(
+            f"{plan.path}: no trial overlaps the recording; check the trials / intervals tables"
+        )
     statistics = compute_statistics(
         writer["video"], writer["responses"], writer["behavior"], writer["pupil_center"], trials
     )
@@ -231,14 +272,22 @@ def write_store(plan: SessionPlan, folder: Path, *, max_nan_fraction: float, pro
         trials=trials,
         statistics=statistics,
         meta={
-            "source": {"path": str(plan.path), "identifier": plan.identifier, "nwb_version": plan.nwb_version},
+            "source": {
+                "path": str(plan.path),
+                "identifier": plan.identifier,
+                "nwb_version": plan.nwb_version,
+            },
             "subject_id": plan.subject_id,
             "session_id": plan.session_id,
             **plan.summary(),
             "tick_rate": TICK_RATE,
             "original_rates": _original_rates(plan),
-            "behavior": {"sources": behavior.sources, "filled_with_neutral_value": behavior.filled,
-                         "neutral_value": NEUTRAL_VALUE, "columns": ["pupil_size", "running_speed_cm_s"]},
+            "behavior": {
+                "sources": behavior.sources,
+                "filled_with_neutral_value": behavior.filled,
+                "neutral_value": NEUTRAL_VALUE,
+                "columns": ["pupil_size", "running_speed_cm_s"],
+            },
             "transforms": _transforms(plan),
             "dropped_response_frames": dropped,
             "trials_from": trials_from,
@@ -254,7 +303,9 @@ def _original_rates(plan: SessionPlan) -> dict[str, float]:
     rates = {}
     for plane in plan.planes:
         times = _response_clock(plane)
-        rates[plane.path] = float((len(times) - 1) / (times[-1] - times[0])) if len(times) > 1 else float("nan")
+        rates[plane.path] = (
+            float((len(times) - 1) / (times[-1] - times[0])) if len(times) > 1 else float("nan")
+        )
     for presentation in plan.presentations:
         gaps = np.diff(presentation.times)
         rates[presentation.name] = float(1 / np.median(gaps)) if len(gaps) else float("nan")
@@ -264,7 +315,8 @@ def _original_rates(plan: SessionPlan) -> dict[str, float]:
 def _transforms(plan: SessionPlan) -> list[str]:
     done = [f"responses linearly resampled from each imaging clock to {TICK_RATE:g} Hz ticks"]
     for presentation in plan.presentations:
-        done.extend(f"{presentation.name}: {t}" for t in presentation.processor.transforms(presentation.raw_shape))
+        done.extend(
+            f"{presentation.name}: {t}" for t in presentation.processor.transforms(presentation.raw_shape)
+        )
     done.append(f"ticks with no stimulus frame on screen set to grey ({BLANK_VALUE})")
     return done
-

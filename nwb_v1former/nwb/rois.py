@@ -9,10 +9,19 @@ import numpy as np
 from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSeries
 
 from nwb_v1former.errors import SessionError
+from nwb_v1former.nwb.discover import NO_RESPONSES
 
 _NEUROPIL = re.compile(r"neuropil|background|fneu", re.IGNORECASE)
 _DECONVOLVED = re.compile(r"deconv|spks|spike|events", re.IGNORECASE)
-_METRES = {"meters": 1e6, "meter": 1e6, "m": 1e6, "millimeters": 1e3, "mm": 1e3, "micrometers": 1.0, "um": 1.0}
+_METRES = {
+    "meters": 1e6,
+    "meter": 1e6,
+    "m": 1e6,
+    "millimeters": 1e3,
+    "mm": 1e3,
+    "micrometers": 1.0,
+    "um": 1.0,
+}
 _MASK_BLOCK = 256
 
 
@@ -43,12 +52,11 @@ def choose_response_series(
     `requested` (a name or a path) picks one series, or every series of a named container.
     """
     if not candidates:
-        raise SessionError(
-            f"{where}: no ROI responses (RoiResponseSeries in DfOverF or Fluorescence); "
-            "add your segmentation's traces to processing/ophys"
-        )
+        raise SessionError(f"{where}: {NO_RESPONSES}")
     if requested:
-        chosen = [(p, s) for p, s in candidates if requested in (s.name, p, s.parent.name) or p.endswith(requested)]
+        chosen = [
+            (p, s) for p, s in candidates if requested in (s.name, p, s.parent.name) or p.endswith(requested)
+        ]
         if not chosen:
             names = ", ".join(p for p, _ in candidates)
             raise SessionError(f"{where}: no response series named {requested!r}; available: {names}")
@@ -78,9 +86,13 @@ def response_plane(path: str, series: RoiResponseSeries, plane: int, where: str)
     if len(rows) and (rows.min() < 0 or rows.max() >= len(table.id)):
         raise SessionError(f"{where}: {path} points at ROI rows outside {table.name} ({len(table.id)} rows)")
     ids = np.asarray(table.id.data[:], dtype=np.int64)[rows]
-    coordinates, unit = roi_coordinates(table, rows) if isinstance(table, PlaneSegmentation) else (
-        np.zeros((len(rows), 3), np.float32),
-        "none",
+    coordinates, unit = (
+        roi_coordinates(table, rows)
+        if isinstance(table, PlaneSegmentation)
+        else (
+            np.zeros((len(rows), 3), np.float32),
+            "none",
+        )
     )
     return ResponsePlane(series, path, ids, coordinates, unit, plane)
 
@@ -121,7 +133,9 @@ def _pixel_mask_centroids(table: PlaneSegmentation, rows: np.ndarray) -> tuple[n
     else:
         values = np.asarray(pixels, np.float64)
     weight = values[:, 2]
-    sums = np.add.reduceat(np.column_stack([values[:, 0] * weight, values[:, 1] * weight, weight]), starts, axis=0)
+    sums = np.add.reduceat(
+        np.column_stack([values[:, 0] * weight, values[:, 1] * weight, weight]), starts, axis=0
+    )
     sums[ends == starts] = np.nan
     centroids = sums[:, :2] / sums[:, 2:3]
     return centroids[rows, 0], centroids[rows, 1]
@@ -132,7 +146,7 @@ def _image_mask_axes(table: PlaneSegmentation) -> str:
     if not {"x", "y", "width", "height"} <= set(table.colnames) or len(table.id) == 0:
         return "xy"
     mask = np.asarray(table["image_mask"].data[0])
-    rows, cols = np.nonzero(mask)
+    _, cols = np.nonzero(mask)
     x0 = float(table["x"].data[0])
     width = float(table["width"].data[0])
     return "yx" if x0 - 1 <= cols.mean() <= x0 + width + 1 else "xy"
@@ -159,4 +173,8 @@ def _image_mask_centroids(table: PlaneSegmentation, rows: np.ndarray) -> tuple[n
 
 def response_candidates(objects) -> list[RoiResponseSeries]:
     """Every RoiResponseSeries inside DfOverF or Fluorescence containers."""
-    return [o for o in objects if isinstance(o, RoiResponseSeries) and isinstance(o.parent, (DfOverF, Fluorescence))]
+    return [
+        o
+        for o in objects
+        if isinstance(o, RoiResponseSeries) and isinstance(o.parent, (DfOverF, Fluorescence))
+    ]

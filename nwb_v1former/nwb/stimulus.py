@@ -16,6 +16,7 @@ from pynwb.epoch import TimeIntervals
 from pynwb.image import ImageSeries, IndexSeries
 
 from nwb_v1former.errors import SessionError
+from nwb_v1former.nwb.discover import NO_STIMULUS
 from nwb_v1former.nwb.frames import FrameProcessor
 from nwb_v1former.nwb.timing import check_increasing, series_times
 
@@ -138,7 +139,11 @@ def find_presentations(nwbfile: NWBFile, path_of) -> list[Presentations]:
 def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of) -> Presentations:
     path = path_of(table)
     templates = dict(nwbfile.stimulus_template)
-    names = set(np.asarray(table["stimulus_name"].data[:]).astype(str)) if "stimulus_name" in table.colnames else set()
+    names = (
+        set(np.asarray(table["stimulus_name"].data[:]).astype(str))
+        if "stimulus_name" in table.colnames
+        else set()
+    )
     if len(names) == 1 and next(iter(names)) in templates:
         template_name = next(iter(names))
     elif len(templates) == 1:
@@ -156,13 +161,12 @@ def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of) -> Pre
     return Presentations(path, source, start[order], frames, notes=notes)
 
 
-def select_presentations(found: list[Presentations], requested: str | None, where: str) -> list[Presentations]:
+def select_presentations(
+    found: list[Presentations], requested: str | None, where: str
+) -> list[Presentations]:
     """All stimulus objects by default, or the one named by `requested` (name or path)."""
     if not found:
-        raise SessionError(
-            f"{where}: no stimulus movie (an IndexSeries into a template, a presentations table with a "
-            "'frame' column, or an ImageSeries of shown frames); add the frames the animal saw"
-        )
+        raise SessionError(f"{where}: {NO_STIMULUS}")
     if requested:
         chosen = [p for p in found if p.name == requested or p.name.endswith("/" + requested.strip("/"))]
         if not chosen:

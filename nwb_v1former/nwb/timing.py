@@ -31,7 +31,9 @@ def series_times(series: TimeSeries, where: str) -> np.ndarray:
 def check_increasing(times: np.ndarray, where: str) -> None:
     """SessionError naming the first sample where time does not increase, or non-finite times."""
     if not np.all(np.isfinite(times)):
-        raise SessionError(f"{where}: timestamps contain NaN or infinity at sample {int(np.argmin(np.isfinite(times)))}")
+        raise SessionError(
+            f"{where}: timestamps contain NaN or infinity at sample {int(np.argmin(np.isfinite(times)))}"
+        )
     steps = np.diff(times)
     if np.any(steps <= 0):
         first = int(np.argmax(steps <= 0))
@@ -48,7 +50,9 @@ def scale(series: TimeSeries) -> tuple[float, float]:
     return float(1.0 if conversion is None else conversion), float(0.0 if offset is None else offset)
 
 
-def linear_weights(source_times: np.ndarray, target_times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linear_weights(
+    source_times: np.ndarray, target_times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices and weights to interpolate samples at `source_times` onto `target_times` linearly.
 
     Returns (left, right, weight_right), each (len(target_times),); value = (1 - w) * x[left] + w * x[right].

@@ -25,7 +25,9 @@ def canonical_tier(name: str) -> str:
     return "none"
 
 
-def trial_intervals(nwbfile: NWBFile, timeline: Timeline, path_of) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+def trial_intervals(
+    nwbfile: NWBFile, timeline: Timeline, path_of
+) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     """(start, stop, source tiers, where they came from), sorted by start.
 
     Preference: the trials table; else interval tables other than per-frame presentation tables
@@ -61,11 +63,12 @@ def _table_rows(tables: list[TimeIntervals]) -> tuple[np.ndarray, np.ndarray, li
     return start[order], stop[order], [tiers[i] for i in order]
 
 
-def to_ticks(start: np.ndarray, stop: np.ndarray, tick_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First tick at or after each start and the first tick at or after each stop (exclusive end)."""
-    epsilon = 1e-6
-    first = np.searchsorted(tick_times, start - epsilon, side="left")
-    end = np.searchsorted(tick_times, stop - epsilon, side="left")
+def to_ticks(
+    start: np.ndarray, stop: np.ndarray, tick_times: np.ndarray, tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """First tick at or after each start and each stop (exclusive end), allowing `tolerance` s of jitter."""
+    first = np.searchsorted(tick_times, start - tolerance, side="left")
+    end = np.searchsorted(tick_times, stop - tolerance, side="left")
     return first, end
 
 
