@@ -126,7 +126,9 @@ class SessionStore:
         self.folder = Path(folder)
         meta_path = self.folder / "meta.json"
         if not meta_path.is_file():
-            raise SessionError(f"{self.folder}: not a converted session (no meta.json); run `nwb-v1former convert`")
+            raise SessionError(
+                f"{self.folder}: not a converted session (no meta.json); run `nwb-v1former convert`"
+            )
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         if self.meta.get("schema_version") != SCHEMA_VERSION:
             raise SessionError(
@@ -160,7 +162,8 @@ class SessionStore:
         return self.responses.shape[0]
 
     def __repr__(self) -> str:
-        return f"SessionStore({self.key!r}: {self.n_ticks} ticks, {self.n_neurons} neurons, {len(self.trials)} trials)"
+        size = f"{self.n_ticks} ticks, {self.n_neurons} neurons, {len(self.trials)} trials"
+        return f"SessionStore({self.key!r}: {size})"
 
 
 def open_stores(root: str | Path) -> list[SessionStore]:

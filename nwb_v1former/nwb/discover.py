@@ -31,7 +31,7 @@ NO_STIMULUS = (
     "no stimulus movie (an IndexSeries into a template, a presentations table with a 'frame' column, "
     "or an ImageSeries of shown frames); add the frames the animal saw to stimulus or acquisition"
 )
-CHUNK_CACHE_BYTES = 64 * 2**20
+CHUNK_CACHE_BYTES = 16 * 2**20
 """HDF5 chunk cache per open file: h5py's 1 MB default makes windowed movie reads far slower."""
 
 _RUNNING = re.compile(r"running|speed|velocity|treadmill|wheel", re.IGNORECASE)

@@ -72,9 +72,10 @@ class FrameProcessor:
             frames = frames[..., :3] @ _LUMA
         if self.transpose:
             frames = frames.swapaxes(1, 2)
-        frames = frames[:, self.rows, self.columns].astype(np.float64) * self.value_scale
+        frames = frames[:, self.rows, self.columns].astype(np.float32) * np.float32(self.value_scale)
         if frames.shape[1:] != OUTPUT_SHAPE:
-            frames = np.einsum("ia,kab,jb->kij", self.row_weights, frames, self.column_weights, optimize=True)
+            rows, columns = self.row_weights.astype(np.float32), self.column_weights.astype(np.float32)
+            frames = np.einsum("ia,kab,jb->kij", rows, frames, columns, optimize=True)
         return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
 
     def transforms(self, raw_shape: tuple[int, ...]) -> list[str]:

@@ -34,6 +34,8 @@ TICK_RATE = 30.0
 TICK_TOLERANCE_S = 0.25 / TICK_RATE
 """Stimulus flips within this much after a tick count as on screen at that tick (photodiode jitter)."""
 BLOCK_TICKS = 2048
+FRAMES_PER_READ = 256
+"""Raw frames read and processed at once: bounds memory whatever the movie's frame size."""
 MAX_NAN_FRACTION = 0.05
 
 
@@ -159,7 +161,12 @@ def read_session(
 
 
 def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
-    """The frame on screen at every tick, block by block; templates are processed once and cached."""
+    """The frame on screen at every tick, block by block.
+
+    Frames of sources that show a frame more than once (templates) are processed once and cached;
+    long movies shown once (pattern C) are streamed through without a cache.
+    """
+    reused = [len(np.unique(p.frames)) < len(p.frames) for p in plan.presentations]
     cache: dict[tuple[int, int], np.ndarray] = {}
     for start in range(0, plan.n_ticks, BLOCK_TICKS):
         ticks = plan.tick_times[start : start + BLOCK_TICKS]
@@ -173,13 +180,13 @@ def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
             presentation = plan.presentations[source_index]
             mine = sources == source_index
             wanted = np.unique(frames[mine])
-            missing = np.array([f for f in wanted if (source_index, f) not in cache], dtype=np.int64)
-            if len(missing):
-                processed = presentation.processor(presentation.source.read(missing))
-                cache.update({(source_index, int(f)): p for f, p in zip(missing, processed, strict=True)})
-            block[rows[mine]] = np.stack([cache[(source_index, int(f))] for f in frames[mine]])
-        if len(cache) > 50_000:  # long movies (pattern C) are read once: keep memory flat
-            cache.clear()
+            local = cache if reused[source_index] else {}
+            missing = np.array([f for f in wanted if (source_index, f) not in local], dtype=np.int64)
+            for chunk in range(0, len(missing), FRAMES_PER_READ):
+                indices = missing[chunk : chunk + FRAMES_PER_READ]
+                processed = presentation.processor(presentation.source.read(indices))
+                local.update({(source_index, int(f)): p for f, p in zip(indices, processed, strict=True)})
+            block[rows[mine]] = np.stack([local[(source_index, int(f))] for f in frames[mine]])
         video[start : start + len(ticks)] = block
         progress.update(len(ticks))
 

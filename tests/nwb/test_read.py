@@ -219,3 +219,15 @@ def test_unknown_responses_name_lists_the_choices(tmp_path):
         main, ["convert", str(path), "--out", str(tmp_path / "o"), "--responses", "F"]
     )
     _one_line_error(result, "no response series named 'F'", "/processing/ophys/DfOverF/dff")
+
+
+def test_converted_store_feeds_training_windows(converted):
+    from nwb_v1former.data import WindowDataset
+
+    _, store, _ = converted
+    windows = WindowDataset(store, window=60, tiers=("train",))
+    item = windows[len(windows) - 1]
+    assert item["video"].shape == (1, 60, 36, 64) and item["responses"].shape == (60, SIM["neurons"])
+    trial = np.searchsorted(store.trials.first_tick, item["first_tick"], side="right") - 1
+    assert item["first_tick"] + 60 <= store.trials.stop_tick[trial], "windows stay inside one trial"
+    assert abs(float(item["video"].mean())) < 1.5, "video is normalised with the training statistics"
