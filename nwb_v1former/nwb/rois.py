@@ -162,11 +162,12 @@ def _image_mask_centroids(table: PlaneSegmentation, rows: np.ndarray) -> tuple[n
     centroid_a = np.empty(n)
     centroid_b = np.empty(n)
     for start in range(0, n, _MASK_BLOCK):
-        block = np.asarray(data[start : start + _MASK_BLOCK], dtype=np.float64)
-        total = block.sum(axis=(1, 2))
+        block = np.asarray(data[start : start + _MASK_BLOCK], dtype=np.float32)
+        marginal_a = block.sum(axis=2, dtype=np.float64)
+        total = marginal_a.sum(axis=1)
         total[total == 0] = np.nan
-        centroid_a[start : start + len(block)] = block.sum(axis=2) @ a / total
-        centroid_b[start : start + len(block)] = block.sum(axis=1) @ b / total
+        centroid_a[start : start + len(block)] = marginal_a @ a / total
+        centroid_b[start : start + len(block)] = block.sum(axis=1, dtype=np.float64) @ b / total
     x, y = (centroid_a, centroid_b) if order == "xy" else (centroid_b, centroid_a)
     return x[rows], y[rows]
 
