@@ -202,7 +202,8 @@ def main() -> None:
     print("conversion throughput (MICrONS-style simulated session)")
     print(
         f"  {speed['ticks']} ticks x {speed['neurons']} neurons: convert {speed['convert_s']:.2f} s, "
-        f"raw h5py read {speed['raw_h5py_read_s']:.2f} s -> ratio {speed['speed_vs_raw_h5py']:.2f} (goal >= 0.5)"
+        f"raw h5py read {speed['raw_h5py_read_s']:.2f} s -> "
+        f"ratio {speed['speed_vs_raw_h5py']:.2f} (goal >= 0.5)"
     )
     print("memory (movie >= 2 GB)")
     print(
