@@ -18,3 +18,7 @@ class SessionError(V1FormerError):
 
 class OutputExistsError(V1FormerError):
     """The output path exists and the user did not ask to overwrite it."""
+
+
+class CheckpointError(V1FormerError):
+    """A checkpoint cannot be loaded or imported (wrong format, different architecture, damaged file)."""

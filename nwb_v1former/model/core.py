@@ -1,0 +1,112 @@
+"""The ViV1T core: behaviour-as-channels tubelet tokenizer, spatial then causal temporal Transformer."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nwb_v1former.model.config import CoreConfig
+from nwb_v1former.model.transformer import Transformer
+
+IN_CHANNELS = 5
+"""Video, pupil size, running speed, pupil centre (horizontal, vertical)."""
+
+
+def cover_padding(size: int, patch: int, stride: int) -> tuple[int, int]:
+    """Zero padding (before, after) so that patches of `patch` with `stride` cover `size`, floor-first."""
+    total = (math.ceil(size / stride) - 1) * stride + patch - size
+    return total // 2, total - total // 2
+
+
+class Tokenizer(nn.Module):
+    """(B, 5, T, H, W) -> (B, T, H' * W', emb_dim): causal tubelets, LayerNorm, Linear, LayerNorm.
+
+    Time is padded with `patch_frames - 1` zero frames at the front only, so token t sees frames
+    t - patch_frames + 1 .. t and the output has T tokens in time.
+    """
+
+    def __init__(self, config: CoreConfig, frame_shape: tuple[int, int]) -> None:
+        super().__init__()
+        self.config = config
+        height, width = frame_shape
+        self.pad_rows = cover_padding(height, config.patch_size, config.patch_stride)
+        self.pad_columns = cover_padding(width, config.patch_size, config.patch_stride)
+        self.grid = (
+            (height + sum(self.pad_rows) - config.patch_size) // config.patch_stride + 1,
+            (width + sum(self.pad_columns) - config.patch_size) // config.patch_stride + 1,
+        )
+        patch_dim = IN_CHANNELS * config.patch_frames * config.patch_size**2
+        self.patch_norm = nn.LayerNorm(patch_dim)
+        self.linear = nn.Linear(patch_dim, config.emb_dim)
+        self.token_norm = nn.LayerNorm(config.emb_dim)
+        self.patch_dropout = nn.Dropout1d(config.patch_dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        x = F.pad(x, (*self.pad_columns, *self.pad_rows, c.patch_frames - 1, 0))
+        patches = (
+            x.unfold(2, c.patch_frames, 1)
+            .unfold(3, c.patch_size, c.patch_stride)
+            .unfold(4, c.patch_size, c.patch_stride)
+        )  # (B, C, T, H', W', frames, size, size)
+        patches = patches.permute(0, 2, 3, 4, 1, 5, 6, 7).flatten(4).flatten(2, 3)  # (B, T, H'W', C*f*s*s)
+        tokens = self.token_norm(self.linear(self.patch_norm(patches)))
+        if self.training and c.patch_dropout > 0:  # whole tokens dropped
+            tokens = self.patch_dropout(tokens.flatten(1, 2)).unflatten(1, (tokens.shape[1], -1))
+        return tokens
+
+
+class ViViTCore(nn.Module):
+    """Shared core: video (B, 1, T, H, W), behaviour (B, 2, T), pupil centre (B, 2, T) -> (B, E, T, H', W').
+
+    Behaviour and pupil centre are broadcast over pixels as 4 extra input channels. Register tokens are
+    appended to every spatial (per frame) and temporal (per patch) sequence and dropped afterwards.
+    """
+
+    def __init__(self, config: CoreConfig, frame_shape: tuple[int, int]) -> None:
+        super().__init__()
+        self.config = config
+        self.tokenizer = Tokenizer(config, frame_shape)
+        self.grid = self.tokenizer.grid
+        n_patches = self.grid[0] * self.grid[1]
+        self.spatial_registers = nn.Parameter(torch.empty(config.register_tokens, config.emb_dim))
+        self.temporal_registers = nn.Parameter(torch.empty(config.register_tokens, config.emb_dim))
+        self.spatial = Transformer(config, config.spatial_depth, causal=False, table_size=n_patches)
+        self.temporal = Transformer(config, config.temporal_depth, causal=True, table_size=config.max_frames)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The published initialisation: truncated normal (std 0.02) weights, zero biases, unit norms."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        nn.init.trunc_normal_(self.spatial_registers, std=0.02)
+        nn.init.trunc_normal_(self.temporal_registers, std=0.02)
+
+    def forward(
+        self, video: torch.Tensor, behavior: torch.Tensor, pupil_center: torch.Tensor
+    ) -> torch.Tensor:
+        batch, _, frames, height, width = video.shape
+        extra = torch.cat((behavior, pupil_center), dim=1)[..., None, None].expand(-1, -1, -1, height, width)
+        tokens = self.tokenizer(torch.cat((video, extra.to(video.dtype)), dim=1))  # (B, T, P, E)
+        n_patches, emb = tokens.shape[2], tokens.shape[3]
+        registers = self.config.register_tokens
+
+        x = tokens.flatten(0, 1)  # (B*T, P, E)
+        x = torch.cat((x, self.spatial_registers.expand(x.shape[0], -1, -1)), dim=1)
+        x = self.spatial(x, registers)[:, :n_patches]
+
+        x = x.unflatten(0, (batch, frames)).transpose(1, 2).flatten(0, 1)  # (B*P, T, E)
+        x = torch.cat((x, self.temporal_registers.expand(x.shape[0], -1, -1)), dim=1)
+        x = self.temporal(x, registers)[:, :frames]
+
+        x = x.unflatten(0, (batch, n_patches))  # (B, P, T, E)
+        return x.permute(0, 3, 2, 1).unflatten(-1, self.grid)  # (B, E, T, H', W')

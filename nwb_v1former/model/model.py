@@ -1,0 +1,96 @@
+"""V1Former: one shared core and per-session heads (readout, shifter, activation) keyed by session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.config import ModelConfig
+from nwb_v1former.model.core import ViViTCore
+from nwb_v1former.model.readout import ELUPlusOne, GaussianReadout, Shifter
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What a session's heads were built for: ROI ids (N,) in response-column order, coordinates (N, 3)."""
+
+    roi_ids: np.ndarray
+    coordinates: np.ndarray
+
+    @property
+    def n_neurons(self) -> int:
+        return len(self.roi_ids)
+
+
+class V1Former(nn.Module):
+    """The ViV1T model: `model(video, behavior, pupil_center, session=key)` -> responses (B, T, N).
+
+    video (B, 1, T, 36, 64), behavior (B, 2, T) = [pupil size, running speed] and pupil_center
+    (B, 2, T), all normalised; N and the column order are those of `model.sessions[key].roi_ids`.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.core = ViViTCore(config.core, config.frame_shape)
+        self.readouts = nn.ModuleDict()
+        self.shifters = nn.ModuleDict()
+        self.activations = nn.ModuleDict()
+        self.sessions: dict[str, SessionInfo] = {}
+
+    def add_session(
+        self, key: str, roi_ids: np.ndarray, coordinates: np.ndarray, mean_response: np.ndarray | None = None
+    ) -> None:
+        """Fresh heads for a new session; the readout bias starts at the neurons' mean response."""
+        if key in self.sessions:
+            raise ConfigError(f"session {key!r} already has heads in this model")
+        if "." in key or not key:
+            raise ConfigError(f"session key {key!r} must be non-empty and contain no '.'")
+        roi_ids, coordinates = np.asarray(roi_ids), np.asarray(coordinates, dtype=np.float32)
+        if coordinates.ndim != 2 or coordinates.shape[0] != len(roi_ids) or coordinates.shape[1] < 2:
+            raise ConfigError(f"session {key!r}: coordinates must be (N, 2 or 3) for {len(roi_ids)} ROI ids")
+        mean = np.zeros(len(roi_ids), np.float32) if mean_response is None else np.asarray(mean_response)
+        heads = self.config.heads
+        self.readouts[key] = GaussianReadout(
+            torch.from_numpy(coordinates),
+            self.config.core.emb_dim,
+            heads.position_hidden,
+            torch.from_numpy(mean),
+        )
+        self.shifters[key] = Shifter(heads.shifter_hidden, heads.shifter_layers)
+        self.activations[key] = ELUPlusOne()
+        self.sessions[key] = SessionInfo(roi_ids, coordinates)
+
+    def _check_inputs(
+        self, video: torch.Tensor, behavior: torch.Tensor, pupil_center: torch.Tensor, key: str
+    ) -> None:
+        if key not in self.sessions:
+            known = ", ".join(self.sessions) or "none"
+            raise ConfigError(f"unknown session {key!r}; this model has heads for: {known}")
+        height, width = self.config.frame_shape
+        if video.ndim != 5 or video.shape[1] != 1 or tuple(video.shape[3:]) != (height, width):
+            raise ConfigError(f"video must be (B, 1, T, {height}, {width}), got {tuple(video.shape)}")
+        batch, frames = video.shape[0], video.shape[2]
+        for name, value in (("behavior", behavior), ("pupil_center", pupil_center)):
+            if tuple(value.shape) != (batch, 2, frames):
+                raise ConfigError(
+                    f"{name} must be (B, 2, T) = ({batch}, 2, {frames}), got {tuple(value.shape)}"
+                )
+
+    def forward(
+        self,
+        video: torch.Tensor,
+        behavior: torch.Tensor,
+        pupil_center: torch.Tensor,
+        *,
+        session: str,
+        activate: bool = True,
+    ) -> torch.Tensor:
+        self._check_inputs(video, behavior, pupil_center, session)
+        core_output = self.core(video, behavior, pupil_center)
+        responses = self.readouts[session](core_output, self.shifters[session](pupil_center))
+        return self.activations[session](responses) if activate else responses
