@@ -1,4 +1,4 @@
-"""Checkpoints: one file, tensors-only weights (loadable with weights_only=True), config, sessions, version."""
+"""Checkpoints: one file of tensors and plain data (weights_only=True), config, sessions, code version."""
 
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ class ViViTCore(nn.Module):
         batch, _, frames, height, width = video.shape
         extra = torch.cat((behavior, pupil_center), dim=1)[..., None, None].expand(-1, -1, -1, height, width)
         tokens = self.tokenizer(torch.cat((video, extra.to(video.dtype)), dim=1))  # (B, T, P, E)
-        n_patches, emb = tokens.shape[2], tokens.shape[3]
+        n_patches = tokens.shape[2]
         registers = self.config.register_tokens
 
         x = tokens.flatten(0, 1)  # (B*T, P, E)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,7 +63,7 @@ class Shifter(nn.Module):
         super().__init__()
         sizes = [2] + [hidden] * (layers - 1) + [2]
         modules: list[nn.Module] = []
-        for size_in, size_out in zip(sizes[:-1], sizes[1:], strict=True):
+        for size_in, size_out in itertools.pairwise(sizes):
             modules += [nn.Linear(size_in, size_out), nn.Tanh()]
         self.mlp = nn.Sequential(*modules)
 

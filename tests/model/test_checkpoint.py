@@ -45,7 +45,7 @@ def test_foreign_and_damaged_files_are_refused(tmp_path):
         load_checkpoint(authors)
     damaged = tmp_path / "damaged.ckpt"
     damaged.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(CheckpointError, match="damaged.ckpt: not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match=r"damaged\.ckpt: not a readable checkpoint"):
         load_checkpoint(damaged)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "missing.ckpt")

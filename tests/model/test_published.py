@@ -84,5 +84,5 @@ def test_wrong_shapes_and_unknown_sessions_get_clear_errors():
         model(video, behavior, behavior[..., :5], session="mouse-1")
     with pytest.raises(ConfigError, match="unknown session 'mouse-2'; this model has heads for: mouse-1"):
         model(video, behavior, behavior, session="mouse-2")
-    with pytest.raises(ConfigError, match="contain no '.'"):
+    with pytest.raises(ConfigError, match=r"contain no '\.'"):
         model.add_session("a.b", [0], [[0.0, 0.0]])
