@@ -1,24 +1,48 @@
-"""nwb-v1former: fit the ViV1T model of mouse V1 to NWB / DANDI calcium-imaging sessions."""
+"""nwb-v1former: fit the ViV1T model of mouse V1 to NWB / DANDI calcium-imaging sessions.
 
+The public API is re-exported here; the parts that need torch or pynwb are imported on first use,
+so `import nwb_v1former` (and the CLI's start-up) stays fast.
+"""
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("nwb-v1former")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-from nwb_v1former.errors import ConfigError, OutputExistsError, SessionError, V1FormerError
-from nwb_v1former.simulate import Recording, SimulationConfig, load_truth, simulate, simulate_and_write
+from nwb_v1former.errors import CheckpointError, ConfigError, OutputExistsError, SessionError, V1FormerError
+
+_LAZY = {
+    "SimulationConfig": "nwb_v1former.simulate",
+    "Recording": "nwb_v1former.simulate",
+    "simulate_and_write": "nwb_v1former.simulate",
+    "load_truth": "nwb_v1former.simulate",
+    "read_session": "nwb_v1former.nwb.read",
+    "convert": "nwb_v1former.nwb.convert",
+    "SessionStore": "nwb_v1former.data.store",
+    "V1Former": "nwb_v1former.model",
+    "load_checkpoint": "nwb_v1former.model.checkpoint",
+    "save_checkpoint": "nwb_v1former.model.checkpoint",
+    "import_viv1t": "nwb_v1former.model.importer",
+    "metrics": "nwb_v1former.metrics",
+}
 
 __all__ = [
+    "CheckpointError",
     "ConfigError",
     "OutputExistsError",
-    "Recording",
     "SessionError",
-    "SimulationConfig",
     "V1FormerError",
     "__version__",
-    "load_truth",
-    "simulate",
-    "simulate_and_write",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = import_module(_LAZY[name])
+    return module if name == "metrics" else getattr(module, name)
