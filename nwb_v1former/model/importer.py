@@ -87,8 +87,8 @@ def resolve_published(
         )
     except Exception as error:  # network, offline-without-cache, missing repository
         raise CheckpointError(
-            f"cannot fetch {PUBLISHED[base]} from the Hugging Face Hub ({type(error).__name__}); connect to the "
-            "internet once, or import a downloaded run folder with `nwb-v1former import-viv1t`"
+            f"cannot fetch {PUBLISHED[base]} from the Hugging Face Hub ({type(error).__name__}); connect to "
+            "the internet once, or import a downloaded run folder with `nwb-v1former import-viv1t`"
         ) from None
     runs = sorted(p.parent for p in snapshot.rglob("args.yaml") if (p.parent / "ckpt" / "model.pt").is_file())
     if subfolder:
