@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from nwb_v1former.model.config import CoreConfig
 from nwb_v1former.model.transformer import Transformer
@@ -76,7 +77,18 @@ class ViViTCore(nn.Module):
         self.temporal_registers = nn.Parameter(torch.empty(config.register_tokens, config.emb_dim))
         self.spatial = Transformer(config, config.spatial_depth, causal=False, table_size=n_patches)
         self.temporal = Transformer(config, config.temporal_depth, causal=True, table_size=config.max_frames)
+        self.gradient_checkpointing = False
         self.reset_parameters()
+
+    def set_gradient_checkpointing(self, enabled: bool) -> None:
+        """Recompute the tokenizer and every block in backward instead of storing their activations.
+
+        Same results; the memory of a training step no longer grows with depth x tokens
+        (see benchmarks/model.py for the figures).
+        """
+        self.gradient_checkpointing = enabled
+        self.spatial.gradient_checkpointing = enabled
+        self.temporal.gradient_checkpointing = enabled
 
     def reset_parameters(self) -> None:
         """The published initialisation: truncated normal (std 0.02) weights, zero biases, unit norms."""
@@ -96,7 +108,11 @@ class ViViTCore(nn.Module):
     ) -> torch.Tensor:
         batch, _, frames, height, width = video.shape
         extra = torch.cat((behavior, pupil_center), dim=1)[..., None, None].expand(-1, -1, -1, height, width)
-        tokens = self.tokenizer(torch.cat((video, extra.to(video.dtype)), dim=1))  # (B, T, P, E)
+        inputs = torch.cat((video, extra.to(video.dtype)), dim=1)
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            tokens = checkpoint(self.tokenizer, inputs, use_reentrant=False)
+        else:
+            tokens = self.tokenizer(inputs)  # (B, T, P, E)
         n_patches = tokens.shape[2]
         registers = self.config.register_tokens
 

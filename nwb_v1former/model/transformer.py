@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from nwb_v1former.model.config import CoreConfig
 from nwb_v1former.model.rotary import RotaryXPos
@@ -43,16 +47,31 @@ class ParallelBlock(nn.Module):
         self.ff_out = nn.Linear(config.ff_dim, config.emb_dim, bias=False)
         self.ff_dropout = nn.Dropout(config.ff_dropout)
         self.drop_path = DropPath(config.drop_path)
+        self.attention_sink: Callable[[torch.Tensor], None] | None = None
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, length, heads * head_dim) -> (batch, heads, length, head_dim)."""
         return x.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2)
 
+    def _explicit_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """softmax(q k^T / sqrt(d)) v with the weights (batch, heads, L, L) handed to `attention_sink`."""
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
+        if self.causal:
+            length = scores.shape[-1]
+            mask = torch.ones(length, length, dtype=torch.bool, device=scores.device).triu(1)
+            scores = scores.masked_fill(mask, float("-inf"))
+        weights = scores.softmax(dim=-1)
+        self.attention_sink(weights.detach())
+        return weights @ v
+
     def forward(self, x: torch.Tensor, registers: int) -> torch.Tensor:
         q, k, v, f = self.fused(self.norm(x)).split(self.split, dim=-1)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)
         q, k = self.rotary(q, k, x.shape[1] - registers)
-        attention = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        if self.attention_sink is None:
+            attention = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        else:
+            attention = self._explicit_attention(q, k, v)
         attention = self.attention_dropout(self.attention_out(attention.transpose(1, 2).flatten(2)))
         feed_forward = self.ff_out(self.ff_dropout(F.relu(f)))
         return x + self.drop_path(attention) + self.drop_path(feed_forward)
@@ -66,9 +85,14 @@ class Transformer(nn.Module):
         self.blocks = nn.ModuleList(
             ParallelBlock(config, causal=causal, table_size=table_size) for _ in range(depth)
         )
+        self.gradient_checkpointing = False
 
     def forward(self, x: torch.Tensor, registers: int) -> torch.Tensor:
-        """(batch, length, emb_dim) -> same."""
+        """(batch, length, emb_dim) -> same. With gradient checkpointing, training keeps only block inputs
+        and recomputes each block during backward (same random numbers), trading time for memory."""
         for block in self.blocks:
-            x = block(x, registers)
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                x = checkpoint(block, x, registers, use_reentrant=False)
+            else:
+                x = block(x, registers)
         return x
