@@ -1,0 +1,1 @@
+"""Training: losses, loops, fine-tuning, metrics."""

@@ -1,0 +1,227 @@
+"""Response-prediction metrics, in one place for the simulator, training, evaluation and the report.
+
+Numpy only (no torch), so evaluation and the report import it cheaply. Conventions of every trial-level
+metric here:
+
+- `predictions` and `responses` are sequences of per-trial arrays, trial i of shape (T_i, N): frames by
+  neurons (a (K, T, N) array works too); prediction i is aligned frame by frame with response i.
+- The first `skip` frames of every trial (`SKIP_FRAMES` = 50, the competition's burn-in) are dropped
+  before anything is computed.
+- Results are per neuron, (N,) float64. The population figure the competition reports is the mean over
+  neurons, `mean_over_neurons(values)`, which leaves out NaN (unscorable) neurons.
+- Repeat-based metrics (correlation to average, FEVE, CCnorm) use only the stimuli shown at least twice.
+  Trials are grouped by `stimulus_ids` (groups in order of first appearance); a group is cut to its
+  shortest trial, keeping the frames right after the skip, so that frame t means the same time since
+  stimulus onset in every repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+EPS = 1e-8
+SKIP_FRAMES = 50
+
+Trials = Sequence[np.ndarray]
+
+
+def correlation_per_neuron(prediction: np.ndarray, response: np.ndarray) -> np.ndarray:
+    """Pearson correlation over time for each neuron; (T, N), (T, N) -> (N,).
+
+    As the Sensorium competition computes it: population statistics (ddof 0), eps 1e-8 in the
+    denominator, and NaN (a constant trace) mapped to 0.
+    """
+    prediction = np.asarray(prediction, dtype=np.float64)
+    response = np.asarray(response, dtype=np.float64)
+    if prediction.shape != response.shape or prediction.ndim != 2:
+        raise ValueError(
+            f"expected two (T, N) arrays of one shape, got {prediction.shape} and {response.shape}"
+        )
+    p = prediction - prediction.mean(axis=0)
+    r = response - response.mean(axis=0)
+    covariance = (p * r).mean(axis=0)
+    correlation = covariance / (p.std(axis=0) * r.std(axis=0) + EPS)
+    return np.nan_to_num(correlation, nan=0.0)
+
+
+def mean_over_neurons(values: np.ndarray) -> float:
+    """The population figure of a per-neuron metric: the mean over neurons, NaN neurons left out.
+
+    values: (N,) -> float; NaN when no neuron could be scored.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    scored = values[~np.isnan(values)]
+    return float(scored.mean()) if scored.size else float("nan")
+
+
+def single_trial_correlation(
+    predictions: Trials, responses: Trials, *, skip: int = SKIP_FRAMES
+) -> np.ndarray:
+    """Single-trial correlation, the competition's ranking metric; K trials of (T_i, N) -> (N,).
+
+    The first `skip` frames of every trial are dropped, the trials are concatenated along time and the
+    Pearson correlation is taken per neuron (`correlation_per_neuron`). The ranking figure is
+    `single_trial_correlation(...).mean()`.
+    """
+    predictions, responses = _trials(predictions, responses, skip)
+    return correlation_per_neuron(np.concatenate(predictions), np.concatenate(responses))
+
+
+def correlation_to_average(
+    predictions: Trials, responses: Trials, stimulus_ids: Sequence[Hashable], *, skip: int = SKIP_FRAMES
+) -> np.ndarray:
+    """Correlation between the repeat-averaged prediction and response; K trials of (T_i, N) -> (N,).
+
+    For every stimulus shown at least twice, response and prediction are averaged over its repeats
+    ((R_s, T_s, N) -> (T_s, N)); the averages are concatenated over stimuli and correlated per neuron
+    (`correlation_per_neuron`). Raises ValueError when no stimulus is repeated.
+    """
+    groups = _repeat_groups(predictions, responses, stimulus_ids, skip)
+    mean_prediction = np.concatenate([prediction.mean(axis=0) for prediction, _ in groups])
+    mean_response = np.concatenate([response.mean(axis=0) for _, response in groups])
+    return correlation_per_neuron(mean_prediction, mean_response)
+
+
+def feve(
+    predictions: Trials,
+    responses: Trials,
+    stimulus_ids: Sequence[Hashable],
+    *,
+    skip: int = SKIP_FRAMES,
+    min_fev: float = 0.15,
+) -> np.ndarray:
+    """Fraction of explainable variance explained, over the repeated stimuli; K trials of (T_i, N) -> (N,).
+
+    Per neuron, over every repeated trial and frame (after the skip):
+        noise       = mean over stimuli s and frames t of Var_r(y_{s,r,t})   (across repeats, ddof 1)
+        total       = Var(y) over all repeated trials and frames              (ddof 1)
+        explainable = total - noise,   FEV = explainable / total
+        MSE         = mean over all repeated trials and frames of (yhat - y)^2
+        FEVE        = 1 - (MSE - noise) / explainable
+    A noise-free prediction scores 1 in expectation (its MSE is the noise variance). Neurons with
+    FEV < `min_fev` get NaN: with so little explainable variance, FEVE divides by a number close to its
+    own sampling error and says nothing about the model. Raises ValueError when no stimulus is repeated.
+    """
+    if not 0.0 <= min_fev <= 1.0:
+        raise ValueError(f"min_fev is a fraction of variance, in [0, 1]; got {min_fev}")
+    groups = _repeat_groups(predictions, responses, stimulus_ids, skip)
+    neurons = groups[0][1].shape[-1]
+    repeated = np.concatenate([response.reshape(-1, neurons) for _, response in groups])
+    squared_error = np.concatenate([((p - r) ** 2).reshape(-1, neurons) for p, r in groups])
+    noise = np.concatenate([response.var(axis=0, ddof=1) for _, response in groups]).mean(axis=0)
+    total = repeated.var(axis=0, ddof=1)
+    explainable = total - noise
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fev = explainable / total
+        result = 1.0 - (squared_error.mean(axis=0) - noise) / explainable
+    scorable = (fev >= min_fev) & (explainable > 0)  # a NaN FEV (constant responses) compares False
+    result[~scorable] = np.nan
+    return result
+
+
+def normalized_correlation(
+    predictions: Trials, responses: Trials, stimulus_ids: Sequence[Hashable], *, skip: int = SKIP_FRAMES
+) -> np.ndarray:
+    """CCnorm (Schoppe et al. 2016) over the repeated stimuli, pooled by concatenation; K trials -> (N,).
+
+    ybar and yhat are the response and the prediction averaged over the R_s repeats of each repeated
+    stimulus s, concatenated over stimuli into T frames. Per neuron, with every variance and covariance
+    taken over those T frames with ddof 0 (the ddof cancels in the ratio):
+        CCnorm = Cov(ybar, yhat) / (sqrt(SP * Var(yhat)) + 1e-8)
+    The signal power SP is Schoppe's (Var(sum_r y_r) - sum_r Var(y_r)) / (R (R - 1)), written so that it
+    pools stimuli with different repeat counts:
+        SP = Var(ybar) - mean_t v_t / R_t + sum_s sum_r D_{s,r}^2 / (R_s (R_s - 1)) / T^2
+    with v_t the across-repeat variance (ddof 1) at frame t, R_t the repeat count of its stimulus and
+    D_{s,r} = sum over the frames of s of (y_{s,r,t} - ybar_t). For one stimulus this equals Schoppe's
+    formula exactly. For several stimuli with equal R, Schoppe's formula on the concatenated repeats
+    would add the cross-stimulus products D_{s,r} D_{s',r}, which depend on the arbitrary pairing of
+    repeat r of one stimulus with repeat r of another and have expectation zero; they are left out.
+    With trials independent and repeats alike, SP is an unbiased estimate of the variance over time of
+    the noise-free signal, temporally correlated noise included.
+
+    Neurons with SP <= 0 (no measurable signal) get NaN; a constant prediction scores 0, as in
+    `correlation_per_neuron`. Raises ValueError when no stimulus is repeated.
+    """
+    groups = _repeat_groups(predictions, responses, stimulus_ids, skip)
+    mean_response = np.concatenate([response.mean(axis=0) for _, response in groups])
+    mean_prediction = np.concatenate([prediction.mean(axis=0) for prediction, _ in groups])
+    frames = mean_response.shape[0]
+    noise_of_mean = np.concatenate(
+        [response.var(axis=0, ddof=1) / len(response) for _, response in groups]
+    ).mean(axis=0)
+    offsets = sum(
+        ((response - response.mean(axis=0)).sum(axis=1) ** 2).sum(axis=0)
+        / (len(response) * (len(response) - 1))
+        for _, response in groups
+    )
+    signal_power = mean_response.var(axis=0) - noise_of_mean + offsets / frames**2
+    y = mean_response - mean_response.mean(axis=0)
+    yhat = mean_prediction - mean_prediction.mean(axis=0)
+    covariance = (y * yhat).mean(axis=0)
+    result = covariance / (np.sqrt(np.clip(signal_power, 0.0, None) * yhat.var(axis=0)) + EPS)
+    result[signal_power <= 0] = np.nan
+    return result
+
+
+def _trials(predictions: Trials, responses: Trials, skip: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Validated float64 trials with the first `skip` frames dropped; K x (T_i, N) -> K x (T_i - skip, N)."""
+    if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or skip < 0:
+        raise ValueError(f"skip is a number of frames, an integer >= 0; got {skip!r}")
+    if len(predictions) != len(responses):
+        raise ValueError(f"predictions has {len(predictions)} trials but responses has {len(responses)}")
+    if len(responses) == 0:
+        raise ValueError("no trials: predictions and responses are empty")
+    neurons = np.shape(responses[0])[-1]
+    kept_predictions, kept_responses = [], []
+    for i, (prediction, response) in enumerate(zip(predictions, responses, strict=True)):
+        prediction = np.asarray(prediction, dtype=np.float64)
+        response = np.asarray(response, dtype=np.float64)
+        if response.ndim != 2 or prediction.shape != response.shape:
+            raise ValueError(
+                f"trial {i}: expected prediction and response of one shape (T, N), got prediction "
+                f"{prediction.shape} and response {response.shape}"
+            )
+        if response.shape[1] != neurons:
+            raise ValueError(f"trial {i} has {response.shape[1]} neurons but trial 0 has {neurons}")
+        if response.shape[0] <= skip:
+            raise ValueError(
+                f"trial {i} has {response.shape[0]} frames: nothing is left after skipping the first {skip}"
+            )
+        kept_predictions.append(prediction[skip:])
+        kept_responses.append(response[skip:])
+    return kept_predictions, kept_responses
+
+
+def _repeat_groups(
+    predictions: Trials, responses: Trials, stimulus_ids: Sequence[Hashable], skip: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(prediction, response) stacks of shape (R_s, T_s, N), one per stimulus shown at least twice, each
+    cut to its shortest trial; in order of first appearance."""
+    predictions, responses = _trials(predictions, responses, skip)
+    if len(stimulus_ids) != len(responses):
+        raise ValueError(
+            f"stimulus_ids has {len(stimulus_ids)} entries but there are {len(responses)} trials"
+        )
+    trials_of: dict[Hashable, list[int]] = {}
+    for i, stimulus in enumerate(stimulus_ids):
+        trials_of.setdefault(stimulus.item() if isinstance(stimulus, np.generic) else stimulus, []).append(i)
+    groups = []
+    for indices in trials_of.values():
+        if len(indices) < 2:
+            continue
+        frames = min(len(responses[i]) for i in indices)
+        groups.append(
+            (
+                np.stack([predictions[i][:frames] for i in indices]),
+                np.stack([responses[i][:frames] for i in indices]),
+            )
+        )
+    if not groups:
+        raise ValueError(
+            f"no stimulus is shown at least twice among the {len(responses)} trials "
+            f"({len(trials_of)} distinct stimulus ids); correlation to average, FEVE and CCnorm need "
+            "repeated stimuli"
+        )
+    return groups
