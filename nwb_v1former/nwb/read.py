@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,35 +161,72 @@ def read_session(
         return plan
 
 
+@dataclass
+class _VideoBlock:
+    """One block of ticks: which presentation is on screen at each tick, and reads already under way."""
+
+    start: int
+    shown: np.ndarray
+    reads: dict[int, list[tuple[np.ndarray, Future]]] = field(default_factory=dict)
+
+
+def _plan_block(
+    plan: SessionPlan, start: int, streamed: list[bool], reader: ThreadPoolExecutor
+) -> _VideoBlock:
+    """Find the frames a block needs and start reading those of streamed (once-shown) sources."""
+    shown = plan.timeline.at(plan.tick_times[start : start + BLOCK_TICKS], TICK_TOLERANCE_S)
+    block = _VideoBlock(start, shown)
+    visible = shown[shown >= 0]
+    for source_index in np.unique(plan.timeline.source[visible]):
+        if streamed[source_index]:
+            source = plan.presentations[source_index].source
+            wanted = np.unique(plan.timeline.frame[visible][plan.timeline.source[visible] == source_index])
+            block.reads[source_index] = [
+                (chunk, reader.submit(source.read, chunk))
+                for chunk in np.array_split(wanted, range(FRAMES_PER_READ, len(wanted), FRAMES_PER_READ))
+            ]
+    return block
+
+
 def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
     """The frame on screen at every tick, block by block.
 
-    Frames of sources that show a frame more than once (templates) are processed once and cached;
-    long movies shown once (pattern C) are streamed through without a cache.
+    Frames of long movies shown once (pattern C) are read one block ahead on a second thread while
+    the current block is processed; templates (frames shown many times) are processed once and cached.
     """
-    reused = [len(np.unique(p.frames)) < len(p.frames) for p in plan.presentations]
+    streamed = [len(np.unique(p.frames)) == len(p.frames) for p in plan.presentations]
     cache: dict[tuple[int, int], np.ndarray] = {}
-    for start in range(0, plan.n_ticks, BLOCK_TICKS):
-        ticks = plan.tick_times[start : start + BLOCK_TICKS]
-        shown = plan.timeline.at(ticks, TICK_TOLERANCE_S)
-        block = np.full((len(ticks), *video.shape[1:]), BLANK_VALUE, np.uint8)
-        visible = shown >= 0
-        sources = plan.timeline.source[shown[visible]]
-        frames = plan.timeline.frame[shown[visible]]
-        rows = np.flatnonzero(visible)
-        for source_index in np.unique(sources):
-            presentation = plan.presentations[source_index]
-            mine = sources == source_index
-            wanted = np.unique(frames[mine])
-            local = cache if reused[source_index] else {}
-            missing = np.array([f for f in wanted if (source_index, f) not in local], dtype=np.int64)
-            for chunk in range(0, len(missing), FRAMES_PER_READ):
-                indices = missing[chunk : chunk + FRAMES_PER_READ]
-                processed = presentation.processor(presentation.source.read(indices))
-                local.update({(source_index, int(f)): p for f, p in zip(indices, processed, strict=True)})
-            block[rows[mine]] = np.stack([local[(source_index, int(f))] for f in frames[mine]])
-        video[start : start + len(ticks)] = block
-        progress.update(len(ticks))
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        upcoming = _plan_block(plan, 0, streamed, reader)
+        while upcoming is not None:
+            current = upcoming
+            following = current.start + BLOCK_TICKS
+            upcoming = _plan_block(plan, following, streamed, reader) if following < plan.n_ticks else None
+            block = np.full((len(current.shown), *video.shape[1:]), BLANK_VALUE, np.uint8)
+            rows = np.flatnonzero(current.shown >= 0)
+            sources = plan.timeline.source[current.shown[rows]]
+            frames = plan.timeline.frame[current.shown[rows]]
+            for source_index in np.unique(sources):
+                presentation = plan.presentations[source_index]
+                mine = sources == source_index
+                if streamed[source_index]:
+                    local = {}
+                    for chunk, future in current.reads[source_index]:
+                        local.update(
+                            zip(chunk.tolist(), presentation.processor(future.result()), strict=True)
+                        )
+                    block[rows[mine]] = np.stack([local[int(f)] for f in frames[mine]])
+                    continue
+                missing = np.array(
+                    [f for f in np.unique(frames[mine]) if (source_index, f) not in cache], np.int64
+                )
+                for chunk in range(0, len(missing), FRAMES_PER_READ):
+                    indices = missing[chunk : chunk + FRAMES_PER_READ]
+                    processed = presentation.processor(presentation.source.read(indices))
+                    cache.update({(source_index, int(f)): p for f, p in zip(indices, processed, strict=True)})
+                block[rows[mine]] = np.stack([cache[(source_index, int(f))] for f in frames[mine]])
+            video[current.start : current.start + len(block)] = block
+            progress.update(len(block))
 
 
 def response_planes(
