@@ -13,6 +13,21 @@ from pynwb.image import GrayscaleImage, ImageSeries, IndexSeries
 from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseSeries
 
 
+def _legacy_index_series(template: ImageSeries, times: np.ndarray, n_frames: int) -> IndexSeries:
+    """An IndexSeries into an ImageSeries template: pynwb reads this deprecated form but refuses to
+    create it, so it is built the way pynwb's own reader builds it."""
+    series = IndexSeries.__new__(IndexSeries, in_construct_mode=True)
+    series.__init__(
+        name="presentations",
+        data=np.arange(n_frames, dtype=np.uint32),
+        indexed_timeseries=template,
+        unit="N/A",
+        timestamps=times,
+    )
+    series._in_construct_mode = False
+    return series
+
+
 def write_session(
     path: Path,
     *,
@@ -29,8 +44,9 @@ def write_session(
 ) -> Path:
     """One session: DfOverF responses of `n_rois` pixel-mask ROIs, a movie, running speed.
 
-    The movie is an ImageSeries in acquisition (movie_as="acquisition") or an Images template indexed
-    by an IndexSeries (movie_as="index"). Times default to 20 s at 30 Hz for both.
+    The movie is an ImageSeries in acquisition (movie_as="acquisition"), an Images template indexed
+    by an IndexSeries (movie_as="index"), or an ImageSeries template indexed by an IndexSeries
+    (movie_as="legacy_index", as Allen's files on DANDI are). Times default to 20 s at 30 Hz for both.
     """
     rng = np.random.default_rng(0)
     response_times = np.arange(600) / 30.0 if response_times is None else response_times
@@ -80,6 +96,10 @@ def write_session(
             nwbfile.add_acquisition(
                 ImageSeries(name="movie", data=frames, unit="n.a.", format="raw", timestamps=frame_times)
             )
+        elif movie_as == "legacy_index":
+            template = ImageSeries(name="template", data=frames, unit="n.a.", format="raw", rate=float("nan"))
+            nwbfile.add_stimulus_template(template)
+            nwbfile.add_stimulus(_legacy_index_series(template, frame_times, len(frames)))
         else:
             images = [GrayscaleImage(name=f"f{i}", data=frame) for i, frame in enumerate(frames)]
             template = Images(

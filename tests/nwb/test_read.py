@@ -103,6 +103,15 @@ def test_suite2p_file_responses_are_exactly_its_npy(real_nwb):
     np.testing.assert_array_equal(values, np.load(real_nwb / "neuroconv_suite2p-plane0_Fneu.npy").T)
 
 
+def test_legacy_index_series_into_an_image_series_template(tmp_path):
+    frames = np.random.default_rng(5).integers(0, 255, (600, 72, 128), dtype=np.uint8)
+    path = write_session(tmp_path / "allen.nwb", frames=frames, movie_as="legacy_index")
+    store = SessionStore(convert([path], tmp_path / "out", progress=False)[0].folder)
+    expected = frames.reshape(600, 36, 2, 64, 2).astype(np.float64).mean(axis=(2, 4))
+    np.testing.assert_array_equal(store.video, np.rint(expected).astype(np.uint8)[: store.n_ticks])
+    assert any("area-average resize 72x128" in t for t in store.meta["transforms"])
+
+
 def test_index_series_into_images_and_missing_behaviour(tmp_path):
     frames = np.random.default_rng(1).integers(0, 255, (600, 36, 64), dtype=np.uint8)
     path = write_session(tmp_path / "s.nwb", frames=frames, movie_as="index", running=False)
