@@ -57,3 +57,18 @@ def test_gradient_checkpointing_gives_the_same_gradients(reference_small):
     assert len(plain) == len(checkpointed) > 0
     for a, b in zip(plain, checkpointed, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_training_after_evaluation_in_inference_mode():
+    """Rotary tables built during inference-mode evaluation must also serve a later training step."""
+    import numpy as np
+
+    from nwb_v1former.model import V1Former, preset
+
+    model = V1Former(preset("tiny"))
+    model.add_session("m", np.arange(4), np.random.default_rng(0).normal(size=(4, 3)))
+    video, behavior = torch.randn(1, 1, 10, 36, 64), torch.randn(1, 2, 10)
+    with torch.inference_mode():
+        model.eval()(video, behavior, behavior, session="m")
+    model.train()(video, behavior, behavior, session="m").sum().backward()
+    assert model.core.tokenizer.linear.weight.grad is not None
