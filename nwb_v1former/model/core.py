@@ -26,8 +26,12 @@ class Tokenizer(nn.Module):
     """(B, 5, T, H, W) -> (B, T, H' * W', emb_dim): causal tubelets, LayerNorm, Linear, LayerNorm.
 
     Time is padded with `patch_frames - 1` zero frames at the front only, so token t sees frames
-    t - patch_frames + 1 .. t and the output has T tokens in time.
+    t - patch_frames + 1 .. t and the output has T tokens in time. Frames are tokenized
+    `FRAMES_PER_CHUNK` at a time: the raw patches (3185 values per token in the published model) never
+    exist for the whole trial at once (2.2 GB for 300 frames).
     """
+
+    FRAMES_PER_CHUNK = 32
 
     def __init__(self, config: CoreConfig, frame_shape: tuple[int, int]) -> None:
         super().__init__()
@@ -45,16 +49,25 @@ class Tokenizer(nn.Module):
         self.token_norm = nn.LayerNorm(config.emb_dim)
         self.patch_dropout = nn.Dropout1d(config.patch_dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Padded input (B, C, t + patch_frames - 1, H, W) -> tokens (B, t, H'W', E)."""
         c = self.config
-        x = F.pad(x, (*self.pad_columns, *self.pad_rows, c.patch_frames - 1, 0))
         patches = (
             x.unfold(2, c.patch_frames, 1)
             .unfold(3, c.patch_size, c.patch_stride)
             .unfold(4, c.patch_size, c.patch_stride)
-        )  # (B, C, T, H', W', frames, size, size)
-        patches = patches.permute(0, 2, 3, 4, 1, 5, 6, 7).flatten(4).flatten(2, 3)  # (B, T, H'W', C*f*s*s)
-        tokens = self.token_norm(self.linear(self.patch_norm(patches)))
+        )  # (B, C, t, H', W', frames, size, size)
+        patches = patches.permute(0, 2, 3, 4, 1, 5, 6, 7).flatten(4).flatten(2, 3)  # (B, t, H'W', C*f*s*s)
+        return self.token_norm(self.linear(self.patch_norm(patches)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        x = F.pad(x, (*self.pad_columns, *self.pad_rows, c.patch_frames - 1, 0))
+        frames = x.shape[2] - (c.patch_frames - 1)
+        step = self.FRAMES_PER_CHUNK
+        tokens = torch.cat(
+            [self._tokens(x[:, :, t : t + step + c.patch_frames - 1]) for t in range(0, frames, step)], dim=1
+        )
         if self.training and c.patch_dropout > 0:  # whole tokens dropped
             tokens = self.patch_dropout(tokens.flatten(1, 2)).unflatten(1, (tokens.shape[1], -1))
         return tokens
