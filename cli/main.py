@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from nwb_v1former.cli.convert import convert_command
+from nwb_v1former.cli.convert_sensorium import convert_sensorium_command
 from nwb_v1former.cli.import_viv1t import import_viv1t_command
 from nwb_v1former.cli.inspect import inspect_command
 from nwb_v1former.cli.simulate import simulate_command
@@ -31,4 +32,5 @@ def main() -> None:
 main.add_command(simulate_command)
 main.add_command(inspect_command)
 main.add_command(convert_command)
+main.add_command(convert_sensorium_command)
 main.add_command(import_viv1t_command)

@@ -23,6 +23,8 @@ _METRES = {
     "um": 1.0,
 }
 _MASK_BLOCK = 256
+PIXEL_MASK_DTYPE = np.dtype([("x", "<u4"), ("y", "<u4"), ("weight", "<f4")])
+"""The compound type of PlaneSegmentation.pixel_mask rows (x = column, y = row, weight)."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ def trial_intervals(
 
     Preference: the trials table; else interval tables other than per-frame presentation tables
     (e.g. MICrONS' Clip/Monet2/Trippy); else runs of consecutive stimulus presentations.
+    Rows whose boolean `labelled` column is False (e.g. Sensorium's hidden test trials, responses all
+    zeros) get source tier "none", so they never train or evaluate.
     """
     if nwbfile.trials is not None and len(nwbfile.trials) > 0:
         return (*_table_rows([nwbfile.trials]), "/intervals/trials")
@@ -56,9 +58,13 @@ def _table_rows(tables: list[TimeIntervals]) -> tuple[np.ndarray, np.ndarray, li
     tiers: list[str] = []
     for table in tables:
         if "tier" in table.colnames:
-            tiers.extend(str(v.decode() if isinstance(v, bytes) else v) for v in table["tier"].data[:])
+            names = [str(v.decode() if isinstance(v, bytes) else v) for v in table["tier"].data[:]]
         else:
-            tiers.extend([""] * len(table))
+            names = [""] * len(table)
+        if "labelled" in table.colnames:
+            labelled = np.asarray(table["labelled"].data[:], bool)
+            names = [name if known else "none" for name, known in zip(names, labelled, strict=True)]
+        tiers.extend(names)
     order = np.argsort(start, kind="stable")
     return start[order], stop[order], [tiers[i] for i in order]
 

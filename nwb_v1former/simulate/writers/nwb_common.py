@@ -15,6 +15,7 @@ from pynwb.ophys import ImageSegmentation, ImagingPlane, OpticalChannel, PlaneSe
 
 from nwb_v1former import __version__
 from nwb_v1former.atomic import atomic_output
+from nwb_v1former.nwb.rois import PIXEL_MASK_DTYPE
 from nwb_v1former.simulate.config import FRAME_RATE
 from nwb_v1former.simulate.population import plane_depths_um
 from nwb_v1former.simulate.recording import Recording
@@ -151,13 +152,10 @@ def plane_segmentation(
     )
 
 
-_PIXEL = np.dtype([("x", "<u4"), ("y", "<u4"), ("weight", "<f4")])
-
-
 def _pixel_mask_columns(centers: np.ndarray, grid_spacing_um: float) -> list:
     """pixel_mask (x=column, y=row, weight) as a ragged column with its index."""
     masks = [soma_mask(center, grid_spacing_um) for center in centers]
-    pixels = np.empty(sum(len(rows) for rows, _, _ in masks), dtype=_PIXEL)
+    pixels = np.empty(sum(len(rows) for rows, _, _ in masks), dtype=PIXEL_MASK_DTYPE)
     ends = np.cumsum([len(rows) for rows, _, _ in masks])
     for (rows, cols, weights), end in zip(masks, ends, strict=True):
         rows_slice = slice(end - len(rows), end)
