@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from nwb_v1former.config import check_known_keys
 from nwb_v1former.errors import ConfigError
 
 
@@ -84,21 +85,14 @@ class ModelConfig:
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
         """Inverse of `to_dict`; unknown keys anywhere are an error."""
         values = dict(values)
-        _check_keys(cls, values, "model")
+        check_known_keys(cls, values, "model")
         core = values.pop("core", {})
         heads = values.pop("heads", {})
-        _check_keys(CoreConfig, core, "model.core")
-        _check_keys(HeadConfig, heads, "model.heads")
+        check_known_keys(CoreConfig, core, "model.core")
+        check_known_keys(HeadConfig, heads, "model.heads")
         if "frame_shape" in values:
             values["frame_shape"] = tuple(values["frame_shape"])
         return cls(core=CoreConfig(**core), heads=HeadConfig(**heads), **values)
-
-
-def _check_keys(kind: type, values: dict[str, Any], where: str) -> None:
-    known = {field.name for field in dataclasses.fields(kind)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown {where} config keys {unknown}; known keys: {sorted(known)}")
 
 
 PRESETS: dict[str, ModelConfig] = {

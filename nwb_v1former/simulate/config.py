@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from nwb_v1former.config import check_known_keys
 from nwb_v1former.errors import ConfigError
 
 FRAME_RATE = 30.0
@@ -92,10 +93,7 @@ class SimulationConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SimulationConfig:
         """Inverse of `to_dict`; unknown keys are an error, never ignored."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown simulation config keys {unknown}; known keys: {sorted(known)}")
+        check_known_keys(cls, values, "simulation")
         values = dict(values)
         if "cortex_size_um" in values:
             values["cortex_size_um"] = tuple(float(v) for v in values["cortex_size_um"])
