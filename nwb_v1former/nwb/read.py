@@ -260,33 +260,51 @@ def _finite_rows(plane: ResponsePlane) -> np.ndarray:
     return good
 
 
+def _resample_plane(
+    plane: ResponsePlane, times: np.ndarray, kept: np.ndarray | None, ticks: np.ndarray, out: np.ndarray
+) -> bool:
+    """Linearly resample one plane's responses to the ticks into `out` (T, n), block by block.
+
+    With `kept` None every frame is used and the pass stops, returning False, at the first NaN it meets
+    (the caller then finds the finite frames and runs again with `kept`, bridging the NaN frames).
+    """
+    frames = np.arange(len(times)) if kept is None else kept
+    left, right, weight = linear_weights(times[frames], ticks)
+    left, right = frames[left], frames[right]
+    weight = weight.astype(np.float32)[:, None]
+    conversion, offset = scale(plane.series)
+    n = len(plane.roi_ids)
+    for start in range(0, len(ticks), BLOCK_TICKS):
+        stop = min(start + BLOCK_TICKS, len(ticks))
+        lo, hi = int(left[start:stop].min()), int(right[start:stop].max()) + 1
+        data = np.asarray(plane.series.data[lo:hi], np.float32).reshape(hi - lo, n)
+        if kept is None and not np.isfinite(data).all():
+            return False
+        w = weight[start:stop]
+        values = (1 - w) * data[left[start:stop] - lo] + w * data[right[start:stop] - lo]
+        out[start:stop] = values * conversion + offset if (conversion, offset) != (1.0, 0.0) else values
+    return True
+
+
 def _write_responses(plan: SessionPlan, responses: np.ndarray, max_nan_fraction: float) -> dict[str, int]:
-    """Each plane's columns, dropped NaN frames bridged, linearly resampled to the ticks, block by block."""
+    """Each plane's columns resampled to the ticks; NaN frames (if any) dropped, bridged and counted."""
     dropped = {}
     column = 0
     for plane in plan.planes:
         times = _response_clock(plane)
-        good = _finite_rows(plane)
-        fraction = 1 - good.mean()
-        if fraction > max_nan_fraction:
-            raise SessionError(
-                f"{plan.path}: {plane.path} has NaN in {fraction:.1%} of its frames (limit "
-                f"{max_nan_fraction:.0%}); fix the file or raise --max-nan-fraction"
-            )
-        dropped[plane.path] = int((~good).sum())
-        kept = np.flatnonzero(good)
-        left, right, weight = linear_weights(times[kept], plan.tick_times)
-        left, right = kept[left], kept[right]
-        conversion, offset = scale(plane.series)
-        n = len(plane.roi_ids)
-        for start in range(0, plan.n_ticks, BLOCK_TICKS):
-            stop = min(start + BLOCK_TICKS, plan.n_ticks)
-            lo, hi = int(left[start:stop].min()), int(right[start:stop].max()) + 1
-            data = np.asarray(plane.series.data[lo:hi], np.float64).reshape(hi - lo, n)
-            w = weight[start:stop, None]
-            values = (1 - w) * data[left[start:stop] - lo] + w * data[right[start:stop] - lo]
-            responses[start:stop, column : column + n] = values * conversion + offset
-        column += n
+        out = responses[:, column : column + len(plane.roi_ids)]
+        dropped[plane.path] = 0
+        if not _resample_plane(plane, times, None, plan.tick_times, out):
+            good = _finite_rows(plane)
+            fraction = 1 - good.mean()
+            if fraction > max_nan_fraction:
+                raise SessionError(
+                    f"{plan.path}: {plane.path} has NaN in {fraction:.1%} of its frames (limit "
+                    f"{max_nan_fraction:.0%}); fix the file or raise --max-nan-fraction"
+                )
+            dropped[plane.path] = int((~good).sum())
+            _resample_plane(plane, times, np.flatnonzero(good), plan.tick_times, out)
+        column += len(plane.roi_ids)
     return dropped
 
 
