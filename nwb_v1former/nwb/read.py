@@ -311,8 +311,13 @@ def _write_responses(plan: SessionPlan, responses: np.ndarray, max_nan_fraction:
 def write_store(plan: SessionPlan, folder: Path, *, max_nan_fraction: float, progress: bool) -> None:
     """Stream one planned session into a store folder (memory does not grow with session length)."""
     writer = StoreWriter(folder, plan.n_ticks, plan.n_neurons)
-    with tqdm(total=plan.n_ticks, desc=plan.path.name, unit="tick", disable=not progress, leave=False) as bar:
-        _write_video(plan, writer["video"], bar)
+    with ThreadPoolExecutor(max_workers=1) as helper:  # mask centroids are computed beside the video
+        coordinates = helper.submit(lambda: np.concatenate([p.coordinates() for p in plan.planes]))
+        with tqdm(
+            total=plan.n_ticks, desc=plan.path.name, unit="tick", disable=not progress, leave=False
+        ) as bar:
+            _write_video(plan, writer["video"], bar)
+        coordinates = coordinates.result()
     dropped = _write_responses(plan, writer["responses"], max_nan_fraction)
     behavior = behavior_on_ticks(plan.behavior_series, plan.tick_times)
     writer["behavior"][:] = behavior.behavior
@@ -330,7 +335,7 @@ def write_store(plan: SessionPlan, folder: Path, *, max_nan_fraction: float, pro
     )
     writer.write_small(
         roi_ids=np.concatenate([p.roi_ids for p in plan.planes]),
-        coordinates=np.concatenate([p.coordinates for p in plan.planes]),
+        coordinates=coordinates,
         plane=np.concatenate([np.full(len(p.roi_ids), p.plane) for p in plan.planes]),
         trials=trials,
         statistics=statistics,

@@ -29,14 +29,27 @@ PIXEL_MASK_DTYPE = np.dtype([("x", "<u4"), ("y", "<u4"), ("weight", "<f4")])
 
 @dataclass(frozen=True)
 class ResponsePlane:
-    """One RoiResponseSeries and its ROIs: the columns it contributes to the session's responses."""
+    """One RoiResponseSeries and its ROIs: the columns it contributes to the session's responses.
+
+    `rows` are the ROI table rows of the columns; centroids are computed on demand (`coordinates()`),
+    since dense image masks can be hundreds of megabytes.
+    """
 
     series: RoiResponseSeries
     path: str
     roi_ids: np.ndarray
-    coordinates: np.ndarray
-    coordinate_unit: str
+    table: object
+    rows: np.ndarray
     plane: int
+
+    @property
+    def coordinate_unit(self) -> str:
+        """micrometers (the plane gives a grid spacing), pixels, or none (no masks)."""
+        return coordinate_unit(self.table)
+
+    def coordinates(self) -> np.ndarray:
+        """(n, 3) float32 mask centroids (x, y, z) in `coordinate_unit`."""
+        return roi_coordinates(self.table, self.rows)
 
 
 def _rank(series: RoiResponseSeries) -> tuple[int, int, str]:
@@ -88,29 +101,29 @@ def response_plane(path: str, series: RoiResponseSeries, plane: int, where: str)
     if len(rows) and (rows.min() < 0 or rows.max() >= len(table.id)):
         raise SessionError(f"{where}: {path} points at ROI rows outside {table.name} ({len(table.id)} rows)")
     ids = np.asarray(table.id.data[:], dtype=np.int64)[rows]
-    coordinates, unit = (
-        roi_coordinates(table, rows)
-        if isinstance(table, PlaneSegmentation)
-        else (
-            np.zeros((len(rows), 3), np.float32),
-            "none",
-        )
-    )
-    return ResponsePlane(series, path, ids, coordinates, unit, plane)
+    return ResponsePlane(series, path, ids, table, rows, plane)
 
 
-def roi_coordinates(table: PlaneSegmentation, rows: np.ndarray) -> tuple[np.ndarray, str]:
+def coordinate_unit(table) -> str:
+    """Unit of the centroids `roi_coordinates` gives for this table."""
+    if not isinstance(table, PlaneSegmentation) or not {"pixel_mask", "image_mask"} & set(table.colnames):
+        return "none"
+    return "pixels" if getattr(table.imaging_plane, "grid_spacing", None) is None else "micrometers"
+
+
+def roi_coordinates(table, rows: np.ndarray) -> np.ndarray:
     """Mask centroids of the given rows as (x, y, z); micrometres when the plane says how, else pixels."""
+    unit = coordinate_unit(table)
+    if unit == "none":
+        return np.zeros((len(rows), 3), np.float32)
     if "pixel_mask" in table.colnames:
         x, y = _pixel_mask_centroids(table, rows)
-    elif "image_mask" in table.colnames:
-        x, y = _image_mask_centroids(table, rows)
     else:
-        return np.zeros((len(rows), 3), np.float32), "none"
+        x, y = _image_mask_centroids(table, rows)
+    if unit == "pixels":
+        return np.column_stack([x, y, np.zeros_like(x)]).astype(np.float32)
     plane = table.imaging_plane
-    spacing = getattr(plane, "grid_spacing", None)
-    if spacing is None:
-        return np.column_stack([x, y, np.zeros_like(x)]).astype(np.float32), "pixels"
+    spacing = plane.grid_spacing
     factor = _METRES.get(str(getattr(plane, "grid_spacing_unit", "meters")).lower(), 1e6)
     spacing = np.asarray(spacing[:], dtype=np.float64) * factor
     origin = np.zeros(3)
@@ -121,7 +134,7 @@ def roi_coordinates(table: PlaneSegmentation, rows: np.ndarray) -> tuple[np.ndar
     coordinates = np.column_stack(
         [origin[0] + x * spacing[0], origin[1] + y * spacing[1], np.full_like(x, origin[2])]
     )
-    return coordinates.astype(np.float32), "micrometers"
+    return coordinates.astype(np.float32)
 
 
 def _pixel_mask_centroids(table: PlaneSegmentation, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
