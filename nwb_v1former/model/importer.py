@@ -77,12 +77,15 @@ def resolve_published(
     base, _, subfolder = name.partition(":")
     if base not in PUBLISHED:
         raise CheckpointError(f"unknown published model {base!r}; known: {', '.join(PUBLISHED)}")
+    # HF_HUB_OFFLINE is read now, not only when huggingface_hub was first imported: offline, no request.
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
     try:
         snapshot = Path(
             snapshot_download(
                 PUBLISHED[base],
                 allow_patterns=["*args.yaml", "*ckpt/model.pt", "*ckpt/info.yaml"],
                 cache_dir=hub_cache,
+                local_files_only=offline,
             )
         )
     except Exception as error:  # network, offline-without-cache, missing repository
