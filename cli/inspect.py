@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from nwb_v1former.errors import SessionError
 from nwb_v1former.nwb import SessionInventory, inspect_session
+from nwb_v1former.nwb.convert import nwb_files
 from nwb_v1former.nwb.read import read_session
 
 
@@ -65,22 +67,44 @@ def render(found: SessionInventory, plan: dict | None) -> str:
     return "\n".join(lines)
 
 
-@click.command("inspect")
-@click.argument("source", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--responses", default=None, help="Name or path of the response series to use.")
-@click.option("--stimulus", default=None, help="Name or path of the stimulus to use (default: all).")
-def inspect_command(source: str, as_json: bool, responses: str | None, stimulus: str | None) -> None:
-    """Show what SOURCE (an .nwb file) holds, what the reader will use, and every problem."""
-    found = inspect_session(source)
-    plan = None
+def report(path: Path, responses: str | None, stimulus: str | None) -> tuple[SessionInventory, dict | None]:
+    """What one file holds and, if the reader can use it, what it will use (else the reason, as a problem)."""
+    found = inspect_session(path)
     try:
-        plan = read_session(source, responses=responses, stimulus=stimulus).summary()
+        return found, read_session(path, responses=responses, stimulus=stimulus).summary()
     except SessionError as error:
-        problem = str(error).removeprefix(f"{source}: ")
+        problem = str(error).removeprefix(f"{path}: ")
         if problem not in found.problems:
             found.problems.insert(0, problem)
+        return found, None
+
+
+@click.command("inspect")
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@click.option("--responses", default=None, help="Name or path of the response series to use.")
+@click.option("--stimulus", default=None, help="Name or path of the stimulus to use (default: all).")
+def inspect_command(
+    sources: tuple[str, ...], as_json: bool, responses: str | None, stimulus: str | None
+) -> None:
+    """Show what each SOURCE (.nwb files, folders of them) holds, what the reader will use, every problem."""
+    files = nwb_files(list(sources))
+    if len(files) == 1:  # one file: an unreadable one is the one-line error itself
+        reports, unreadable = [report(files[0], responses, stimulus)], []
+    else:  # several: report the readable ones, list the rest, exit non-zero if any
+        reports, unreadable = [], []
+        for path in files:
+            try:
+                reports.append(report(path, responses, stimulus))
+            except SessionError as error:
+                unreadable.append(str(error))
     if as_json:
-        click.echo(json.dumps({**found.to_dict(), "will_use": plan}, indent=2))
+        payload = [{**found.to_dict(), "will_use": plan} for found, plan in reports]
+        unreadable_json = [{"error": message} for message in unreadable]
+        click.echo(json.dumps(payload[0] if len(files) == 1 else payload + unreadable_json, indent=2))
     else:
-        click.echo(render(found, plan))
+        click.echo("\n\n".join([render(found, plan) for found, plan in reports] + unreadable))
+    if unreadable:
+        raise click.ClickException(
+            f"{len(unreadable)} of {len(files)} files could not be read (listed above)"
+        )

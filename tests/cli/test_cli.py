@@ -35,6 +35,9 @@ def test_simulate_then_inspect(tmp_path):
     assert "/processing/ophys/dff/traces" in report.output and "problems: none" in report.output
     as_json = json.loads(run("inspect", sessions[1]["data"], "--json").output)
     assert as_json["responses"][0]["shape"] == [len_frames(sessions[1]["data"]), 15]
+    both = json.loads(run("inspect", str(out), "--json").output)  # a folder: every .nwb in it
+    assert [Path(r["path"]).name for r in both] == ["sim-000.nwb", "sim-001.nwb"]
+    assert all(r["will_use"]["neurons"] == 15 for r in both)
 
 
 def len_frames(path: str) -> int:
@@ -81,3 +84,14 @@ def test_installed_console_script_and_no_top_level_cli_package(tmp_path):
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True
     )
     assert found.stdout.strip() == "True", "a top-level `cli` package must not be installed"
+
+
+def test_inspect_a_folder_reports_every_file_and_fails_on_unreadable_ones(tmp_path):
+    out = tmp_path / "sim"
+    assert run("simulate", "--out", str(out), *SMALL).exit_code == 0
+    (out / "broken.nwb").write_text("not hdf5")
+    result = CliRunner().invoke(main, ["inspect", str(out)])
+    assert result.exit_code == 1
+    assert "sim-000.nwb  (NWB 2." in result.output
+    assert "broken.nwb: not a readable HDF5 file" in result.output
+    assert result.output.strip().splitlines()[-1] == "Error: 1 of 2 files could not be read (listed above)"
