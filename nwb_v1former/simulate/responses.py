@@ -148,17 +148,17 @@ def imaging_positions(
     return np.clip(frames * ticks_per_frame, 0.0, n_ticks - 1)
 
 
+NEURONS_PER_BLOCK = 128
+"""Neurons measured at once: keeps the float64 temporaries of a long session to a few hundred MB."""
+
+
 def measure(
     rates: np.ndarray, tick_times: np.ndarray, config: SimulationConfig, rng: np.random.Generator
 ) -> Measurement:
-    """Poisson events -> exponential calcium kernel -> sampled at the imaging rate -> Gaussian noise."""
-    decay = float(np.exp(-1.0 / (config.calcium_tau * FRAME_RATE)))
-    events = rng.poisson(rates).astype(np.float32)
-    calcium = _exponential_filter(events, decay)
-    expected_ticks = _exponential_filter(rates, decay)
-    # Var(c_t) = sum_k h_k^2 rate_{t-k};  Cov(c_t, c_{t+1}) = decay * Var(c_t)  (h_k = decay**k).
-    variance_ticks = _exponential_filter(rates, decay**2)
+    """Poisson events -> exponential calcium kernel -> sampled at the imaging rate -> Gaussian noise.
 
+    Neurons are independent given the rates, so they are measured a block at a time.
+    """
     phase = rng.uniform() if config.imaging_phase is None else config.imaging_phase
     max_frames = int(len(rates) * config.imaging_rate / FRAME_RATE) + 2
     jitter = rng.uniform(-config.timing_jitter, config.timing_jitter, size=max_frames)
@@ -167,6 +167,40 @@ def measure(
     )
     left = np.minimum(np.floor(position).astype(np.int64), len(rates) - 1)
     right = np.minimum(left + 1, len(rates) - 1)
+    n_frames, n_neurons = len(position), rates.shape[1]
+    measured = np.empty((n_frames, n_neurons), np.float32)
+    expected = np.empty((n_frames, n_neurons), np.float32)
+    expected_ticks = np.empty(rates.shape, np.float32)
+    noise_ceiling = np.empty(n_neurons)
+    for first in range(0, n_neurons, NEURONS_PER_BLOCK):
+        block = slice(first, first + NEURONS_PER_BLOCK)
+        measured[:, block], expected[:, block], expected_ticks[:, block], noise_ceiling[block] = (
+            _measure_block(rates[:, block], position, left, right, config, rng)
+        )
+    return Measurement(
+        times=tick_times[0] + position / FRAME_RATE,
+        measured=measured,
+        expected=expected,
+        expected_ticks=expected_ticks,
+        noise_ceiling=noise_ceiling,
+        realised_ceiling=correlation_per_neuron(expected, measured),
+    )
+
+
+def _measure_block(
+    rates: np.ndarray,
+    position: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    config: SimulationConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(measured (M, n), expected (M, n), expected on ticks (T, n), noise ceiling (n,)) for n neurons."""
+    decay = float(np.exp(-1.0 / (config.calcium_tau * FRAME_RATE)))
+    calcium = _exponential_filter(rng.poisson(rates).astype(np.float32), decay)
+    expected_ticks = _exponential_filter(rates, decay)
+    # Var(c_t) = sum_k h_k^2 rate_{t-k};  Cov(c_t, c_{t+1}) = decay * Var(c_t)  (h_k = decay**k).
+    variance_ticks = _exponential_filter(rates, decay**2)
     b = (position - left)[:, None]
     a = 1.0 - b
 
@@ -180,14 +214,6 @@ def measure(
     )
     noise_variance += noise**2
     measured = amplitude * sample(calcium) + noise * rng.standard_normal(expected.shape)
-
     signal_variance = expected.var(axis=0)
-    noise_ceiling = np.sqrt(signal_variance / (signal_variance + noise_variance.mean(axis=0)))
-    return Measurement(
-        times=tick_times[0] + position / FRAME_RATE,
-        measured=measured.astype(np.float32),
-        expected=expected.astype(np.float32),
-        expected_ticks=(amplitude * expected_ticks).astype(np.float32),
-        noise_ceiling=noise_ceiling,
-        realised_ceiling=correlation_per_neuron(expected, measured),
-    )
+    ceiling = np.sqrt(signal_variance / (signal_variance + noise_variance.mean(axis=0)))
+    return measured, expected, amplitude * expected_ticks, ceiling
