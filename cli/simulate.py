@@ -66,7 +66,7 @@ def simulate_command(
     )
     rows = []
     for session in sessions:
-        ceiling = load_truth(session.truth)["noise_ceiling"]
+        ceiling = load_truth(session.truth, ("noise_ceiling",))["noise_ceiling"]
         rows.append(
             {
                 "session_id": session.session_id,

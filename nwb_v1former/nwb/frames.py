@@ -61,8 +61,8 @@ class FrameProcessor:
             value_scale=value_scale,
             rows=rows,
             columns=columns,
-            row_weights=area_weights(rows.stop - rows.start, OUTPUT_SHAPE[0]),
-            column_weights=area_weights(columns.stop - columns.start, OUTPUT_SHAPE[1]),
+            row_weights=area_weights(rows.stop - rows.start, OUTPUT_SHAPE[0]).astype(np.float32),
+            column_weights=area_weights(columns.stop - columns.start, OUTPUT_SHAPE[1]).astype(np.float32),
         )
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
@@ -74,8 +74,7 @@ class FrameProcessor:
             frames = frames.swapaxes(1, 2)
         frames = frames[:, self.rows, self.columns].astype(np.float32) * np.float32(self.value_scale)
         if frames.shape[1:] != OUTPUT_SHAPE:
-            rows, columns = self.row_weights.astype(np.float32), self.column_weights.astype(np.float32)
-            frames = np.einsum("ia,kab,jb->kij", rows, frames, columns, optimize=True)
+            frames = np.einsum("ia,kab,jb->kij", self.row_weights, frames, self.column_weights, optimize=True)
         return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
 
     def transforms(self, raw_shape: tuple[int, ...]) -> list[str]:

@@ -54,6 +54,7 @@ class SessionPlan:
     subject_id: str | None
     session_id: str | None
     planes: list[ResponsePlane]
+    plane_times: list[np.ndarray]
     presentations: list[Presentations]
     timeline: Timeline
     tick_times: np.ndarray
@@ -82,10 +83,6 @@ class SessionPlan:
         }
 
 
-def _response_clock(plane: ResponsePlane) -> np.ndarray:
-    return series_times(plane.series, plane.path)
-
-
 def plan_session(
     nwbfile: NWBFile, path: Path, version: str, *, responses: str | None, stimulus: str | None
 ) -> SessionPlan:
@@ -96,8 +93,9 @@ def plan_session(
     planes = [response_plane(p, s, index, where) for index, (p, s) in enumerate(chosen)]
     presentations = select_presentations(find_presentations(nwbfile, object_path), stimulus, where)
     timeline = Timeline.merge(presentations)
-    response_start = max(_response_clock(plane)[0] for plane in planes)
-    response_stop = min(_response_clock(plane)[-1] for plane in planes)
+    plane_times = [series_times(plane.series, plane.path) for plane in planes]  # read once per plane
+    response_start = max(times[0] for times in plane_times)
+    response_stop = min(times[-1] for times in plane_times)
     stimulus_start, stimulus_stop = timeline.span
     start, stop = max(stimulus_start, response_start), min(stimulus_stop, response_stop)
     if stop - start < 1.0 / TICK_RATE:
@@ -123,6 +121,7 @@ def plan_session(
         subject_id=None if nwbfile.subject is None else nwbfile.subject.subject_id,
         session_id=nwbfile.session_id,
         planes=planes,
+        plane_times=plane_times,
         presentations=presentations,
         timeline=timeline,
         tick_times=tick_times,
@@ -290,8 +289,7 @@ def _write_responses(plan: SessionPlan, responses: np.ndarray, max_nan_fraction:
     """Each plane's columns resampled to the ticks; NaN frames (if any) dropped, bridged and counted."""
     dropped = {}
     column = 0
-    for plane in plan.planes:
-        times = _response_clock(plane)
+    for plane, times in zip(plan.planes, plan.plane_times, strict=True):
         out = responses[:, column : column + len(plane.roi_ids)]
         dropped[plane.path] = 0
         if not _resample_plane(plane, times, None, plan.tick_times, out):
@@ -369,8 +367,7 @@ def write_store(plan: SessionPlan, folder: Path, *, max_nan_fraction: float, pro
 
 def _original_rates(plan: SessionPlan) -> dict[str, float]:
     rates = {}
-    for plane in plan.planes:
-        times = _response_clock(plane)
+    for plane, times in zip(plan.planes, plan.plane_times, strict=True):
         rates[plane.path] = (
             float((len(times) - 1) / (times[-1] - times[0])) if len(times) > 1 else float("nan")
         )

@@ -67,7 +67,7 @@ def write_truth(recording: Recording, path: Path) -> Path:
     return path
 
 
-def load_truth(path: str | Path) -> dict[str, np.ndarray]:
-    """Load a ground-truth file into a dict of arrays."""
+def load_truth(path: str | Path, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Load a ground-truth file into a dict of arrays; only `names` when given (members load lazily)."""
     with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
+        return {name: archive[name] for name in (names or archive.files)}
