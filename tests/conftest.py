@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from nwb_v1former.nwb.convert import convert
 from nwb_v1former.simulate import Recording, SimulationConfig, simulate
+from nwb_v1former.simulate.write import simulate_and_write
 
 REAL_NWB = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-nwb"
 
@@ -33,3 +35,22 @@ def real_nwb() -> Path:
     if not REAL_NWB.is_dir():
         pytest.skip(f"real NWB files not present at {REAL_NWB}")
     return REAL_NWB
+
+
+TRAINING_SIMULATION = {"neurons": 60, "minutes": 1.5, "clip_seconds": 3.0}
+
+
+@pytest.fixture(scope="session")
+def sim_nwb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two simulated animals written as NWB (allen layout)."""
+    out = tmp_path_factory.mktemp("train-sim") / "nwb"
+    simulate_and_write(out, layout="allen", animals=2, progress=False, seed=7, **TRAINING_SIMULATION)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sim_stores(sim_nwb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two animals converted into the common dataset (one folder holding both stores)."""
+    out = tmp_path_factory.mktemp("train-stores") / "stores"
+    convert([sim_nwb], out, progress=False)
+    return out

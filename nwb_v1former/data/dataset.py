@@ -19,9 +19,16 @@ from nwb_v1former.data.store import TIERS, SessionStore, Trials
 from nwb_v1former.errors import ConfigError, SessionError
 
 
-def window_starts(trials: Trials, tiers: Iterable[str], window: int, stride: int) -> np.ndarray:
-    """(n_windows,) int64 first ticks: first_tick, +stride, ... of each selected trial, windows inside it."""
+def window_starts(
+    trials: Trials, tiers: Iterable[str], window: int, stride: int, subset: np.ndarray | None = None
+) -> np.ndarray:
+    """(n_windows,) int64 first ticks: first_tick, +stride, ... of each selected trial, windows inside it.
+
+    A trial is selected when its tier is in `tiers` and, if given, `subset` (n_trials,) bool is True.
+    """
     selected = np.isin(trials.tier, list(tiers))
+    if subset is not None:
+        selected &= subset
     starts = [
         np.arange(first, stop - window + 1, stride, dtype=np.int64)
         for first, stop in zip(trials.first_tick[selected], trials.stop_tick[selected], strict=True)
@@ -46,6 +53,7 @@ def _no_window_message(store: SessionStore, tiers: tuple[str, ...], window: int)
 class WindowDataset(Dataset):
     """Windows of `window` ticks that never cross a trial boundary, from trials of the given tiers.
 
+    `subset` (n_trials,) bool restricts the trials further (e.g. a fraction of the training trials).
     Item: video (1, window, 36, 64) float32 normalised; behavior (2, window) float32 (pupil size,
     running speed, divided by std); pupil_center (2, window) float32 z-scored; responses (window, N)
     float32 times precision; session (str, the store key); first_tick (int, the window's first tick).
@@ -58,6 +66,7 @@ class WindowDataset(Dataset):
         window: int = 300,
         tiers: Iterable[str] = ("train",),
         stride: int | None = None,
+        subset: np.ndarray | None = None,
     ) -> None:
         tiers = (tiers,) if isinstance(tiers, str) else tuple(tiers)
         unknown = sorted(set(tiers) - set(TIERS))
@@ -71,7 +80,7 @@ class WindowDataset(Dataset):
         self.stride = stride
         self.tiers = tiers
         self.normalizer = Normalizer.from_statistics(store.statistics)
-        self.starts = window_starts(store.trials, tiers, window, stride)
+        self.starts = window_starts(store.trials, tiers, window, stride, subset)
         if not len(self.starts):
             raise SessionError(_no_window_message(store, tiers, window))
 

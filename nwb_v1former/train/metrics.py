@@ -147,22 +147,50 @@ def normalized_correlation(
     groups = _repeat_groups(predictions, responses, stimulus_ids, skip)
     mean_response = np.concatenate([response.mean(axis=0) for _, response in groups])
     mean_prediction = np.concatenate([prediction.mean(axis=0) for prediction, _ in groups])
-    frames = mean_response.shape[0]
-    noise_of_mean = np.concatenate(
-        [response.var(axis=0, ddof=1) / len(response) for _, response in groups]
-    ).mean(axis=0)
-    offsets = sum(
-        ((response - response.mean(axis=0)).sum(axis=1) ** 2).sum(axis=0)
-        / (len(response) * (len(response) - 1))
-        for _, response in groups
-    )
-    signal_power = mean_response.var(axis=0) - noise_of_mean + offsets / frames**2
+    signal_power = _signal_power([response for _, response in groups])
     y = mean_response - mean_response.mean(axis=0)
     yhat = mean_prediction - mean_prediction.mean(axis=0)
     covariance = (y * yhat).mean(axis=0)
     result = covariance / (np.sqrt(np.clip(signal_power, 0.0, None) * yhat.var(axis=0)) + EPS)
     result[signal_power <= 0] = np.nan
     return result
+
+
+def noise_ceiling(
+    responses: Trials, stimulus_ids: Sequence[Hashable], *, skip: int = SKIP_FRAMES
+) -> np.ndarray:
+    """The best single-trial correlation any model can reach, estimated from repeats; K trials -> (N,).
+
+    The expected correlation between the noise-free signal and one recorded trial, sqrt(SP / Var(y)),
+    with SP the signal power of `normalized_correlation` and Var(y) the variance of single trials over
+    the repeated trials' frames (ddof 0). Single-trial correlation / noise ceiling is the fraction of the
+    reachable correlation a model attains. Neurons with SP <= 0 get NaN. Raises ValueError when no
+    stimulus is repeated.
+    """
+    groups = _repeat_groups(responses, responses, stimulus_ids, skip)
+    repeated = [response for _, response in groups]
+    neurons = repeated[0].shape[-1]
+    signal_power = _signal_power(repeated)
+    total = np.concatenate([response.reshape(-1, neurons) for response in repeated]).var(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = np.sqrt(np.clip(signal_power, 0.0, None) / total)
+    result[~(signal_power > 0)] = np.nan
+    return np.minimum(result, 1.0)
+
+
+def _signal_power(repeated: list[np.ndarray]) -> np.ndarray:
+    """Signal power SP per neuron (see `normalized_correlation`) of stimuli stacked (R_s, T_s, N) -> (N,)."""
+    mean_response = np.concatenate([response.mean(axis=0) for response in repeated])
+    frames = mean_response.shape[0]
+    noise_of_mean = np.concatenate(
+        [response.var(axis=0, ddof=1) / len(response) for response in repeated]
+    ).mean(axis=0)
+    offsets = sum(
+        ((response - response.mean(axis=0)).sum(axis=1) ** 2).sum(axis=0)
+        / (len(response) * (len(response) - 1))
+        for response in repeated
+    )
+    return mean_response.var(axis=0) - noise_of_mean + offsets / frames**2
 
 
 def _trials(predictions: Trials, responses: Trials, skip: int) -> tuple[list[np.ndarray], list[np.ndarray]]:

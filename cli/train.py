@@ -1,0 +1,172 @@
+"""`nwb-v1former pretrain` and `nwb-v1former finetune`: train into a run folder and print its summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from nwb_v1former.train.config import STRATEGIES, TrainConfig
+from nwb_v1former.train.loop import FitResult
+
+
+def training_options(command: Callable) -> Callable:
+    """Options shared by pretrain and finetune (each maps onto a TrainConfig field)."""
+    options = [
+        click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create."),
+        click.option("--max-epochs", type=click.IntRange(1), default=400, show_default=True),
+        click.option(
+            "--patience",
+            type=click.IntRange(1),
+            default=10,
+            show_default=True,
+            help="Stop after this many epochs without a better validation correlation.",
+        ),
+        click.option(
+            "--train-fraction",
+            type=click.FloatRange(0, 1, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="Use this seeded fraction of each session's training trials.",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="Windows per session per step (global, split over torchrun processes).",
+        ),
+        click.option(
+            "--window",
+            type=click.IntRange(1),
+            default=None,
+            help="Ticks per training window [default: the shortest training trial, at most 300].",
+        ),
+        click.option("--warmup-steps", type=click.IntRange(0), default=400, show_default=True),
+        click.option("--seed", type=click.IntRange(0), default=0, show_default=True),
+        click.option(
+            "--device", default=None, help="cpu, cuda, cuda:N [default: this process's GPU, else cpu]."
+        ),
+        click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from last.ckpt."),
+        click.option("--overwrite", is_flag=True, help="Replace a finished run in --out."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def train_config(strategy: str, options: dict[str, Any], **extra: Any) -> TrainConfig:
+    """The TrainConfig of the parsed options."""
+    fields = ("max_epochs", "patience", "train_fraction", "batch_size", "window", "warmup_steps", "seed")
+    return TrainConfig(strategy=strategy, **{name: options[name] for name in fields}, **extra)
+
+
+def report(result: FitResult, out: str, as_json: bool) -> None:
+    """Print where the run is and how good it got (per session, with the noise ceiling when known)."""
+    summary = result.evaluation.get("summary", {})
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "run": out,
+                    **{k: v for k, v in result.__dict__.items() if k != "evaluation"},
+                    "evaluation": summary,
+                },
+                indent=2,
+            )
+        )
+        return
+    how = "stopped early" if result.stopped_early else "reached --max-epochs"
+    click.echo(
+        f"Run {out}: {result.epochs} epochs ({how}); best validation correlation "
+        f"{result.best_score:.3f} at epoch {result.best_epoch} -> {out}/best.ckpt"
+    )
+    for key, values in summary.items():
+        ceiling = values.get("noise_ceiling")
+        line = f"  {key}: {values['tier']} single-trial correlation {values['single_trial_correlation']:.3f}"
+        if ceiling:
+            normalized = values["normalized_correlation"]
+            line += f" (noise ceiling {ceiling:.3f}; normalised correlation {normalized:.3f})"
+        click.echo(line)
+    click.echo(f"Per-neuron metrics: {out}/evaluation.json; learning curve: {out}/metrics.jsonl")
+
+
+def _progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+@click.command("finetune")
+@click.argument("sources", nargs=-1, type=click.Path())
+@click.option(
+    "--from",
+    "base",
+    default="tiny-sim",
+    show_default=True,
+    help="Pretrained core: a .ckpt, tiny-sim (shipped, trained on simulated data) or viv1t-2025.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice([s for s in STRATEGIES if s != "scratch"]),
+    default="readout",
+    show_default=True,
+    help="readout: core frozen; full: core at 1/10 of the head rate; gradual: "
+    "readout for --unfreeze-after epochs, then full.",
+)
+@click.option("--unfreeze-after", type=click.IntRange(0), default=5, show_default=True)
+@training_options
+def finetune_command(
+    sources: tuple[str, ...], base: str, strategy: str, unfreeze_after: int, **options: Any
+) -> None:
+    """Fresh readouts for new animals (SOURCES: NWB files, folders, stores) on a pretrained core."""
+    from nwb_v1former.pipeline.train import finetune
+
+    if not sources and not options["resume"]:
+        raise click.UsageError("give at least one SOURCE (or --resume an interrupted run)")
+    config = train_config(strategy, options, unfreeze_after=unfreeze_after)
+    result = finetune(
+        list(sources),
+        options["out"],
+        base=base,
+        config=config,
+        resume=options["resume"],
+        overwrite=options["overwrite"],
+        device=options["device"],
+        progress=_progress(options["quiet"]),
+    )
+    report(result, options["out"], options["as_json"])
+
+
+@click.command("pretrain")
+@click.argument("sources", nargs=-1, type=click.Path())
+@click.option(
+    "--preset",
+    "model_preset",
+    type=click.Choice(["viv1t-2025", "small", "tiny"]),
+    default="small",
+    show_default=True,
+    help="Model size (viv1t-2025 is the published architecture).",
+)
+@training_options
+def pretrain_command(sources: tuple[str, ...], model_preset: str, **options: Any) -> None:
+    """Train a core and readouts from scratch on many sessions at once (SOURCES as for finetune)."""
+    from nwb_v1former.pipeline.train import pretrain
+
+    if not sources and not options["resume"]:
+        raise click.UsageError("give at least one SOURCE (or --resume an interrupted run)")
+    config = train_config("scratch", options)
+    result = pretrain(
+        list(sources),
+        options["out"],
+        model_preset=model_preset,
+        config=config,
+        resume=options["resume"],
+        overwrite=options["overwrite"],
+        device=options["device"],
+        progress=_progress(options["quiet"]),
+    )
+    report(result, options["out"], options["as_json"])

@@ -1,0 +1,209 @@
+"""`pretrain` and `finetune`: sources in, a run folder out (see nwb_v1former.train.run for its files).
+
+Sources are converted sessions (store folders) or NWB files / folders; NWB files are converted into
+RUN/data/ first. Under torchrun only the main process converts and writes; the others wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nwb_v1former import __version__
+from nwb_v1former.data.store import SessionStore, open_stores
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.checkpoint import load_checkpoint
+from nwb_v1former.model.config import preset
+from nwb_v1former.model.model import V1Former
+from nwb_v1former.nwb.convert import convert
+from nwb_v1former.train.config import TrainConfig
+from nwb_v1former.train.distributed import Distributed, distributed
+from nwb_v1former.train.finetune import add_sessions, check_frames, load_base, model_for_finetune
+from nwb_v1former.train.loop import FitResult, Trainer, training_sessions
+from nwb_v1former.train.run import DATA, LAST, RunFolder
+
+SIMULATED_IDENTIFIER = "nwb-v1former-sim"
+
+
+def is_store(source: Path) -> bool:
+    """A converted session, or a folder of them (what `convert` writes)."""
+    return (source / "meta.json").is_file() or any(source.glob("*/meta.json"))
+
+
+def prepare_stores(sources: list[str | Path], run: RunFolder, *, progress: bool) -> list[SessionStore]:
+    """Open store sources as they are; convert NWB sources into RUN/data/ (replacing an earlier one)."""
+    paths = [Path(source) for source in sources]
+    stores = [store for path in paths if path.is_dir() and is_store(path) for store in open_stores(path)]
+    nwb_sources = [path for path in paths if not (path.is_dir() and is_store(path))]
+    if nwb_sources:
+        convert(nwb_sources, run / DATA, overwrite=True, progress=progress)
+        stores += open_stores(run / DATA)
+    return stores
+
+
+def simulated(store: SessionStore) -> bool:
+    """Whether the session came from nwb-v1former's simulator (its NWB identifier says so)."""
+    return str(store.meta.get("source", {}).get("identifier", "")).startswith(SIMULATED_IDENTIFIER)
+
+
+def data_provenance(stores: list[SessionStore]) -> list[dict[str, Any]]:
+    """Per session: its key and where it came from (path, or dandiset / version / asset)."""
+    return [{"session": store.key, **store.meta.get("source", {})} for store in stores]
+
+
+def _stores(
+    place: Distributed,
+    sources: list[str | Path],
+    run: RunFolder,
+    *,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+) -> list[SessionStore]:
+    """Prepare the run folder and sessions on the main process; the others then open what it made."""
+    if place.is_main:
+        run.prepare(resume=resume, overwrite=overwrite)
+        if not resume:
+            prepare_stores(sources, run, progress=progress)
+    place.barrier()
+    if resume:
+        return [SessionStore(folder) for folder in run.read_config()["data"]["stores"]]
+    paths = [Path(source) for source in sources]
+    stores = [store for path in paths if path.is_dir() and is_store(path) for store in open_stores(path)]
+    return stores + (open_stores(run / DATA) if (run / DATA).is_dir() else [])
+
+
+def _resumed_config(run: RunFolder, config: TrainConfig) -> TrainConfig:
+    """On --resume the run's own config.yaml decides; only max_epochs may be raised."""
+    saved = TrainConfig.from_dict(run.read_config()["train"])
+    return TrainConfig.from_dict({**saved.to_dict(), "max_epochs": max(saved.max_epochs, config.max_epochs)})
+
+
+BuildModel = Callable[[list[SessionStore]], tuple[V1Former, dict[str, Any]]]
+
+
+def _train(
+    command: str,
+    build: BuildModel,
+    sources: list[str | Path],
+    out: str | Path,
+    config: TrainConfig,
+    *,
+    resume: bool,
+    overwrite: bool,
+    device: str | None,
+    progress: bool,
+) -> FitResult:
+    """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit."""
+    run = RunFolder(out)
+    with distributed(device) as place:
+        stores = _stores(place, sources, run, resume=resume, overwrite=overwrite, progress=progress)
+        if resume:
+            config = _resumed_config(run, config)
+            model, provenance = load_checkpoint(run / LAST), run.read_config()["provenance"]
+        else:
+            torch.manual_seed(config.seed)  # fresh heads (and a fresh core) start the same every run
+            model, provenance = build(stores)
+            provenance = {
+                "command": command,
+                "preset": model.config.preset,
+                **provenance,
+                "training_data": data_provenance(stores),
+                "code_version": __version__,
+            }
+        sessions = training_sessions(stores, config)
+        if place.is_main and not resume:
+            run.write_config(
+                {
+                    "command": command,
+                    "code_version": __version__,
+                    "model": model.config.to_dict(),
+                    "train": config.to_dict(),
+                    "window": sessions[0].windows.window,
+                    "data": {"stores": [str(store.folder.resolve()) for store in stores]},
+                    "provenance": provenance,
+                }
+            )
+        trainer = Trainer(model, sessions, config, run, place=place, provenance=provenance, progress=progress)
+        return trainer.fit(resume=resume)
+
+
+def finetune(
+    sources: list[str | Path],
+    out: str | Path,
+    *,
+    base: str | Path = "tiny-sim",
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Fresh readouts for `sources` on the core of `base` (checkpoint, `tiny-sim` or `viv1t-2025`)."""
+    config = config or TrainConfig(strategy="readout")
+    if config.strategy == "scratch":
+        raise ConfigError(
+            "finetune strategies are readout, full and gradual; use `pretrain` to train from scratch"
+        )
+
+    def build(stores: list[SessionStore]) -> tuple[V1Former, dict[str, Any]]:
+        base_model, parent = load_base(base)
+        simulated_data = parent["trained_on_simulated_data"] or any(map(simulated, stores))
+        provenance = {
+            "strategy": config.strategy,
+            "base": parent,
+            "trained_on_simulated_data": simulated_data,
+        }
+        return model_for_finetune(base_model, stores, str(base)), provenance
+
+    return _train(
+        "finetune",
+        build,
+        sources,
+        out,
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        device=device,
+        progress=progress,
+    )
+
+
+def pretrain(
+    sources: list[str | Path],
+    out: str | Path,
+    *,
+    model_preset: str = "small",
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Core and readouts of a fresh `model_preset` model trained on all `sources` together."""
+    config = config or TrainConfig()
+    if config.strategy != "scratch":
+        raise ConfigError(
+            f"pretrain trains everything from scratch; strategy {config.strategy!r} is for finetune"
+        )
+
+    def build(stores: list[SessionStore]) -> tuple[V1Former, dict[str, Any]]:
+        model_config = preset(model_preset)
+        check_frames(model_config, model_preset)
+        model = add_sessions(V1Former(model_config), stores)
+        return model, {"trained_on_simulated_data": any(map(simulated, stores))}
+
+    return _train(
+        "pretrain",
+        build,
+        sources,
+        out,
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        device=device,
+        progress=progress,
+    )

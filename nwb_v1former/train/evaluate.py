@@ -1,0 +1,106 @@
+"""Score a fitted model on a tier of a converted session: per neuron and pooled, as DATA.md defines.
+
+Each trial is predicted as a whole, from its first tick and without earlier context, as in training.
+Repeat-based figures (correlation to average, normalised correlation, noise ceiling) are given when
+the tier repeats a stimulus, else None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nwb_v1former.data.store import SessionStore
+from nwb_v1former.errors import SessionError
+from nwb_v1former.model.model import V1Former
+from nwb_v1former.train import metrics
+from nwb_v1former.train.inference import predict_span
+
+PER_NEURON = ("single_trial_correlation", "correlation_to_average", "normalized_correlation", "noise_ceiling")
+
+
+@dataclass(frozen=True)
+class SessionEvaluation:
+    """Metrics of one session on one tier; per-neuron arrays are (N,) in the store's ROI order."""
+
+    key: str
+    tier: str
+    n_trials: int
+    roi_ids: np.ndarray
+    per_neuron: dict[str, np.ndarray | None]
+
+    def summary(self) -> dict[str, float | None]:
+        """Mean over neurons of every metric (NaN neurons left out)."""
+        return {
+            name: None if values is None else _finite(metrics.mean_over_neurons(values))
+            for name, values in self.per_neuron.items()
+        }
+
+    def to_dict(self, *, neurons: bool = True) -> dict[str, Any]:
+        """JSON-ready: the tier, trial count, pooled figures and (optionally) every neuron's values."""
+        result: dict[str, Any] = {"tier": self.tier, "trials": self.n_trials, **self.summary()}
+        if neurons:
+            result["neurons"] = {
+                "roi_id": self.roi_ids.tolist(),
+                **{
+                    name: None if values is None else [_finite(v) for v in values.tolist()]
+                    for name, values in self.per_neuron.items()
+                },
+            }
+        return result
+
+
+def _finite(value: float) -> float | None:
+    """NaN (an unscorable neuron) as None, so the JSON stays standard."""
+    return None if np.isnan(value) else float(value)
+
+
+def tier_trials(store: SessionStore, tier: str, skip: int = metrics.SKIP_FRAMES) -> np.ndarray:
+    """Indices of the tier's trials long enough to score (more than `skip` ticks)."""
+    trials = store.trials
+    lengths = trials.stop_tick - trials.first_tick
+    return np.flatnonzero((trials.tier == tier) & (lengths > skip))
+
+
+def predict_trials(
+    model: V1Former, store: SessionStore, indices: np.ndarray, key: str | None = None, **options
+) -> list[np.ndarray]:
+    """Predictions of whole trials, each (T_i, N) in the store's units."""
+    trials = store.trials
+    return [
+        predict_span(
+            model, store, key, int(trials.first_tick[i]), int(trials.stop_tick[i]), context=0, **options
+        )
+        for i in indices
+    ]
+
+
+def evaluate_session(
+    model: V1Former, store: SessionStore, *, tier: str = "test", key: str | None = None, **options
+) -> SessionEvaluation:
+    """Predict every scorable trial of `tier` and compute the per-neuron metrics."""
+    indices = tier_trials(store, tier)
+    if not len(indices):
+        raise SessionError(
+            f"{store.folder}: no {tier} trial longer than {metrics.SKIP_FRAMES} ticks to evaluate on; "
+            "choose another tier (--tier)"
+        )
+    predictions = predict_trials(model, store, indices, key, **options)
+    responses = [
+        np.asarray(store.responses[store.trials.first_tick[i] : store.trials.stop_tick[i]]) for i in indices
+    ]
+    stimulus_ids = store.trials.stimulus_id[indices].tolist()
+    per_neuron: dict[str, np.ndarray | None] = {
+        "single_trial_correlation": metrics.single_trial_correlation(predictions, responses)
+    }
+    repeated = len(set(stimulus_ids)) < len(stimulus_ids)
+    per_neuron["correlation_to_average"] = (
+        metrics.correlation_to_average(predictions, responses, stimulus_ids) if repeated else None
+    )
+    per_neuron["normalized_correlation"] = (
+        metrics.normalized_correlation(predictions, responses, stimulus_ids) if repeated else None
+    )
+    per_neuron["noise_ceiling"] = metrics.noise_ceiling(responses, stimulus_ids) if repeated else None
+    return SessionEvaluation(store.key if key is None else key, tier, len(indices), store.roi_ids, per_neuron)

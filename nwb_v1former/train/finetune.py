@@ -1,0 +1,100 @@
+"""Models for training: a fresh one from a preset (pretrain), or a pretrained core with fresh heads.
+
+A base model is named by a checkpoint path, a published name (`viv1t-2025`, resolved through the
+Hugging Face Hub) or a core shipped inside the package (`tiny-sim`, trained on SIMULATED data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nwb_v1former.data.stats import Normalizer
+from nwb_v1former.data.store import FRAME_HEIGHT, FRAME_WIDTH, SessionStore
+from nwb_v1former.errors import CheckpointError
+from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
+from nwb_v1former.model.config import ModelConfig
+from nwb_v1former.model.importer import PUBLISHED, resolve_published
+from nwb_v1former.model.model import V1Former
+
+SHIPPED = {"tiny-sim": "tiny-sim.ckpt"}
+"""Cores inside the package (nwb_v1former/weights/); see nwb_v1former/weights/README.md."""
+
+
+def resolve_base(reference: str | Path) -> Path:
+    """The checkpoint file behind `reference`: a path, a shipped core or a published name."""
+    name = str(reference)
+    if name in SHIPPED:
+        return Path(str(files("nwb_v1former.weights") / SHIPPED[name]))
+    if name.partition(":")[0] in PUBLISHED:
+        return resolve_published(name)
+    path = Path(name)
+    if not path.is_file():
+        raise CheckpointError(
+            f"{name}: no such checkpoint file; give a .ckpt path, a shipped core ({', '.join(SHIPPED)}) "
+            f"or a published model ({', '.join(PUBLISHED)})"
+        )
+    return path
+
+
+def sha256(path: Path) -> str:
+    """Hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def base_provenance(reference: str | Path, path: Path) -> dict[str, Any]:
+    """What a fine-tuned model inherits: the base's name, file digest, preset and data origin."""
+    parent = read_checkpoint(path)["extra"].get("provenance", {})
+    return {
+        "name": str(reference),
+        "sha256": sha256(path),
+        "preset": read_checkpoint(path)["config"]["preset"],
+        "trained_on_simulated_data": bool(parent.get("trained_on_simulated_data", False)),
+        "training_data": parent.get("training_data", []),
+    }
+
+
+def check_frames(config: ModelConfig, source: str) -> None:
+    """The core must take the common dataset's 36 x 64 frames."""
+    if tuple(config.frame_shape) != (FRAME_HEIGHT, FRAME_WIDTH):
+        height, width = config.frame_shape
+        raise CheckpointError(
+            f"{source}: its core takes {height}x{width} frames but converted sessions are "
+            f"{FRAME_HEIGHT}x{FRAME_WIDTH}; use a checkpoint trained on the common dataset"
+        )
+
+
+def initial_bias(store: SessionStore) -> np.ndarray:
+    """(N,) readout bias whose ELU+1 output is each neuron's mean normalised training response."""
+    mean = Normalizer.from_statistics(store.statistics).responses(store.statistics["responses_mean"][None])[0]
+    mean = np.clip(mean, 1e-3, None)
+    return np.where(mean > 1, mean - 1, np.log(mean)).astype(np.float32)
+
+
+def add_sessions(model: V1Former, stores: list[SessionStore]) -> V1Former:
+    """Fresh readout, shifter and activation for each store, biases from its mean responses."""
+    for store in stores:
+        model.add_session(store.key, store.roi_ids, store.coordinates, initial_bias(store))
+    return model
+
+
+def model_for_finetune(base: V1Former, stores: list[SessionStore], source: str) -> V1Former:
+    """A model with `base`'s core weights and fresh heads for `stores` (the base's heads are dropped)."""
+    check_frames(base.config, source)
+    model = V1Former(base.config)
+    model.core.load_state_dict(base.core.state_dict())
+    return add_sessions(model, stores)
+
+
+def load_base(reference: str | Path) -> tuple[V1Former, dict[str, Any]]:
+    """The base model and its provenance."""
+    path = resolve_base(reference)
+    return load_checkpoint(path), base_provenance(reference, path)

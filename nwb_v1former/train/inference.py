@@ -1,0 +1,92 @@
+"""Run a fitted model over a converted session: predictions on the store's 30 Hz ticks, in its units.
+
+Long spans are cut into windows; each window is run with `context` ticks of the past before it and
+only its own ticks are kept, so a prediction at tick t always sees (up to) `context` ticks of history
+(the temporal Transformer is causal: nothing after t matters). Windows are yielded one at a time, so
+memory does not grow with the session's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from nwb_v1former.data.stats import Normalizer
+from nwb_v1former.data.store import SessionStore
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.model import V1Former
+
+WINDOW_TICKS = 300
+CONTEXT_TICKS = 64
+
+
+def model_inputs(
+    store: SessionStore, normalizer: Normalizer, start: int, stop: int, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Normalised inputs for ticks [start, stop): video (1, 1, T, 36, 64), behavior, pupil (1, 2, T)."""
+    ticks = slice(start, stop)
+    video = torch.from_numpy(normalizer.video(store.video[ticks]))[None, None]
+    behavior = torch.from_numpy(np.ascontiguousarray(normalizer.behavior(store.behavior[ticks]).T))[None]
+    pupil = torch.from_numpy(np.ascontiguousarray(normalizer.pupil_center(store.pupil_center[ticks]).T))[None]
+    return video.to(device), behavior.to(device), pupil.to(device)
+
+
+def check_session(model: V1Former, store: SessionStore, key: str) -> None:
+    """The model has heads for `key`, built for this store's ROIs in this order."""
+    if key not in model.sessions:
+        known = ", ".join(model.sessions) or "none"
+        raise ConfigError(
+            f"{store.folder}: the checkpoint has no readout for session {key!r} (it has: {known}); "
+            "fine-tune on this session first (`nwb-v1former finetune`) or pass --session"
+        )
+    roi_ids = model.sessions[key].roi_ids
+    if len(roi_ids) != store.n_neurons or not np.array_equal(roi_ids, store.roi_ids):
+        raise ConfigError(
+            f"{store.folder}: session {key!r} of the checkpoint was fitted to {len(roi_ids)} ROIs, the data "
+            f"have {store.n_neurons} with other ids; the readout cannot be reused for these neurons"
+        )
+
+
+@torch.inference_mode()
+def predict_windows(
+    model: V1Former,
+    store: SessionStore,
+    key: str | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    window: int = WINDOW_TICKS,
+    context: int = CONTEXT_TICKS,
+    device: torch.device | str = "cpu",
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (first_tick, predictions (n, N) float32) covering ticks [start, stop) in order.
+
+    Predictions are in the store's response units (the model's normalised output times each neuron's
+    training-tier std). `key` defaults to the store's key.
+    """
+    key = store.key if key is None else key
+    check_session(model, store, key)
+    stop = store.n_ticks if stop is None else stop
+    if not 0 <= start < stop <= store.n_ticks:
+        raise ConfigError(f"{store.folder}: ticks [{start}, {stop}) are not inside [0, {store.n_ticks})")
+    if window < 1 or context < 0:
+        raise ConfigError(f"window {window} must be positive and context {context} non-negative")
+    normalizer = Normalizer.from_statistics(store.statistics)
+    model.eval()
+    for first in range(start, stop, window):
+        last = min(first + window, stop)
+        begin = max(first - context, 0)
+        video, behavior, pupil = model_inputs(store, normalizer, begin, last, device)
+        output = model(video, behavior, pupil, session=key)[0, first - begin :]
+        yield first, normalizer.responses_inverse(output.float().cpu().numpy())
+
+
+def predict_span(
+    model: V1Former, store: SessionStore, key: str | None, start: int, stop: int, **options
+) -> np.ndarray:
+    """Predictions (stop - start, N) float32 for one span of ticks, e.g. one trial."""
+    return np.concatenate(
+        [values for _, values in predict_windows(model, store, key, start=start, stop=stop, **options)]
+    )

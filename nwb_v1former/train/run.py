@@ -1,0 +1,94 @@
+"""The run folder a training command writes, with public names a lab can rely on.
+
+```
+RUN/
+  config.yaml        the resolved configuration (model, training, data, command)
+  metrics.jsonl      one JSON line per finished epoch
+  last.ckpt          model + optimiser state after the last finished epoch (what --resume reads)
+  best.ckpt          the weights with the best validation single-trial correlation so far
+  evaluation.json    per session and per neuron metrics of best.ckpt on held-out trials
+  data/              sessions converted for this run (when NWB files were given)
+```
+Every file is written atomically (temporary sibling, fsync, rename): a run killed at any moment
+leaves each file either complete or absent.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nwb_v1former.atomic import atomic_output
+from nwb_v1former.errors import ConfigError, OutputExistsError
+
+CONFIG, METRICS, LAST, BEST, EVALUATION, DATA = (
+    "config.yaml",
+    "metrics.jsonl",
+    "last.ckpt",
+    "best.ckpt",
+    "evaluation.json",
+    "data",
+)
+
+
+class RunFolder:
+    """Paths and atomic writers of one run folder."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def prepare(self, *, resume: bool, overwrite: bool) -> None:
+        """Create the folder; refuse a finished or foreign one unless resuming or overwriting."""
+        if resume:
+            if not (self / LAST).is_file():
+                raise ConfigError(
+                    f"{self.path}: nothing to resume (no {LAST}); start the run without --resume"
+                )
+            return
+        if self.path.exists() and any(self.path.iterdir()):
+            if not overwrite:
+                raise OutputExistsError(
+                    f"{self.path} already holds a run; pass --resume to continue it or --overwrite to "
+                    "start over"
+                )
+            for name in (CONFIG, METRICS, LAST, BEST, EVALUATION):
+                (self / name).unlink(missing_ok=True)
+            shutil.rmtree(self / DATA, ignore_errors=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a small text file atomically."""
+        with atomic_output(self / name, overwrite=True) as temporary:
+            temporary.write_text(text)
+        return self / name
+
+    def write_config(self, config: dict[str, Any]) -> Path:
+        return self.write_text(CONFIG, yaml.safe_dump(config, sort_keys=False))
+
+    def read_config(self) -> dict[str, Any]:
+        return yaml.safe_load((self / CONFIG).read_text())
+
+    def write_json(self, name: str, values: dict[str, Any]) -> Path:
+        return self.write_text(name, json.dumps(values, indent=2) + "\n")
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """The epochs logged so far, in order."""
+        path = self / METRICS
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def append_metrics(self, row: dict[str, Any], *, keep_epochs_below: int) -> None:
+        """Add one epoch's line, dropping lines of epochs >= `keep_epochs_below` left by a killed run.
+
+        The whole file is rewritten atomically, so a kill never leaves a torn line.
+        """
+        rows = [old for old in self.metrics() if old["epoch"] < keep_epochs_below] + [row]
+        self.write_text(METRICS, "".join(json.dumps(r) + "\n" for r in rows))

@@ -1,0 +1,86 @@
+"""A run killed with SIGKILL and resumed equals an uninterrupted one; 2 gloo processes equal 1 process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nwb_v1former.model.checkpoint import read_checkpoint
+
+CLI = [sys.executable, "-m", "nwb_v1former"]
+QUICK = ["--preset", "tiny", "--window", "60", "--warmup-steps", "5", "--quiet"]
+
+
+def one_store(sim_stores: Path) -> Path:
+    return sorted(path.parent for path in sim_stores.glob("*/meta.json"))[0]
+
+
+def epochs_logged(run: Path) -> int:
+    path = run / "metrics.jsonl"
+    return len(path.read_text().splitlines()) if path.is_file() else 0
+
+
+def metrics_without_time(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def assert_same_weights(first: Path, second: Path, atol: float = 0.0) -> None:
+    a, b = read_checkpoint(first)["state_dict"], read_checkpoint(second)["state_dict"]
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=atol, rtol=0, msg=lambda m, key=key: f"{key}: {m}")
+
+
+def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(sim_stores: Path, tmp_path: Path) -> None:
+    store = str(one_store(sim_stores))
+    options = [*QUICK, "--max-epochs", "3", "--seed", "5"]
+    subprocess.run([*CLI, "pretrain", store, "--out", str(tmp_path / "whole"), *options], check=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([*CLI, "pretrain", store, "--out", str(killed), *options])
+    deadline = time.monotonic() + 300
+    while epochs_logged(killed) < 1 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the second epoch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert epochs_logged(killed) < 3, "the run finished before it could be killed"
+
+    subprocess.run([*CLI, "pretrain", "--out", str(killed), "--resume", *options], check=True)
+    assert metrics_without_time(killed) == metrics_without_time(tmp_path / "whole")
+    assert_same_weights(killed / "last.ckpt", tmp_path / "whole" / "last.ckpt")
+    assert_same_weights(killed / "best.ckpt", tmp_path / "whole" / "best.ckpt")
+
+
+def test_resume_without_a_run_is_one_clear_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "pretrain", "--out", str(tmp_path / "none"), "--resume", *QUICK],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {tmp_path / 'none'}: nothing to resume (no last.ckpt); start the run without --resume"
+    ]
+
+
+@pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="torch built without gloo")
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(
+    sim_stores: Path, tmp_path: Path
+) -> None:
+    options = [*QUICK, "--max-epochs", "1", "--batch-size", "2", "--seed", "2"]
+    subprocess.run([*CLI, "pretrain", str(sim_stores), "--out", str(tmp_path / "one"), *options], check=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    command = [*launcher, "-m", "nwb_v1former", "pretrain", str(sim_stores), "--out", str(tmp_path / "two")]
+    subprocess.run([*command, *options, "--device", "cpu"], check=True, env=env)
+    assert_same_weights(tmp_path / "two" / "last.ckpt", tmp_path / "one" / "last.ckpt", atol=1e-5)
