@@ -33,7 +33,10 @@ def test_small_reference_outputs(reference_small, weights):
         with torch.inference_mode():
             core = model.core(inputs["video"], inputs["behavior"], inputs["pupil_center"])
             shift = model.shifters["A"](inputs["pupil_center"])
-        torch.testing.assert_close(core, reference["core_output"], atol=1e-5, rtol=1e-5)
+        # The tokenizer's fused LayerNorm+Linear sums in another order: relative error ~1e-6.
+        relative = (core - reference["core_output"]).norm() / reference["core_output"].norm()
+        assert relative < 1e-5
+        torch.testing.assert_close(core, reference["core_output"], atol=3e-5, rtol=1e-5)
         torch.testing.assert_close(shift.transpose(1, 2), reference["shifts"]["A"], atol=1e-6, rtol=1e-6)
         torch.testing.assert_close(
             model.readouts["A"].mu, reference["readout_mu"]["A"][0, :, 0], atol=1e-6, rtol=0
