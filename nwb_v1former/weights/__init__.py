@@ -1,0 +1,1 @@
+"""Model weights shipped inside the package (see README.md in this folder)."""
