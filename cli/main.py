@@ -5,9 +5,12 @@ from __future__ import annotations
 import click
 from nwb_v1former.cli.convert import convert_command
 from nwb_v1former.cli.convert_sensorium import convert_sensorium_command
+from nwb_v1former.cli.evaluate import evaluate_command
 from nwb_v1former.cli.import_viv1t import import_viv1t_command
 from nwb_v1former.cli.inspect import inspect_command
+from nwb_v1former.cli.predict import predict_command
 from nwb_v1former.cli.simulate import simulate_command
+from nwb_v1former.cli.train import finetune_command, pretrain_command
 
 from nwb_v1former import __version__
 from nwb_v1former.errors import V1FormerError
@@ -34,3 +37,7 @@ main.add_command(inspect_command)
 main.add_command(convert_command)
 main.add_command(convert_sensorium_command)
 main.add_command(import_viv1t_command)
+main.add_command(pretrain_command)
+main.add_command(finetune_command)
+main.add_command(predict_command)
+main.add_command(evaluate_command)

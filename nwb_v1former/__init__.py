@@ -28,6 +28,8 @@ _LAZY = {
     "save_checkpoint": "nwb_v1former.model.checkpoint",
     "import_viv1t": "nwb_v1former.model.importer",
     "metrics": "nwb_v1former.train.metrics",
+    "predict": "nwb_v1former.pipeline.predict",
+    "write_predictions": "nwb_v1former.nwb.write",
 }
 
 __all__ = [

@@ -1,0 +1,173 @@
+"""`predict`: a checkpoint and an NWB session in; the session with the model's predictions out.
+
+The session is converted into a temporary store (the model's 30 Hz inputs), predicted window by
+window, scored on its held-out test trials when it has any, and the predictions are streamed back
+into the NWB file with the model's provenance (see nwb_v1former.nwb.write).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nwb_v1former.data.store import SessionStore
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
+from nwb_v1former.nwb.convert import convert
+from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
+from nwb_v1former.nwb.write import DEFAULT_NAME, WrittenPredictions, output_path, write_predictions
+from nwb_v1former.train.distributed import pick_device
+from nwb_v1former.train.evaluate import SessionEvaluation, evaluate_session, tier_trials
+from nwb_v1former.train.finetune import sha256
+from nwb_v1former.train.inference import check_session, predict_windows
+from nwb_v1former.train.metrics import SKIP_FRAMES
+
+EVALUATION_TIER = "test"
+METRIC_DESCRIPTIONS = {
+    "single_trial_correlation": (
+        f"Pearson correlation of prediction and response over all held-out trials (first {SKIP_FRAMES} "
+        "ticks of each skipped)."
+    ),
+    "correlation_to_average": "Correlation of prediction and response averaged over repeats of each clip.",
+    "normalized_correlation": "Correlation to average over the responses' repeat reliability (CCnorm).",
+    "noise_ceiling": "Best single-trial correlation any model could reach, estimated from the repeats.",
+}
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """What `predict` wrote, for which readout, and how well it scored on this session's test trials."""
+
+    written: WrittenPredictions
+    session: str
+    evaluation: SessionEvaluation | None
+
+    def to_dict(self) -> dict[str, Any]:
+        evaluation = None if self.evaluation is None else self.evaluation.to_dict(neurons=False)
+        return {**self.written.to_dict(), "session": self.session, "evaluation": evaluation}
+
+
+def _training_id(entry: Any) -> str:
+    """A readable id of one training session: its DANDI asset, else its file or identifier."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    if entry.get("dandiset"):
+        parts = (f"DANDI:{entry['dandiset']}", entry.get("version"), entry.get("asset") or entry.get("path"))
+        return "/".join(str(part) for part in parts if part)
+    return str(entry.get("path") or entry.get("source") or entry.get("identifier") or entry.get("session"))
+
+
+def _dandiset(entry: Any) -> str | None:
+    if not isinstance(entry, dict) or not entry.get("dandiset"):
+        return None
+    version = entry.get("version")
+    return f"DANDI:{entry['dandiset']}" + (f"/{version}" if version else "")
+
+
+def _describe_training(simulated: bool, training: list[Any], dandisets: list[str]) -> str:
+    if simulated:
+        return (
+            "Trained on simulated sessions (nwb-v1former's ground-truth simulator): these predictions show "
+            "that the pipeline works, not how real neurons respond."
+        )
+    if not training:
+        return "The checkpoint does not record what it was trained on."
+    origin = f" from {', '.join(dandisets)}" if dandisets else ""
+    return f"Trained on {len(training)} recorded session(s){origin}."
+
+
+def model_provenance(
+    checkpoint: Path, payload: dict[str, Any], key: str, evaluation: SessionEvaluation | None
+) -> ModelProvenance:
+    """What the file records about the model, from the checkpoint (every provenance field optional)."""
+    provenance = dict(payload["extra"].get("provenance") or {})
+    base = provenance.get("base") if isinstance(provenance.get("base"), dict) else {}
+    training = list(provenance.get("training_data") or []) + list(base.get("training_data") or [])
+    dandisets = sorted({d for d in map(_dandiset, training) if d})
+    simulated = bool(provenance.get("trained_on_simulated_data", False))
+    scores = {
+        "session": None if evaluation is None else {"key": key, **evaluation.to_dict(neurons=False)},
+        "training": provenance.get("evaluation"),
+    }
+    scores = {name: value for name, value in scores.items() if value is not None}
+    return ModelProvenance(
+        model_name=str(provenance.get("name") or checkpoint.name),
+        checkpoint_sha256=sha256(checkpoint),
+        session_key=key,
+        config=payload["config"],
+        model_version=str(payload.get("code_version", "unknown")),
+        preset=payload["config"].get("preset"),
+        trained_on_simulated_data=simulated,
+        training_data_description=_describe_training(simulated, training, dandisets),
+        training_data=tuple(dict.fromkeys(map(_training_id, training))),
+        training_dandisets=tuple(dandisets),
+        evaluation=scores or None,
+        checkpoint_provenance=provenance or None,
+    )
+
+
+def roi_evaluation(evaluation: SessionEvaluation) -> RoiEvaluation:
+    """The per-ROI table's content: every metric the tier could score, with what it means."""
+    metrics = {
+        name: (METRIC_DESCRIPTIONS.get(name, name.replace("_", " ")), values)
+        for name, values in evaluation.per_neuron.items()
+        if values is not None
+    }
+    return RoiEvaluation(evaluation.tier, evaluation.n_trials, metrics)
+
+
+def predict(
+    checkpoint: str | Path,
+    source: str | Path,
+    out: str | Path | None = None,
+    *,
+    in_place: bool = False,
+    name: str = DEFAULT_NAME,
+    session: str | None = None,
+    responses: str | None = None,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+) -> PredictionResult:
+    """Predict every imaging frame of `source` with `checkpoint` and write the result to `out` (or in place).
+
+    `session` picks the checkpoint's readout (default: the session key `convert` gives the file);
+    `responses` picks the response series as for `convert`. The temporary store lives in TMPDIR.
+    """
+    checkpoint, source = Path(checkpoint), Path(source)
+    output_path(source, out, in_place=in_place, name=name, overwrite=overwrite)
+    payload = read_checkpoint(checkpoint)
+    chosen = pick_device(device)
+    model = load_checkpoint(checkpoint).to(chosen)
+    with tempfile.TemporaryDirectory(prefix="nwb-v1former-predict-") as scratch:
+        converted = convert([source], Path(scratch) / "store", responses=responses, progress=progress)[0]
+        store = SessionStore(converted.folder)
+        key = session or store.key
+        try:
+            check_session(model, store, key)
+        except ConfigError as error:  # name the user's file, not the temporary store
+            raise ConfigError(f"{source}: {str(error).removeprefix(f'{store.folder}: ')}") from None
+        evaluation = (
+            evaluate_session(model, store, tier=EVALUATION_TIER, key=key, device=chosen)
+            if len(tier_trials(store, EVALUATION_TIER))
+            else None
+        )
+        written = write_predictions(
+            source,
+            predict_windows(model, store, key, device=chosen),
+            tick_times=np.asarray(store.times),
+            roi_ids=store.roi_ids,
+            model=model_provenance(checkpoint, payload, key, evaluation),
+            evaluation=None if evaluation is None else roi_evaluation(evaluation),
+            out=out,
+            in_place=in_place,
+            name=name,
+            responses=responses,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    return PredictionResult(written, key, evaluation)
