@@ -6,12 +6,13 @@ import json
 import sys
 
 import click
+from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION
 
 
-@click.command("convert")
+@click.command("convert", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
 @click.option("--responses", default=None, help="Name or path of the response series to use.")
@@ -26,6 +27,7 @@ from nwb_v1former.nwb.read import MAX_NAN_FRACTION
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@source_options
 def convert_command(
     sources: tuple[str, ...],
     out: str,
@@ -35,31 +37,50 @@ def convert_command(
     overwrite: bool,
     as_json: bool,
     quiet: bool,
+    cache_dir: str | None,
+    stream: bool,
+    dandi_api_url: str | None,
 ) -> None:
-    """Convert NWB SOURCES (files or folders of .nwb) into the training-ready common dataset."""
+    """Convert NWB SOURCES into the training-ready common dataset.
+
+    Sessions of a dandiset without a stimulus movie or without ROI responses are skipped, one line each.
+    """
+    resolved = resolve(sources, cache_dir=cache_dir, stream=stream, dandi_api_url=dandi_api_url, quiet=quiet)
+    skipped: list[str] = []
+
+    def skip(line: str) -> None:
+        skipped.append(line)
+        click.echo(line, err=True)
+
     sessions = convert(
-        list(sources),
+        [source.session_input for source in resolved],
         out,
         overwrite=overwrite,
         responses=responses,
         stimulus=stimulus,
         max_nan_fraction=max_nan_fraction,
         progress=not quiet and sys.stderr.isatty(),
+        on_skip=skip,
     )
-    rows = [
-        {
-            "key": s.key,
-            "source": str(s.source),
-            "folder": str(s.folder),
-            "ticks": s.ticks,
-            "neurons": s.neurons,
-        }
-        for s in sessions
-    ]
+    origins = {source.file: source.asset for source in resolved}
+    rows = []
+    for s in sessions:
+        asset = origins.get(s.source)
+        rows.append(
+            {
+                "key": s.key,
+                "source": str(asset or s.source),
+                "folder": str(s.folder),
+                "ticks": s.ticks,
+                "neurons": s.neurons,
+                **({"dandi": asset.provenance()} if asset is not None else {}),
+            }
+        )
     if as_json:
-        click.echo(json.dumps({"out": out, "sessions": rows}, indent=2))
+        click.echo(json.dumps({"out": out, "sessions": rows, "skipped": skipped}, indent=2))
         return
-    click.echo(f"Converted {len(rows)} session(s) into {out}:")
+    total = len(rows) + len(skipped)
+    click.echo(f"Converted {len(rows)} of {total} session(s) into {out}:")
     for row in rows:
         click.echo(
             f"  {row['key']}: {row['ticks']} ticks at 30 Hz, {row['neurons']} neurons  <- {row['source']}"

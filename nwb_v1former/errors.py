@@ -22,3 +22,7 @@ class OutputExistsError(V1FormerError):
 
 class CheckpointError(V1FormerError):
     """A checkpoint cannot be loaded or imported (wrong format, different architecture, damaged file)."""
+
+
+class SourceError(V1FormerError):
+    """A SOURCE cannot be resolved or fetched (bad SOURCE, unknown dandiset or version, failed download)."""

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from nwb_v1former.atomic import atomic_output
 from nwb_v1former.errors import SessionError
+from nwb_v1former.nwb.discover import NO_RESPONSES, NO_STIMULUS, NWBSource
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION, open_session, write_store
+from nwb_v1former.nwb.remote import RemoteFile
 
 
 @dataclass(frozen=True)
@@ -18,16 +21,34 @@ class ConvertedSession:
     """One converted session: its key (folder name), folder and size."""
 
     key: str
-    source: Path
+    source: NWBSource
     folder: Path
     ticks: int
     neurons: int
 
 
-def nwb_files(sources: list[str | Path]) -> list[Path]:
-    """Expand sources (.nwb files or folders of them) into a sorted, de-duplicated list of files."""
-    files: list[Path] = []
-    for source in map(Path, sources):
+@dataclass(frozen=True)
+class SessionInput:
+    """One NWB file to convert, where it came from, and whether it may be skipped.
+
+    `origin` is added to meta.json's source (e.g. a DANDI asset's dandiset, version, path and id).
+    `skip_unusable`: a file picked out of a collection (a dandiset) that has no stimulus movie or no ROI
+    responses is skipped with one line instead of stopping the conversion.
+    """
+
+    file: NWBSource
+    origin: Mapping[str, str] = field(default_factory=dict)
+    skip_unusable: bool = False
+
+
+def nwb_files(sources: Sequence[str | Path | RemoteFile]) -> list[NWBSource]:
+    """Expand sources (.nwb files, folders of them, remote files) into a de-duplicated list of files."""
+    files: list[NWBSource] = []
+    for source in sources:
+        if isinstance(source, RemoteFile):
+            files.append(source)
+            continue
+        source = Path(source)
         if source.is_dir():
             found = sorted(source.rglob("*.nwb"))
             if not found:
@@ -40,7 +61,22 @@ def nwb_files(sources: list[str | Path]) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-def session_key(subject_id: str | None, session_id: str | None, path: Path, taken: set[str]) -> str:
+def session_inputs(sources: Sequence[str | Path | RemoteFile | SessionInput]) -> list[SessionInput]:
+    """Every source as SessionInputs (folders expanded), de-duplicated by file, first one kept."""
+    inputs: dict[NWBSource, SessionInput] = {}
+    for source in sources:
+        expanded = [source] if isinstance(source, SessionInput) else map(SessionInput, nwb_files([source]))
+        for item in expanded:
+            inputs.setdefault(item.file, item)
+    return list(inputs.values())
+
+
+def lacks_movie_or_responses(error: SessionError) -> bool:
+    """Whether the reader refused a session because it has no stimulus movie or no ROI responses."""
+    return NO_STIMULUS in str(error) or NO_RESPONSES in str(error)
+
+
+def session_key(subject_id: str | None, session_id: str | None, path: NWBSource, taken: set[str]) -> str:
     """A stable, file-system-safe key: subject and session ids when the file has them, else its name."""
     raw = "_".join(part for part in (subject_id, session_id) if part) or path.stem
     key = re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-.") or "session"
@@ -52,7 +88,7 @@ def session_key(subject_id: str | None, session_id: str | None, path: Path, take
 
 
 def convert(
-    sources: list[str | Path],
+    sources: Sequence[str | Path | RemoteFile | SessionInput],
     out: str | Path,
     *,
     overwrite: bool = False,
@@ -60,17 +96,40 @@ def convert(
     stimulus: str | None = None,
     max_nan_fraction: float = MAX_NAN_FRACTION,
     progress: bool = True,
+    on_skip: Callable[[str], None] | None = None,
 ) -> list[ConvertedSession]:
-    """Convert every NWB file in `sources` into `out/<session_key>/`; all or nothing."""
-    files = nwb_files(sources)
+    """Convert every NWB file in `sources` into `out/<session_key>/`; all or nothing.
+
+    Inputs marked `skip_unusable` that lack a movie or responses are left out, each reported as one
+    line to `on_skip`; if nothing is left to convert, that is a SessionError.
+    """
+    inputs = session_inputs(sources)
     out = Path(out)
     converted = []
     taken: set[str] = set()
     with atomic_output(out, overwrite=overwrite) as staging:
         staging.mkdir(parents=True)
-        for path in tqdm(files, desc="convert", unit="session", disable=not progress or len(files) < 2):
-            with open_session(path, responses=responses, stimulus=stimulus) as plan:
-                key = session_key(plan.subject_id, plan.session_id, path, taken)
-                write_store(plan, staging / key, max_nan_fraction=max_nan_fraction, progress=progress)
-                converted.append(ConvertedSession(key, path, out / key, plan.n_ticks, plan.n_neurons))
+        for item in tqdm(inputs, desc="convert", unit="session", disable=not progress or len(inputs) < 2):
+            try:
+                with open_session(item.file, responses=responses, stimulus=stimulus) as plan:
+                    key = session_key(plan.subject_id, plan.session_id, item.file, taken)
+                    write_store(
+                        plan,
+                        staging / key,
+                        max_nan_fraction=max_nan_fraction,
+                        progress=progress,
+                        origin=item.origin,
+                    )
+                    session = ConvertedSession(key, item.file, out / key, plan.n_ticks, plan.n_neurons)
+                    converted.append(session)
+            except SessionError as error:
+                if not (item.skip_unusable and lacks_movie_or_responses(error)):
+                    raise
+                if on_skip is not None:
+                    on_skip(f"skipped {error}")
+        if not converted:
+            raise SessionError(
+                f"none of the {len(inputs)} session(s) has both a stimulus movie and ROI responses; "
+                "nothing to convert (run `inspect` on them to see what each holds)"
+            )
     return converted

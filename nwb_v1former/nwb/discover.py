@@ -22,6 +22,7 @@ from pynwb.image import ImageSeries, IndexSeries
 from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSeries
 
 from nwb_v1former.errors import SessionError
+from nwb_v1former.nwb.remote import RemoteFile, open_remote
 
 NO_RESPONSES = (
     "no ROI responses (RoiResponseSeries in DfOverF or Fluorescence); "
@@ -84,55 +85,87 @@ class SessionInventory:
         return asdict(self)
 
 
-def nwb_version_of(path: Path) -> str:
-    """The file's NWB schema version; SessionError for anything that is not an NWB 2 HDF5 file."""
-    if not path.is_file():
-        raise SessionError(f"{path}: no such file; give the path of an .nwb file")
+NWBSource = Path | RemoteFile
+"""Where an NWB file is read from: a local path, or a RemoteFile read in place over HTTP."""
+
+
+def as_source(path: str | Path | RemoteFile) -> NWBSource:
+    """A RemoteFile as it is, anything else as a local Path."""
+    return path if isinstance(path, RemoteFile) else Path(path)
+
+
+@contextlib.contextmanager
+def _open_hdf5(source: NWBSource, **options) -> Iterator[h5py.File]:
+    """Open a local or remote HDF5 file read-only; an unreadable one is a SessionError naming it."""
+    if isinstance(source, RemoteFile):
+        with open_remote(source) as reader, _h5py_file(reader, source, options) as handle:
+            yield handle
+        return
+    if not source.is_file():
+        raise SessionError(f"{source}: no such file; give the path of an .nwb file")
+    with _h5py_file(source, source, options) as handle:
+        yield handle
+
+
+def _h5py_file(file, source: NWBSource, options: dict) -> h5py.File:
     try:
-        with h5py.File(path, "r") as handle:
-            # NWB 2 keeps the version in a root attribute, NWB 1 in a root dataset.
-            version = handle.attrs.get("nwb_version")
-            if version is None and "nwb_version" in handle:
-                version = handle["nwb_version"][()]
+        return h5py.File(file, "r", **options)
     except OSError as error:
         raise SessionError(
-            f"{path}: not a readable HDF5 file ({error}); is it truncated or still downloading?"
+            f"{source}: not a readable HDF5 file ({error}); is it truncated or still downloading?"
+        ) from None
+
+
+def _version_of(handle: h5py.File, source: NWBSource) -> str:
+    """The file's NWB schema version; SessionError for anything that is not an NWB 2 file."""
+    try:
+        # NWB 2 keeps the version in a root attribute, NWB 1 in a root dataset.
+        version = handle.attrs.get("nwb_version")
+        if version is None and "nwb_version" in handle:
+            version = handle["nwb_version"][()]
+    except OSError as error:
+        raise SessionError(
+            f"{source}: not a readable HDF5 file ({error}); is it truncated or still downloading?"
         ) from None
     if isinstance(version, bytes):
         version = version.decode()
     if version is None:
-        raise SessionError(f"{path}: an HDF5 file without an NWB version; it is not an NWB file")
-    if isinstance(version, bytes):
-        version = version.decode()
+        raise SessionError(f"{source}: an HDF5 file without an NWB version; it is not an NWB file")
     if str(version).removeprefix("NWB-").startswith("1."):
         raise SessionError(
-            f"{path}: written in NWB 1.x ({version}), which is not supported; convert it to NWB 2 first "
+            f"{source}: written in NWB 1.x ({version}), which is not supported; convert it to NWB 2 first "
             "(for Allen Brain Observatory data, use the NWB 2 files on DANDI)"
         )
     return str(version)
 
 
 @contextlib.contextmanager
-def open_nwb(path: str | Path) -> Iterator[NWBFile]:
-    """Open an NWB 2 file read-only with a large chunk cache; the file stays open inside the block."""
-    path = Path(path)
-    nwb_version_of(path)
-    with h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES) as handle:
+def open_nwb(path: str | Path | RemoteFile) -> Iterator[NWBFile]:
+    """Open an NWB 2 file (local or remote) read-only with a large chunk cache; open inside the block."""
+    source = as_source(path)
+    with _open_hdf5(source, rdcc_nbytes=CHUNK_CACHE_BYTES) as handle:
+        version = _version_of(handle, source)
         try:
             io = NWBHDF5IO(file=handle, mode="r", load_namespaces=True)
             nwbfile = io.read()
         except Exception as error:  # pynwb raises many types for damaged files; one line for the user
-            raise SessionError(f"{path}: cannot be read as NWB ({type(error).__name__}: {error})") from None
+            raise SessionError(f"{source}: cannot be read as NWB ({type(error).__name__}: {error})") from None
         try:
             nwbfile.set_modified(False)
-            _PATH_RESOLVERS[id(nwbfile)] = io
+            _OPEN_FILES[id(nwbfile)] = (io, version)
             yield nwbfile
         finally:
-            _PATH_RESOLVERS.pop(id(nwbfile), None)
+            _OPEN_FILES.pop(id(nwbfile), None)
             io.close()
 
 
-_PATH_RESOLVERS: dict[int, NWBHDF5IO] = {}
+_OPEN_FILES: dict[int, tuple[NWBHDF5IO, str]] = {}
+"""The IO and NWB version of each file open in `open_nwb`, by id of its NWBFile."""
+
+
+def opened_version(nwbfile: NWBFile) -> str:
+    """The NWB version of a file opened with `open_nwb` (read once, when it was opened)."""
+    return _OPEN_FILES[id(nwbfile)][1]
 
 
 def object_path(container) -> str:
@@ -140,9 +173,9 @@ def object_path(container) -> str:
     root = container
     while root.parent is not None:
         root = root.parent
-    io = _PATH_RESOLVERS.get(id(root))
-    if io is not None:
-        builder = io.manager.get_builder(container)
+    opened = _OPEN_FILES.get(id(root))
+    if opened is not None:
+        builder = opened[0].manager.get_builder(container)
         if builder is not None:
             return "/" + builder.path.removeprefix("root").lstrip("/")
     parts = []
@@ -252,9 +285,8 @@ def _missing(found: SessionInventory) -> list[str]:
     return problems
 
 
-def inspect_session(path: str | Path) -> SessionInventory:
-    """Open one NWB file and report what it holds (see `inventory`)."""
-    path = Path(path)
-    version = nwb_version_of(path)
-    with open_nwb(path) as nwbfile:
-        return inventory(nwbfile, str(path), version)
+def inspect_session(path: str | Path | RemoteFile) -> SessionInventory:
+    """Open one NWB file (local or remote) and report what it holds (see `inventory`)."""
+    source = as_source(path)
+    with open_nwb(source) as nwbfile:
+        return inventory(nwbfile, str(source), opened_version(nwbfile))

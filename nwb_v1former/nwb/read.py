@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,8 @@ from nwb_v1former.data.stats import compute_statistics
 from nwb_v1former.data.store import StoreWriter
 from nwb_v1former.errors import SessionError
 from nwb_v1former.nwb.behavior import NEUTRAL_VALUE, behavior_on_ticks
-from nwb_v1former.nwb.discover import nwb_version_of, object_path, open_nwb
+from nwb_v1former.nwb.discover import NWBSource, as_source, object_path, open_nwb, opened_version
+from nwb_v1former.nwb.remote import RemoteFile
 from nwb_v1former.nwb.rois import ResponsePlane, choose_response_series, response_candidates, response_plane
 from nwb_v1former.nwb.stimulus import (
     BLANK_VALUE,
@@ -47,7 +48,7 @@ class SessionPlan:
     The NWB objects it holds are readable only while the file is open (inside `open_session`).
     """
 
-    path: Path
+    path: NWBSource
     nwbfile: NWBFile
     nwb_version: str
     identifier: str
@@ -84,7 +85,7 @@ class SessionPlan:
 
 
 def plan_session(
-    nwbfile: NWBFile, path: Path, version: str, *, responses: str | None, stimulus: str | None
+    nwbfile: NWBFile, path: NWBSource, version: str, *, responses: str | None, stimulus: str | None
 ) -> SessionPlan:
     """Choose responses and stimulus, check they overlap in time, and lay the 30 Hz grid over the overlap."""
     where = str(path)
@@ -132,17 +133,16 @@ def plan_session(
 
 @contextlib.contextmanager
 def open_session(
-    path: str | Path, *, responses: str | None = None, stimulus: str | None = None
+    path: str | Path | RemoteFile, *, responses: str | None = None, stimulus: str | None = None
 ) -> Iterator[SessionPlan]:
-    """Open a file and plan its conversion; the file stays open inside the block.
+    """Open a file (local, or remote and read in place) and plan its conversion; open inside the block.
 
     Every SessionError raised inside names the file.
     """
-    path = Path(path)
-    version = nwb_version_of(path)
+    path = as_source(path)
     try:
         with open_nwb(path) as nwbfile:
-            yield plan_session(nwbfile, path, version, responses=responses, stimulus=stimulus)
+            yield plan_session(nwbfile, path, opened_version(nwbfile), responses=responses, stimulus=stimulus)
     except SessionError as error:
         if str(error).startswith(str(path)):
             raise
@@ -150,7 +150,7 @@ def open_session(
 
 
 def read_session(
-    path: str | Path, *, responses: str | None = None, stimulus: str | None = None
+    path: str | Path | RemoteFile, *, responses: str | None = None, stimulus: str | None = None
 ) -> SessionPlan:
     """What the reader finds in one NWB file and will use (responses, ROIs, stimulus, grid).
 
@@ -229,13 +229,13 @@ def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
 
 
 def response_planes(
-    path: str | Path, *, responses: str | None = None
+    path: str | Path | RemoteFile, *, responses: str | None = None
 ) -> list[tuple[ResponsePlane, np.ndarray]]:
     """The chosen response series of a file with their raw data (M, n) in the series' unit.
 
     For checking a file's responses on their own clock, e.g. against a segmentation's output.
     """
-    path = Path(path)
+    path = as_source(path)
     with open_nwb(path) as nwbfile:
         candidates = [(object_path(s), s) for s in response_candidates(nwbfile.objects.values())]
         chosen = choose_response_series(candidates, responses, str(path))
@@ -306,8 +306,18 @@ def _write_responses(plan: SessionPlan, responses: np.ndarray, max_nan_fraction:
     return dropped
 
 
-def write_store(plan: SessionPlan, folder: Path, *, max_nan_fraction: float, progress: bool) -> None:
-    """Stream one planned session into a store folder (memory does not grow with session length)."""
+def write_store(
+    plan: SessionPlan,
+    folder: Path,
+    *,
+    max_nan_fraction: float,
+    progress: bool,
+    origin: Mapping[str, str] | None = None,
+) -> None:
+    """Stream one planned session into a store folder (memory does not grow with session length).
+
+    `origin` (e.g. a DANDI asset's dandiset, version, path and id) is recorded in meta.json's source.
+    """
     writer = StoreWriter(folder, plan.n_ticks, plan.n_neurons)
     with ThreadPoolExecutor(max_workers=1) as helper:  # mask centroids are computed beside the video
         coordinates = helper.submit(lambda: np.concatenate([p.coordinates() for p in plan.planes]))
@@ -342,6 +352,7 @@ def write_store(plan: SessionPlan, folder: Path, *, max_nan_fraction: float, pro
                 "path": str(plan.path),
                 "identifier": plan.identifier,
                 "nwb_version": plan.nwb_version,
+                **(origin or {}),
             },
             "subject_id": plan.subject_id,
             "session_id": plan.session_id,

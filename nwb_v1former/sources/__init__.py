@@ -1,1 +1,9 @@
-"""Sources that are not NWB yet: each becomes an NWB file first, so the NWB reader stays the only reader."""
+"""Where sessions come from: local NWB files and folders, DANDI (`sources.dandi`), and sources that are
+not NWB yet (Sensorium, through `sources.sensorium`), each becoming an NWB file the one reader reads.
+
+`resolve_sources` turns the SOURCE arguments of every command into the files to read.
+"""
+
+from nwb_v1former.sources.resolve import ResolvedSource, resolve_sources
+
+__all__ = ["ResolvedSource", "resolve_sources"]

@@ -1,0 +1,204 @@
+"""Talk to a DANDI API server through the dandi client: connect, pick the version, list the NWB assets.
+
+Every failure the user can act on (unknown dandiset or version, no published version, refused API key,
+unreachable server) becomes one SourceError line. The API key is read from DANDI_API_KEY and handed to
+the client; it never appears in a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+from collections.abc import Iterator
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+from dandi.consts import DRAFT, EmbargoStatus
+from dandi.dandiapi import DandiAPIClient, RemoteAsset, RemoteBlobAsset, RemoteDandiset
+from dandi.exceptions import NotFoundError
+
+from nwb_v1former.errors import SourceError
+from nwb_v1former.sources.dandi.asset import DandiAsset
+from nwb_v1former.sources.dandi.reference import DandiRef
+
+API_URL_ENV = "NWB_V1FORMER_DANDI_API_URL"
+"""Environment variable naming another DANDI instance's API (like --dandi-api-url)."""
+API_KEY_ENV = "DANDI_API_KEY"
+"""Environment variable holding the API key for embargoed dandisets."""
+_VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def api_url_for(ref: DandiRef, api_url: str | None) -> str | None:
+    """The API to ask: the option, else the environment variable, else the server a URL named."""
+    return api_url or os.environ.get(API_URL_ENV) or ref.api_url
+
+
+@contextlib.contextmanager
+def quiet_dandi() -> Iterator[None]:
+    """Keep the dandi library's own log lines (retries, HTTP errors) off the terminal: ours say it."""
+    logger = logging.getLogger("dandi")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def connect(api_url: str | None) -> Iterator[DandiAPIClient]:
+    """A dandi client for `api_url` (None: the main archive), authenticated when DANDI_API_KEY is set."""
+    os.environ.setdefault("DANDI_NO_ET", "1")  # no version-check call to a third server
+    where = api_url or "the DANDI archive"
+    token = os.environ.get(API_KEY_ENV) or None
+    try:
+        with quiet_dandi():
+            client = DandiAPIClient(api_url=api_url)
+    except Exception as error:  # dandi raises RuntimeError/ValueError/HTTP errors for a bad server
+        raise SourceError(
+            f"{where}: not a DANDI API server that answers ({_first_line(error)}); check --dandi-api-url"
+        ) from None
+    with client:
+        if token is not None:
+            try:
+                with quiet_dandi():
+                    client.authenticate(token)
+            except requests.HTTPError as error:
+                status = getattr(error.response, "status_code", None)
+                raise SourceError(
+                    f"{where}: the API key in {API_KEY_ENV} was refused (HTTP {status}); "
+                    "check that it is this server's key"
+                ) from None
+            except requests.RequestException as error:
+                problem = f"cannot reach it ({type(error).__name__})"
+                raise SourceError(f"{where}: {problem}; check the connection") from None
+        yield client
+
+
+def open_version(client: DandiAPIClient, ref: DandiRef) -> RemoteDandiset:
+    """The dandiset at the version `ref` asks for: latest published by default, or draft, or a given one."""
+    with quiet_dandi(), _api_errors(ref, client):
+        try:
+            dandiset = client.get_dandiset(ref.dandiset_id, lazy=False)
+        except NotFoundError:
+            raise SourceError(
+                f"{ref}: no dandiset {ref.dandiset_id} on {client.api_url}; check the id"
+                f"{'' if os.environ.get(API_KEY_ENV) else f' (embargoed? set {API_KEY_ENV})'}"
+            ) from None
+        if ref.version is None:
+            if dandiset.most_recent_published_version is None:
+                raise SourceError(
+                    f"{ref}: dandiset {ref.dandiset_id} has no published version yet; "
+                    f"use dandiset:{ref.dandiset_id}@draft for its draft"
+                )
+            chosen = dandiset
+        elif ref.version == DRAFT:
+            chosen = dandiset.for_version(dandiset.draft_version)
+        else:
+            try:
+                chosen = dandiset.for_version(ref.version)
+            except NotFoundError:
+                published = [str(v) for v in dandiset.get_versions() if str(v) != DRAFT]
+                raise SourceError(
+                    f"{ref}: dandiset {ref.dandiset_id} has no version {ref.version!r}; published: "
+                    f"{', '.join(published) or 'none'} (or @draft)"
+                ) from None
+    if not _VERSION_NAME.fullmatch(chosen.version_id) or ".." in chosen.version_id:
+        raise SourceError(f"{ref}: the server named a version {chosen.version_id!r}: not a safe folder name")
+    return chosen
+
+
+def nwb_assets(dandiset: RemoteDandiset, ref: DandiRef) -> list[RemoteBlobAsset]:
+    """The .nwb blob assets `ref` selects, by path: every one, a glob's matches, or a file or folder's."""
+    pattern = ref.pattern
+    with quiet_dandi(), _api_errors(ref, dandiset.client):
+        if pattern is None:
+            found = list(dandiset.get_assets())
+        elif _is_glob(pattern):
+            found = list(dandiset.get_assets_by_glob(pattern))
+        else:  # an asset's path, or a folder: the server matches a prefix, we keep whole path parts
+            folder = pattern.rstrip("/") + "/"
+            candidates = dandiset.get_assets_with_path_prefix(pattern.rstrip("/"))
+            found = [a for a in candidates if a.path == pattern or a.path.startswith(folder)]
+    assets = sorted(
+        (a for a in found if isinstance(a, RemoteBlobAsset) and a.path.lower().endswith(".nwb")),
+        key=lambda a: a.path,
+    )
+    if not assets:
+        what = "no .nwb asset" if pattern is None else f"no .nwb asset matching {pattern!r}"
+        raise SourceError(
+            f"{ref}: version {dandiset.version_id} of dandiset {ref.dandiset_id} has {what}; "
+            "check the path or glob"
+        )
+    return assets
+
+
+def describe(asset: RemoteAsset, dandiset: RemoteDandiset, ref: DandiRef) -> DandiAsset:
+    """Our record of one asset, with its dandi-etag digest (one metadata request)."""
+    with quiet_dandi(), _api_errors(ref, dandiset.client):
+        try:
+            digest = asset.get_raw_digest()
+        except NotFoundError:
+            raise SourceError(
+                f"{ref}: the asset {asset.path} has no dandi-etag digest to verify a download against"
+            ) from None
+    return DandiAsset(
+        dandiset_id=dandiset.identifier,
+        version=dandiset.version_id,
+        path=asset.path,
+        asset_id=asset.identifier,
+        size=asset.size,
+        digest=digest,
+        download_url=asset.base_download_url,
+        api_url=dandiset.client.api_url,
+    )
+
+
+def content_url(client: DandiAPIClient, asset: DandiAsset, dandiset: RemoteDandiset) -> str:
+    """Where the asset's bytes are served (the API's download redirect), for reading in place.
+
+    Only the API is asked (a HEAD, not followed: a signed storage link may not answer HEAD). The query
+    is dropped for an open dandiset (a plain, lasting URL) and kept for an embargoed one, whose link
+    is signed and only works with it.
+    """
+    try:
+        response = client.session.head(asset.download_url, allow_redirects=False, timeout=30)
+        response.raise_for_status()
+    except requests.RequestException as error:
+        raise SourceError(f"{asset}: no location for the file's bytes ({_first_line(error)})") from None
+    if not response.is_redirect:  # the API serves the bytes itself
+        return asset.download_url
+    location = urljoin(asset.download_url, response.headers["Location"])
+    if dandiset.embargo_status is not EmbargoStatus.OPEN:
+        return location
+    return urlunsplit(urlsplit(location)._replace(query="", fragment=""))
+
+
+@contextlib.contextmanager
+def _api_errors(ref: DandiRef, client: DandiAPIClient) -> Iterator[None]:
+    """HTTP and connection failures of the dandi client as one SourceError line."""
+    try:
+        yield
+    except requests.HTTPError as error:
+        status = getattr(error.response, "status_code", None)
+        advice = (
+            f"the dandiset may be embargoed: set {API_KEY_ENV} to an API key with access"
+            if status in (401, 403)
+            else "try again later"
+        )
+        raise SourceError(f"{ref}: {client.api_url} answered HTTP {status}; {advice}") from None
+    except requests.RequestException as error:
+        raise SourceError(
+            f"{ref}: cannot reach {client.api_url} ({type(error).__name__}); check the connection"
+        ) from None
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(character in pattern for character in "*?[")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,101 @@
+"""DANDI SOURCE strings -> a DandiRef: which dandiset, which version, which assets, on which server.
+
+Accepted: `dandiset:000123[@version][/glob]`, `DANDI:000123[/version]`, archive URLs
+(https://dandiarchive.org/dandiset/000123[/version][/files?location=...]) and `dandi://` URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nwb_v1former.errors import SourceError
+
+FORMS = "dandiset:000123[@version][/glob], DANDI:000123[/version], an archive URL or dandi://..."
+_ID = re.compile(r"\d{6}")
+_SHORT = re.compile(r"dandiset:(?P<id>[^@/]*)(?:@(?P<version>[^/]*))?(?:/(?P<pattern>.*))?", re.IGNORECASE)
+_DANDI = re.compile(r"DANDI:(?P<id>[^/]*)(?:/(?P<version>[^/]+))?/?", re.IGNORECASE)
+_BARE = re.compile(r"(?P<id>\d{6})(?P<rest>(?:@[^/]*)?(?:/.*)?)")
+_URL_PREFIXES = ("dandi://", "http://", "https://")
+_ARCHIVE_URL = re.compile(r"https?://[^/]+(/api)?/(#/)?dandisets?/", re.IGNORECASE)
+"""URLs of a dandiset on an archive or its API; other URLs are refused without asking any server."""
+
+
+@dataclass(frozen=True)
+class DandiRef:
+    """A parsed DANDI SOURCE.
+
+    version: None for the latest published version, "draft", or a published version id.
+    pattern: a glob over asset paths, an asset path, or a folder of assets; None for every .nwb asset.
+    api_url: the API of the server a URL named; None for the default (or --dandi-api-url).
+    """
+
+    dandiset_id: str
+    version: str | None = None
+    pattern: str | None = None
+    api_url: str | None = None
+
+    def __str__(self) -> str:
+        version = f"@{self.version}" if self.version else ""
+        pattern = f"/{self.pattern}" if self.pattern else ""
+        return f"dandiset:{self.dandiset_id}{version}{pattern}"
+
+
+def is_dandi_source(text: str) -> bool:
+    """Whether a SOURCE names DANDI (any accepted form) rather than a local path."""
+    lowered = text.lower()
+    return lowered.startswith(("dandiset:", "dandi:", *_URL_PREFIXES))
+
+
+def refuse_bare_id(text: str) -> None:
+    """SourceError pointing at the right form for a bare id such as `000123` or `000123@draft/sub-01`."""
+    match = _BARE.fullmatch(text)
+    if match is not None:
+        raise SourceError(
+            f"{text}: a bare dandiset id; write dandiset:{match['id']}{match['rest']} "
+            "(or give the path of an .nwb file or folder)"
+        )
+
+
+def parse_source(text: str) -> DandiRef:
+    """Parse a DANDI SOURCE; SourceError, with the accepted forms, for anything else."""
+    short = _SHORT.fullmatch(text)
+    if short is not None:
+        return _ref(text, short["id"], short["version"], short["pattern"])
+    doi = _DANDI.fullmatch(text)
+    if doi is not None:
+        return _ref(text, doi["id"], doi["version"], None)
+    if text.lower().startswith("dandi://") or _ARCHIVE_URL.match(text):
+        return _parse_url(text)
+    refuse_bare_id(text)
+    raise SourceError(f"{text}: not a DANDI source; use {FORMS}")
+
+
+def _ref(
+    text: str, dandiset_id: str, version: str | None, pattern: str | None, api_url: str | None = None
+) -> DandiRef:
+    if not _ID.fullmatch(dandiset_id or ""):
+        raise SourceError(f"{text}: a dandiset id has six digits (e.g. dandiset:000123); use {FORMS}")
+    if version is not None and not version:
+        raise SourceError(f"{text}: empty version after '@'; write @draft or a published version")
+    pattern = (pattern or "").lstrip("/") or None
+    return DandiRef(dandiset_id, version, pattern, api_url)
+
+
+def _parse_url(text: str) -> DandiRef:
+    """Archive and dandi:// URLs through dandi's own parser (which may ask the named server for its API)."""
+    from dandi.dandiarchive import AssetIDURL, BaseAssetIDURL, parse_dandi_url
+
+    from nwb_v1former.sources.dandi.archive import quiet_dandi
+
+    try:
+        with quiet_dandi():
+            parsed = parse_dandi_url(text)
+    except Exception as error:  # dandi raises several types (unknown URL, server unreachable)
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SourceError(f"{text}: not a DANDI URL that can be read ({first}); use {FORMS}") from None
+    if isinstance(parsed, (AssetIDURL, BaseAssetIDURL)):
+        raise SourceError(f"{text}: asset-id URLs are not supported; give dandiset:ID[@version]/<asset path>")
+    return _ref(
+        text, parsed.dandiset_id or "", parsed.version_id, getattr(parsed, "path", None), parsed.instance.api
+    )
