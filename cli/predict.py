@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
+from nwb_v1former.cli.source_options import source_options
 
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import predict
+from nwb_v1former.pipeline.predict_sources import predict_sources
+from nwb_v1former.sources.dandi import is_dandi_source
 
 
 @click.command("predict")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.argument("source", type=click.Path(dir_okay=False))
+@click.argument("checkpoint")
+@click.argument("source")
 @click.option(
-    "--out", type=click.Path(dir_okay=False), default=None, help="NWB file to write (a copy of SOURCE)."
+    "--out",
+    type=click.Path(),
+    default=None,
+    help="NWB file to write (a copy of SOURCE); for a folder or dandiset SOURCE, the folder to write into.",
 )
 @click.option("--in-place", is_flag=True, help="Add the predictions to SOURCE itself (atomically).")
 @click.option(
@@ -32,6 +39,7 @@ from nwb_v1former.pipeline.predict import predict
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@source_options
 def predict_command(
     checkpoint: str,
     source: str,
@@ -44,20 +52,44 @@ def predict_command(
     overwrite: bool,
     as_json: bool,
     quiet: bool,
+    cache_dir: str | None,
+    stream: bool,
+    dandi_api_url: str | None,
 ) -> None:
-    """Predict every imaging frame of SOURCE.nwb with CHECKPOINT; write them into an NWB processing module."""
-    result = predict(
-        checkpoint,
-        source,
-        out,
-        in_place=in_place,
-        name=name,
-        session=session,
-        responses=responses,
-        overwrite=overwrite,
-        device=device,
-        progress=not quiet and sys.stderr.isatty(),
-    )
+    """Predict every imaging frame of SOURCE with CHECKPOINT (a .ckpt, or RUN/best) into an NWB module.
+
+    SOURCE is an .nwb file, or a folder / dandiset (then one file per session under --out).
+    """
+    options = {
+        "name": name,
+        "session": session,
+        "responses": responses,
+        "overwrite": overwrite,
+        "device": device,
+        "progress": not quiet and sys.stderr.isatty(),
+    }
+    if is_dandi_source(source) or Path(source).is_dir():
+        if stream or in_place or out is None:
+            raise click.UsageError(
+                "a folder or dandiset SOURCE needs --out FOLDER (no --in-place, no --stream)"
+            )
+        results = predict_sources(
+            checkpoint,
+            [source],
+            out,
+            cache_dir=cache_dir,
+            api_url=dandi_api_url,
+            on_skip=lambda line: click.echo(line, err=True),
+            **options,
+        )
+        if as_json:
+            click.echo(json.dumps([result.to_dict() for result in results], indent=2))
+            return
+        click.echo(f"Predicted {len(results)} session(s) into {out}:")
+        for result in results:
+            click.echo(f"  {result.written.path} (readout {result.session})")
+        return
+    result = predict(checkpoint, source, out, in_place=in_place, **options)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

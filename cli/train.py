@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from nwb_v1former.cli.source_options import source_options
 
 from nwb_v1former.train.config import STRATEGIES, TrainConfig
 from nwb_v1former.train.loop import FitResult
@@ -57,7 +58,14 @@ def training_options(command: Callable) -> Callable:
     ]
     for option in reversed(options):
         command = option(command)
-    return command
+    return source_options(command)
+
+
+def fetch_options(options: dict[str, Any]) -> Any:
+    """The DANDI options (--cache-dir, --stream, --dandi-api-url) as the pipeline takes them."""
+    from nwb_v1former.pipeline.train import SourceOptions
+
+    return SourceOptions(options["cache_dir"], options["stream"], options["dandi_api_url"])
 
 
 def train_config(strategy: str, options: dict[str, Any], **extra: Any) -> TrainConfig:
@@ -69,6 +77,7 @@ def train_config(strategy: str, options: dict[str, Any], **extra: Any) -> TrainC
 def report(result: FitResult, out: str, as_json: bool) -> None:
     """Print where the run is and how good it got (per session, with the noise ceiling when known)."""
     summary = result.evaluation.get("summary", {})
+    click.echo(f"Trained on {len(summary)} session(s).", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -122,7 +131,7 @@ def _progress(quiet: bool) -> bool:
 def finetune_command(
     sources: tuple[str, ...], base: str, strategy: str, unfreeze_after: int, **options: Any
 ) -> None:
-    """Fresh readouts for new animals (SOURCES: NWB files, folders, stores) on a pretrained core."""
+    """Fresh readouts for new animals on a pretrained core (SOURCES: NWB, folders, dandisets, stores)."""
     from nwb_v1former.pipeline.train import finetune
 
     if not sources and not options["resume"]:
@@ -137,6 +146,7 @@ def finetune_command(
         overwrite=options["overwrite"],
         device=options["device"],
         progress=_progress(options["quiet"]),
+        fetch=fetch_options(options),
     )
     report(result, options["out"], options["as_json"])
 
@@ -168,5 +178,6 @@ def pretrain_command(sources: tuple[str, ...], model_preset: str, **options: Any
         overwrite=options["overwrite"],
         device=options["device"],
         progress=_progress(options["quiet"]),
+        fetch=fetch_options(options),
     )
     report(result, options["out"], options["as_json"])

@@ -51,12 +51,25 @@ class PredictionResult:
         return {**self.written.to_dict(), "session": self.session, "evaluation": evaluation}
 
 
+def checkpoint_file(checkpoint: str | Path) -> Path:
+    """A checkpoint path; `RUN/best` or a run folder name the run's best.ckpt."""
+    path = Path(checkpoint)
+    for candidate in (path, path.with_name(path.name + ".ckpt"), path / "best.ckpt"):
+        if candidate.is_file():
+            return candidate
+    return path  # read_checkpoint says it does not exist
+
+
 def _training_id(entry: Any) -> str:
     """A readable id of one training session: its DANDI asset, else its file or identifier."""
     if not isinstance(entry, dict):
         return str(entry)
     if entry.get("dandiset"):
-        parts = (f"DANDI:{entry['dandiset']}", entry.get("version"), entry.get("asset") or entry.get("path"))
+        parts = (
+            f"DANDI:{entry['dandiset']}",
+            entry.get("version"),
+            entry.get("asset_path") or entry.get("path"),
+        )
         return "/".join(str(part) for part in parts if part)
     return str(entry.get("path") or entry.get("source") or entry.get("identifier") or entry.get("session"))
 
@@ -138,7 +151,7 @@ def predict(
     `session` picks the checkpoint's readout (default: the session key `convert` gives the file);
     `responses` picks the response series as for `convert`. The temporary store lives in TMPDIR.
     """
-    checkpoint, source = Path(checkpoint), Path(source)
+    checkpoint, source = checkpoint_file(checkpoint), Path(source)
     output_path(source, out, in_place=in_place, name=name, overwrite=overwrite)
     payload = read_checkpoint(checkpoint)
     chosen = pick_device(device)

@@ -6,7 +6,10 @@ RUN/data/ first. Under torchrun only the main process converts and writes; the o
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import convert
+from nwb_v1former.sources import resolve_sources
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Distributed, distributed
 from nwb_v1former.train.finetune import add_sessions, check_frames, load_base, model_for_finetune
@@ -28,20 +32,43 @@ from nwb_v1former.train.run import DATA, LAST, RunFolder
 SIMULATED_IDENTIFIER = "nwb-v1former-sim"
 
 
+@dataclass(frozen=True)
+class SourceOptions:
+    """Where DANDI sources come from and go: cache folder, streaming, API of the instance."""
+
+    cache_dir: str | Path | None = None
+    stream: bool = False
+    api_url: str | None = None
+
+
 def is_store(source: Path) -> bool:
     """A converted session, or a folder of them (what `convert` writes)."""
     return (source / "meta.json").is_file() or any(source.glob("*/meta.json"))
 
 
-def prepare_stores(sources: list[str | Path], run: RunFolder, *, progress: bool) -> list[SessionStore]:
-    """Open store sources as they are; convert NWB sources into RUN/data/ (replacing an earlier one)."""
-    paths = [Path(source) for source in sources]
-    stores = [store for path in paths if path.is_dir() and is_store(path) for store in open_stores(path)]
-    nwb_sources = [path for path in paths if not (path.is_dir() and is_store(path))]
-    if nwb_sources:
-        convert(nwb_sources, run / DATA, overwrite=True, progress=progress)
+def prepare_stores(
+    sources: list[str | Path], run: RunFolder, *, progress: bool, fetch: SourceOptions
+) -> list[SessionStore]:
+    """Open store sources as they are; resolve the others (NWB files, folders, dandisets) and convert
+    them into RUN/data/ (replacing an earlier one). Unusable DANDI sessions are skipped, one line each."""
+    stores = [store for path in _store_paths(sources) for store in open_stores(path)]
+    others = [source for source in sources if Path(source) not in _store_paths([source])]
+    if others:
+        resolved = resolve_sources(others, progress=progress, **dataclasses.asdict(fetch))
+        convert(
+            [item.session_input for item in resolved],
+            run / DATA,
+            overwrite=True,
+            progress=progress,
+            on_skip=lambda line: print(line, file=sys.stderr),
+        )
         stores += open_stores(run / DATA)
     return stores
+
+
+def _store_paths(sources: list[str | Path]) -> list[Path]:
+    """The sources that are converted sessions (or folders of them)."""
+    return [Path(source) for source in sources if Path(source).is_dir() and is_store(Path(source))]
 
 
 def simulated(store: SessionStore) -> bool:
@@ -62,17 +89,17 @@ def _stores(
     resume: bool,
     overwrite: bool,
     progress: bool,
+    fetch: SourceOptions,
 ) -> list[SessionStore]:
     """Prepare the run folder and sessions on the main process; the others then open what it made."""
     if place.is_main:
         run.prepare(resume=resume, overwrite=overwrite)
         if not resume:
-            prepare_stores(sources, run, progress=progress)
+            prepare_stores(sources, run, progress=progress, fetch=fetch)
     place.barrier()
     if resume:
         return [SessionStore(folder) for folder in run.read_config()["data"]["stores"]]
-    paths = [Path(source) for source in sources]
-    stores = [store for path in paths if path.is_dir() and is_store(path) for store in open_stores(path)]
+    stores = [store for path in _store_paths(sources) for store in open_stores(path)]
     return stores + (open_stores(run / DATA) if (run / DATA).is_dir() else [])
 
 
@@ -96,11 +123,14 @@ def _train(
     overwrite: bool,
     device: str | None,
     progress: bool,
+    fetch: SourceOptions,
 ) -> FitResult:
     """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit."""
     run = RunFolder(out)
     with distributed(device) as place:
-        stores = _stores(place, sources, run, resume=resume, overwrite=overwrite, progress=progress)
+        stores = _stores(
+            place, sources, run, resume=resume, overwrite=overwrite, progress=progress, fetch=fetch
+        )
         if resume:
             config = _resumed_config(run, config)
             model, provenance = load_checkpoint(run / LAST), run.read_config()["provenance"]
@@ -141,6 +171,7 @@ def finetune(
     overwrite: bool = False,
     device: str | None = None,
     progress: bool = True,
+    fetch: SourceOptions | None = None,
 ) -> FitResult:
     """Fresh readouts for `sources` on the core of `base` (checkpoint, `tiny-sim` or `viv1t-2025`)."""
     config = config or TrainConfig(strategy="readout")
@@ -169,6 +200,7 @@ def finetune(
         overwrite=overwrite,
         device=device,
         progress=progress,
+        fetch=fetch or SourceOptions(),
     )
 
 
@@ -182,6 +214,7 @@ def pretrain(
     overwrite: bool = False,
     device: str | None = None,
     progress: bool = True,
+    fetch: SourceOptions | None = None,
 ) -> FitResult:
     """Core and readouts of a fresh `model_preset` model trained on all `sources` together."""
     config = config or TrainConfig()
@@ -206,4 +239,5 @@ def pretrain(
         overwrite=overwrite,
         device=device,
         progress=progress,
+        fetch=fetch or SourceOptions(),
     )

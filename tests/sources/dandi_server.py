@@ -27,8 +27,8 @@ from dandischema.digests.dandietag import DandiETag
 TIME = "2026-01-01T00:00:00.000000Z"
 DRAFT = "draft"
 
-SMALL = {"neurons": 30, "minutes": 0.5, "clip_seconds": 1.0, "repeated_clips": 3, "repeats": 3, "seed": 7}
-"""Two small animals: about 1.5 MB and one second of conversion each."""
+SMALL = {"neurons": 30, "minutes": 0.75, "clip_seconds": 2.0, "repeated_clips": 3, "repeats": 3, "seed": 7}
+"""Two small animals (2-second clips: long enough to train and score on), a few MB each."""
 OLD, LATEST = "0.220101.0000", "0.230101.1200"
 SESSION_0 = "sub-000/sub-000_ses-sim-000.nwb"
 SESSION_1 = "sub-001/sub-001_ses-sim-001.nwb"

@@ -1,0 +1,49 @@
+"""Predictions for many sessions at once (a folder or a dandiset): one NWB file per session in a folder.
+
+DANDI assets are downloaded into the cache and their predictions written to OUT/<asset path>, never
+into the download cache (a later download could skip or clobber them). Local files go to
+OUT/<file name>. Sessions without a movie or without ROI responses are skipped, one line each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from nwb_v1former.errors import SessionError
+from nwb_v1former.nwb.convert import lacks_movie_or_responses
+from nwb_v1former.pipeline.predict import PredictionResult, predict
+from nwb_v1former.sources import ResolvedSource, resolve_sources
+
+
+def output_for(item: ResolvedSource, out: Path) -> Path:
+    """Where one session's predictions go: the asset path (checked safe by the resolver) or the name."""
+    return out / (item.asset.path if item.asset is not None else Path(str(item.file)).name)
+
+
+def predict_sources(
+    checkpoint: str | Path,
+    sources: list[str],
+    out: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    api_url: str | None = None,
+    on_skip: Callable[[str], None] | None = None,
+    **options,
+) -> list[PredictionResult]:
+    """`predict` for every session of `sources` into the folder `out`; options as for `predict`."""
+    resolved = resolve_sources(
+        sources, cache_dir=cache_dir, api_url=api_url, progress=options.get("progress", True)
+    )
+    results = []
+    for item in resolved:
+        try:
+            results.append(predict(checkpoint, item.file, output_for(item, Path(out)), **options))
+        except SessionError as error:
+            if item.asset is None or not lacks_movie_or_responses(error):
+                raise
+            if on_skip is not None:
+                on_skip(f"skipped {error}")
+    if not results:
+        raise SessionError(f"{', '.join(sources)}: no session with a movie and ROI responses to predict")
+    return results
