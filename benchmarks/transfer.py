@@ -62,6 +62,7 @@ def main() -> None:
             model_preset="tiny",
             config=TrainConfig(**common),
             progress=False,
+            report=False,
         )
         rows.append(("scratch", 1.0, score(scratch), time.perf_counter() - started))
         for strategy in ("readout", "full"):
@@ -74,6 +75,7 @@ def main() -> None:
                     base="tiny-sim",
                     config=config,
                     progress=False,
+                    report=False,
                 )
                 rows.append((strategy, fraction, score(result), time.perf_counter() - started))
     baseline = rows[0][2]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import click
 from nwb_v1former.cli.convert import convert_command
 from nwb_v1former.cli.convert_sensorium import convert_sensorium_command
+from nwb_v1former.cli.demo import demo_command
 from nwb_v1former.cli.evaluate import evaluate_command
 from nwb_v1former.cli.import_viv1t import import_viv1t_command
 from nwb_v1former.cli.inspect import inspect_command
 from nwb_v1former.cli.predict import predict_command
+from nwb_v1former.cli.report import report_command
 from nwb_v1former.cli.simulate import simulate_command
 from nwb_v1former.cli.train import finetune_command, pretrain_command
 
@@ -41,3 +43,5 @@ main.add_command(pretrain_command)
 main.add_command(finetune_command)
 main.add_command(predict_command)
 main.add_command(evaluate_command)
+main.add_command(report_command)
+main.add_command(demo_command)

@@ -53,6 +53,12 @@ def training_options(command: Callable) -> Callable:
         ),
         click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from last.ckpt."),
         click.option("--overwrite", is_flag=True, help="Replace a finished run in --out."),
+        click.option(
+            "--report/--no-report",
+            default=True,
+            show_default=True,
+            help="Write RUN/report/ (HTML + figures) at the end.",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]
@@ -74,10 +80,9 @@ def train_config(strategy: str, options: dict[str, Any], **extra: Any) -> TrainC
     return TrainConfig(strategy=strategy, **{name: options[name] for name in fields}, **extra)
 
 
-def report(result: FitResult, out: str, as_json: bool) -> None:
+def print_result(result: FitResult, out: str, as_json: bool) -> None:
     """Print where the run is and how good it got (per session, with the noise ceiling when known)."""
     summary = result.evaluation.get("summary", {})
-    click.echo(f"Trained on {len(summary)} session(s).", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -92,7 +97,7 @@ def report(result: FitResult, out: str, as_json: bool) -> None:
         return
     how = "stopped early" if result.stopped_early else "reached --max-epochs"
     click.echo(
-        f"Run {out}: {result.epochs} epochs ({how}); best validation correlation "
+        f"Run {out}: {len(summary)} session(s), {result.epochs} epochs ({how}); best validation correlation "
         f"{result.best_score:.3f} at epoch {result.best_epoch} -> {out}/best.ckpt"
     )
     for key, values in summary.items():
@@ -147,8 +152,9 @@ def finetune_command(
         device=options["device"],
         progress=_progress(options["quiet"]),
         fetch=fetch_options(options),
+        report=options["report"],
     )
-    report(result, options["out"], options["as_json"])
+    print_result(result, options["out"], options["as_json"])
 
 
 @click.command("pretrain")
@@ -179,5 +185,6 @@ def pretrain_command(sources: tuple[str, ...], model_preset: str, **options: Any
         device=options["device"],
         progress=_progress(options["quiet"]),
         fetch=fetch_options(options),
+        report=options["report"],
     )
-    report(result, options["out"], options["as_json"])
+    print_result(result, options["out"], options["as_json"])

@@ -54,3 +54,9 @@ def sim_stores(sim_nwb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("train-stores") / "stores"
     convert([sim_nwb], out, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def one_store(sim_stores: Path) -> Path:
+    """The first of the two converted animals: half the cost where one session shows the point."""
+    return sorted(path.parent for path in sim_stores.glob("*/meta.json"))[0]

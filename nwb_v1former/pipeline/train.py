@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from nwb_v1former import __version__
+from nwb_v1former.analysis.report import write_report
 from nwb_v1former.data.store import SessionStore, open_stores
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import load_checkpoint
@@ -124,6 +125,7 @@ def _train(
     device: str | None,
     progress: bool,
     fetch: SourceOptions,
+    report: bool,
 ) -> FitResult:
     """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit."""
     run = RunFolder(out)
@@ -158,7 +160,10 @@ def _train(
                 }
             )
         trainer = Trainer(model, sessions, config, run, place=place, provenance=provenance, progress=progress)
-        return trainer.fit(resume=resume)
+        result = trainer.fit(resume=resume)
+        if report and place.is_main:
+            write_report(run.path)
+        return result
 
 
 def finetune(
@@ -172,6 +177,7 @@ def finetune(
     device: str | None = None,
     progress: bool = True,
     fetch: SourceOptions | None = None,
+    report: bool = True,
 ) -> FitResult:
     """Fresh readouts for `sources` on the core of `base` (checkpoint, `tiny-sim` or `viv1t-2025`)."""
     config = config or TrainConfig(strategy="readout")
@@ -201,6 +207,7 @@ def finetune(
         device=device,
         progress=progress,
         fetch=fetch or SourceOptions(),
+        report=report,
     )
 
 
@@ -215,6 +222,7 @@ def pretrain(
     device: str | None = None,
     progress: bool = True,
     fetch: SourceOptions | None = None,
+    report: bool = True,
 ) -> FitResult:
     """Core and readouts of a fresh `model_preset` model trained on all `sources` together."""
     config = config or TrainConfig()
@@ -240,4 +248,5 @@ def pretrain(
         device=device,
         progress=progress,
         fetch=fetch or SourceOptions(),
+        report=report,
     )

@@ -23,7 +23,12 @@ from nwb_v1former.nwb.discover import open_nwb
 from nwb_v1former.nwb.write import DEFAULT_NAME
 
 KILLER = Path(__file__).with_name("sigkill_predict.py")
-TRAINING = {"session": "sub-1", "dandiset": "000728", "version": "0.240827.1809", "asset": "sub-1/ses-1.nwb"}
+TRAINING = {
+    "session": "sub-1",
+    "dandiset": "000728",
+    "version": "0.240827.1809",
+    "asset_path": "sub-1/ses-1.nwb",
+}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from nwb_v1former.model.checkpoint import save_checkpoint
 from nwb_v1former.model.config import ModelConfig, preset
 from nwb_v1former.model.model import V1Former
 
-QUICK = ["--max-epochs", "1", "--window", "60", "--warmup-steps", "5", "--quiet"]
+QUICK = ["--max-epochs", "1", "--window", "60", "--warmup-steps", "5", "--quiet", "--no-report"]
 
 
 def run(*args: str) -> tuple[int, list[str]]:
@@ -85,7 +85,7 @@ def test_finetune_converts_nwb_sources_into_the_run(sim_nwb: Path, tmp_path: Pat
     nwb = sorted(sim_nwb.glob("*.nwb"))[0]
     code, lines = run("finetune", str(nwb), "--out", str(tmp_path / "run"), "--from", str(base), *QUICK)
     assert code == 0, lines
-    assert lines[0].startswith(f"Run {tmp_path / 'run'}: 1 epochs")
+    assert lines[0].startswith(f"Run {tmp_path / 'run'}: 1 session(s), 1 epochs")
     assert "noise ceiling" in lines[1]
     stores = list((tmp_path / "run" / "data").glob("*/meta.json"))
     assert len(stores) == 1

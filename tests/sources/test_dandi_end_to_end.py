@@ -11,7 +11,7 @@ from pynwb import NWBHDF5IO
 
 from sources.dandi_server import LATEST, SESSION_0, SESSION_1
 
-QUICK = ["--max-epochs", "1", "--window", "60", "--warmup-steps", "5", "--quiet"]
+QUICK = ["--max-epochs", "1", "--window", "60", "--warmup-steps", "5", "--quiet", "--no-report"]
 
 
 def test_finetune_a_dandiset_then_predict_one_nwb_per_asset(dandi, tmp_path):
@@ -19,7 +19,7 @@ def test_finetune_a_dandiset_then_predict_one_nwb_per_asset(dandi, tmp_path):
     run = tmp_path / "run"
     result = CliRunner().invoke(main, ["finetune", "dandiset:000123", "--out", str(run), *server, *QUICK])
     assert result.exit_code == 0, result.output
-    assert "Trained on 2 session(s)." in result.stderr
+    assert f"Run {run}: 2 session(s), 1 epochs" in result.stdout
     config = yaml.safe_load((run / "config.yaml").read_text())
     origins = [
         (entry["dandiset"], entry["version"], entry["asset_path"])

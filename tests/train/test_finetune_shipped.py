@@ -17,7 +17,9 @@ def test_readout_finetuning_of_the_shipped_core_reaches_a_fraction_of_the_noise_
     sim_stores: Path, tmp_path: Path
 ) -> None:
     config = TrainConfig(strategy="readout", max_epochs=2, warmup_steps=10, window=60)
-    result = finetune([sim_stores], tmp_path / "run", base="tiny-sim", config=config, progress=False)
+    result = finetune(
+        [sim_stores], tmp_path / "run", base="tiny-sim", config=config, progress=False, report=False
+    )
     for key, summary in result.evaluation["summary"].items():
         assert summary["tier"] == "test" and summary["noise_ceiling"] > 0.3, key
         fraction = summary["single_trial_correlation"] / summary["noise_ceiling"]

@@ -36,7 +36,9 @@ def test_pretrain_writes_a_complete_run_folder(sim_stores: Path, tmp_path: Path)
         "best.ckpt",
         "last.ckpt",
         "evaluation.json",
+        "report",
     }
+    assert (run / "report" / "index.html").is_file()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [0, 1]
     assert all(np.isfinite(row["train_loss"]) and -1 <= row["validation_correlation"] <= 1 for row in rows)
@@ -54,14 +56,16 @@ def test_pretrain_writes_a_complete_run_folder(sim_stores: Path, tmp_path: Path)
     assert result.best_epoch in (0, 1)
 
 
-def test_same_seed_same_run(sim_stores: Path, tmp_path: Path) -> None:
+def test_same_seed_same_run(one_store: Path, tmp_path: Path) -> None:
     config = TrainConfig(**{**QUICK, "max_epochs": 1})
     for name in ("a", "b"):
-        pretrain([sim_stores], tmp_path / name, model_preset="tiny", config=config, progress=False)
+        pretrain(
+            [one_store], tmp_path / name, model_preset="tiny", config=config, progress=False, report=False
+        )
     first, second = state(tmp_path / "a" / "last.ckpt"), state(tmp_path / "b" / "last.ckpt")
     assert all(torch.equal(first[key], second[key]) for key in first)
     other = TrainConfig(**{**QUICK, "max_epochs": 1, "seed": 1})
-    pretrain([sim_stores], tmp_path / "c", model_preset="tiny", config=other, progress=False)
+    pretrain([one_store], tmp_path / "c", model_preset="tiny", config=other, progress=False, report=False)
     third = state(tmp_path / "c" / "last.ckpt")
     assert not all(torch.equal(first[key], third[key]) for key in first)
 
@@ -78,22 +82,22 @@ def core_changed(base: Path, run: Path) -> bool:
     return any(not torch.equal(before[key], after[key]) for key in before if key.startswith("core."))
 
 
-def test_readout_strategy_keeps_the_core(sim_stores: Path, base_checkpoint: Path, tmp_path: Path) -> None:
+def test_readout_strategy_keeps_the_core(one_store: Path, base_checkpoint: Path, tmp_path: Path) -> None:
     config = TrainConfig(strategy="readout", **QUICK)
-    finetune([sim_stores], tmp_path / "run", base=base_checkpoint, config=config, progress=False)
+    finetune([one_store], tmp_path / "run", base=base_checkpoint, config=config, progress=False, report=False)
     assert not core_changed(base_checkpoint, tmp_path / "run")
     model = load_checkpoint(tmp_path / "run" / "best.ckpt")
-    assert set(model.sessions) == {store.key for store in open_stores(sim_stores)}
+    assert set(model.sessions) == {store.key for store in open_stores(one_store)}
 
 
 @pytest.mark.parametrize(
     ("strategy", "unfreeze_after", "changed"), [("full", 0, True), ("gradual", 2, False)]
 )
 def test_full_and_gradual_train_the_core(
-    sim_stores: Path, base_checkpoint: Path, tmp_path: Path, strategy: str, unfreeze_after: int, changed: bool
+    one_store: Path, base_checkpoint: Path, tmp_path: Path, strategy: str, unfreeze_after: int, changed: bool
 ) -> None:
     config = TrainConfig(strategy=strategy, unfreeze_after=unfreeze_after, **QUICK)
-    finetune([sim_stores], tmp_path / "run", base=base_checkpoint, config=config, progress=False)
+    finetune([one_store], tmp_path / "run", base=base_checkpoint, config=config, progress=False, report=False)
     assert core_changed(base_checkpoint, tmp_path / "run") is changed  # gradual: 2 epochs, still frozen
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all((row["core_lr"] > 0) is changed for row in rows)

@@ -16,7 +16,7 @@ import torch
 from nwb_v1former.model.checkpoint import read_checkpoint
 
 CLI = [sys.executable, "-m", "nwb_v1former"]
-QUICK = ["--preset", "tiny", "--window", "60", "--warmup-steps", "5", "--quiet"]
+QUICK = ["--preset", "tiny", "--window", "60", "--warmup-steps", "5", "--quiet", "--no-report"]
 
 
 def one_store(sim_stores: Path) -> Path:
@@ -40,6 +40,7 @@ def assert_same_weights(first: Path, second: Path, atol: float = 0.0) -> None:
         torch.testing.assert_close(a[key], b[key], atol=atol, rtol=0, msg=lambda m, key=key: f"{key}: {m}")
 
 
+@pytest.mark.slow  # three training runs in subprocesses: about a minute on 2 quiet cores
 def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(sim_stores: Path, tmp_path: Path) -> None:
     store = str(one_store(sim_stores))
     options = [*QUICK, "--max-epochs", "3", "--seed", "5"]

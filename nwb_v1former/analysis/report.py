@@ -1,0 +1,289 @@
+"""The run report: one HTML page with PNG figures, written into RUN/report/ (or any folder).
+
+```
+report/
+  index.html                 the page (no external CSS, scripts or images): what was trained, scores per
+                             session, every figure with a caption that states its numbers
+  learning-curves.png        training loss and validation correlation per epoch, best epoch marked
+  correlation-<key>.png      per-neuron single-trial correlation, against the noise ceiling when known
+  traces-<key>.png           recorded vs predicted responses to a held-out repeated clip (best, median, worst)
+  readout-<key>.png          readout positions over the frame; against the true RF centres when simulated
+```
+The folder is written atomically: it appears complete, replacing an earlier report, or not at all.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nwb_v1former.analysis import report_figures as figures
+from nwb_v1former.analysis.report_data import (
+    GroundTruth,
+    RunRecord,
+    ground_truth,
+    load_run,
+    per_neuron,
+    pick_neurons,
+    readout_pixels,
+    repeat_traces,
+    retinotopy_correlation,
+)
+from nwb_v1former.atomic import atomic_output
+from nwb_v1former.data.store import SessionStore
+from nwb_v1former.errors import OutputExistsError
+from nwb_v1former.model.checkpoint import load_checkpoint
+from nwb_v1former.model.model import V1Former
+from nwb_v1former.train.metrics import SKIP_FRAMES, mean_over_neurons
+from nwb_v1former.train.run import BEST
+
+REPORT = "report"
+INDEX = "index.html"
+SUMMARY_COLUMNS = (
+    ("single_trial_correlation", "single-trial correlation"),
+    ("correlation_to_average", "correlation to average"),
+    ("normalized_correlation", "normalised correlation"),
+    ("noise_ceiling", "noise ceiling (repeats)"),
+)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One figure of the page: its PNG file name, heading and caption (plain text)."""
+
+    file: str
+    title: str
+    caption: str
+
+
+@dataclass
+class SessionSection:
+    """What the page says about one session: its scores row and its figures."""
+
+    key: str
+    scores: dict[str, Any]
+    true_ceiling: float | None = None
+    panels: list[Panel] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def write_report(run: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of `run` (a pretrain / finetune folder) into `out` (default RUN/report/).
+
+    Returns the path of its index.html.
+
+    An existing `out` is replaced only when it is a report (or empty), never another folder.
+    """
+    record = load_run(run)
+    out = Path(out) if out is not None else record.folder / REPORT
+    if out.exists() and not (out.is_dir() and ((out / INDEX).is_file() or not any(out.iterdir()))):
+        raise OutputExistsError(f"{out} exists and is not a report folder; choose another --out")
+    with atomic_output(out, overwrite=True) as staging:
+        staging.mkdir(parents=True)
+        panels = _learning_panel(record, staging)
+        sessions = _session_sections(record, staging)
+        (staging / INDEX).write_text(_page(record, panels, sessions))
+    return out / INDEX
+
+
+def _learning_panel(record: RunRecord, folder: Path) -> list[Panel]:
+    if not record.metrics:
+        return []
+    name = "learning-curves.png"
+    figures.learning_curves(record.metrics, record.best_epoch, folder / name)
+    last = record.metrics[-1]
+    caption = (
+        f"{len(record.metrics)} epochs; best validation correlation "
+        f"{max(row['validation_correlation'] for row in record.metrics):.3f} at epoch {record.best_epoch} "
+        f"(dashed line: the epoch best.ckpt holds). Last epoch took {last.get('seconds', 0):.0f} s."
+    )
+    return [Panel(name, "Learning curves", caption)]
+
+
+def _session_sections(record: RunRecord, folder: Path) -> list[SessionSection]:
+    """Every evaluated session's figures (none before evaluation.json exists)."""
+    if record.evaluation is None or not (record.folder / BEST).is_file():
+        return []
+    model = load_checkpoint(record.folder / BEST)
+    return [
+        _session(record, model, key, session, folder)
+        for key, session in record.evaluation["sessions"].items()
+        if key in model.sessions
+    ]
+
+
+def _session(
+    record: RunRecord, model: V1Former, key: str, session: dict[str, Any], folder: Path
+) -> SessionSection:
+    store = record.store(key)
+    truth = None if store is None else ground_truth(store)
+    scores = {name: session.get(name) for name, _ in SUMMARY_COLUMNS}
+    section = SessionSection(key, {"tier": session["tier"], "trials": session["trials"], **scores})
+    correlation = per_neuron(session, "single_trial_correlation")
+    if truth is not None:
+        ceiling, label = truth.noise_ceiling, "true noise ceiling (simulator)"
+        section.true_ceiling = mean_over_neurons(truth.noise_ceiling)
+    else:
+        ceiling, label = per_neuron(session, "noise_ceiling"), "noise ceiling (from repeats)"
+    if correlation is not None and np.isfinite(correlation).any():
+        section.panels.append(_correlation_panel(key, correlation, ceiling, label, folder))
+        if store is None:
+            section.notes.append(f"The session's store is gone ({key}); no traces without its responses.")
+        else:
+            section.panels += _traces_panel(model, key, store, session["tier"], correlation, folder)
+    section.panels.append(_readout_panel(model, key, store, truth, folder))
+    return section
+
+
+def _traces_panel(
+    model: V1Former, key: str, store: SessionStore, tier: str, correlation: np.ndarray, folder: Path
+) -> list[Panel]:
+    """The best, median and worst neuron on the tier's most repeated clip (none without such a clip)."""
+    traces = repeat_traces(model, store, tier, key)
+    if traces is None:
+        return []
+    name = f"traces-{key}.png"
+    skip = SKIP_FRAMES / float(store.meta.get("tick_rate", 30.0))
+    figures.traces_figure(traces, pick_neurons(correlation), store.roi_ids, correlation, skip, folder / name)
+    caption = (
+        f"Responses to the {tier} clip shown most often ({traces.repeats} repeats, never trained on): the "
+        f"best, median and worst of {np.isfinite(correlation).sum()} neurons by single-trial correlation. "
+        f"The first {SKIP_FRAMES} ticks of every clip are not scored (grey band)."
+    )
+    return [Panel(name, "Recorded vs predicted, held-out repeats", caption)]
+
+
+def _correlation_panel(
+    key: str, correlation: np.ndarray, ceiling: np.ndarray | None, label: str, folder: Path
+) -> Panel:
+    name = f"correlation-{key}.png"
+    known = ceiling is not None and np.isfinite(ceiling).any()
+    figures.correlation_figure(correlation, ceiling if known else None, label, folder / name)
+    caption = f"Single-trial correlation per neuron: mean {mean_over_neurons(correlation):.3f}."
+    if known:
+        both = np.isfinite(correlation) & np.isfinite(ceiling)
+        ratio = np.mean(correlation[both]) / max(np.mean(ceiling[both]), 1e-8)
+        caption += (
+            f" {label.capitalize()}: mean {np.mean(ceiling[both]):.3f}, so the model reaches "
+            f"{100 * ratio:.0f}% of it on average. Points on the dashed line would be perfect models."
+        )
+    else:
+        caption += " No noise ceiling: the held-out trials repeat no stimulus."
+    return Panel(name, "Per-neuron correlation", caption)
+
+
+def _readout_panel(
+    model: V1Former, key: str, store: SessionStore | None, truth: GroundTruth | None, folder: Path
+) -> Panel:
+    name = f"readout-{key}.png"
+    pixels = readout_pixels(model, key)
+    info = model.sessions[key]
+    unit = "um" if store is None else str(store.meta.get("coordinate_unit", "um"))
+    correlations = None if truth is None else retinotopy_correlation(pixels, truth.rf_center)
+    figures.readout_figure(
+        pixels,
+        info.coordinates,
+        unit,
+        None if truth is None else truth.rf_center,
+        correlations,
+        folder / name,
+    )
+    caption = (
+        "Where each neuron's readout samples the core's output, mapped onto the 36 x 64 frame, coloured by "
+        "the neuron's position in cortex: a smooth colour gradient is a retinotopic map."
+    )
+    if correlations is not None:
+        caption += (
+            f" Against the simulator's true receptive-field centres: r = {correlations[1]:.2f} along the "
+            f"frame's columns (azimuth), r = {correlations[0]:.2f} along its rows (elevation)."
+        )
+    return Panel(name, "Readout positions", caption)
+
+
+# --- the page ---------------------------------------------------------------------------------------
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.95em; } td, th { padding: 0.3em 0.8em; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 1.5em 0; } img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #444; font-size: 0.95em; } .warning { background: #fff4e5; padding: 0.6em 1em; }
+"""
+
+
+def _number(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _figure_html(panel: Panel) -> str:
+    return (
+        f'<figure><h3>{html.escape(panel.title)}</h3><img src="{html.escape(panel.file)}" '
+        f'alt="{html.escape(panel.title)}"><figcaption>{html.escape(panel.caption)}</figcaption></figure>'
+    )
+
+
+def _overview(record: RunRecord) -> str:
+    provenance = record.config.get("provenance", {})
+    train = record.config.get("train", {})
+    base = provenance.get("base", {}) if isinstance(provenance.get("base"), dict) else {}
+    facts = [
+        f"command: {record.config.get('command', '?')}",
+        f"model preset: {provenance.get('preset') or record.config.get('model', {}).get('preset', '?')}",
+        f"strategy: {train.get('strategy', '?')}",
+        f"base: {base.get('name', 'none (trained from scratch)')}",
+        f"epochs run: {len(record.metrics)} (best: {record.best_epoch})",
+        f"code version: {record.config.get('code_version', '?')}",
+    ]
+    items = "".join(f"<li>{html.escape(fact)}</li>" for fact in facts)
+    text = f"<ul>{items}</ul>"
+    if provenance.get("trained_on_simulated_data"):
+        text += (
+            '<p class="warning">Trained on SIMULATED data (nwb-v1former\'s ground-truth simulator): these '
+            "figures show that the pipeline works, not how real neurons respond.</p>"
+        )
+    return text
+
+
+def _scores_table(sessions: list[SessionSection]) -> str:
+    header = "".join(
+        f"<th>{html.escape(h)}</th>"
+        for h in ("session", "tier", "trials", *(label for _, label in SUMMARY_COLUMNS), "true noise ceiling")
+    )
+    rows = []
+    for section in sessions:
+        cells = [section.key, section.scores["tier"], str(section.scores["trials"])]
+        cells += [_number(section.scores[name]) for name, _ in SUMMARY_COLUMNS]
+        cells.append(_number(section.true_ceiling))
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+
+
+def _page(record: RunRecord, learning: list[Panel], sessions: list[SessionSection]) -> str:
+    title = f"nwb-v1former report: {record.folder.name}"
+    parts = [f"<h1>{html.escape(title)}</h1>", _overview(record)]
+    parts += [_figure_html(panel) for panel in learning]
+    if sessions:
+        parts.append("<h2>Held-out scores (best.ckpt)</h2>" + _scores_table(sessions))
+        parts.append(
+            "<p>Means over neurons. Correlation to average and the noise ceiling need repeated stimuli; "
+            "the true noise ceiling is known only for simulated sessions.</p>"
+        )
+    else:
+        parts.append(
+            "<p>No evaluation yet (evaluation.json and best.ckpt appear when the run finishes); per-neuron "
+            "figures follow then.</p>"
+        )
+    for section in sessions:
+        parts.append(f"<h2>Session {html.escape(section.key)}</h2>")
+        parts += [f"<p>{html.escape(note)}</p>" for note in section.notes]
+        parts += [_figure_html(panel) for panel in section.panels]
+    body = "\n".join(parts)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )

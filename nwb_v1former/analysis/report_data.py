@@ -1,0 +1,173 @@
+"""What the run report shows, as arrays: the run's files, repeat-averaged traces, readout positions, truth.
+
+No plotting here (see report_figures); everything is read from the run folder, its sessions and, for
+simulated sessions, the ground-truth file the simulator wrote beside the NWB file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from nwb_v1former.data.store import SessionStore
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.model import V1Former
+from nwb_v1former.simulate.truth import load_truth
+from nwb_v1former.train import metrics
+from nwb_v1former.train.evaluate import predict_trials, tier_trials
+from nwb_v1former.train.run import CONFIG, DATA, EVALUATION, RunFolder
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run folder's small files: config.yaml, metrics.jsonl (one dict per epoch), evaluation.json."""
+
+    folder: Path
+    config: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    evaluation: dict[str, Any] | None
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch of best.ckpt: from the evaluation, else the last epoch flagged best."""
+        if self.evaluation is not None:
+            return int(self.evaluation["best_epoch"])
+        best = [row["epoch"] for row in self.metrics if row.get("best")]
+        return best[-1] if best else None
+
+    def session_keys(self) -> list[str]:
+        """Sessions in the order training logged them (the stores' folder names)."""
+        return [Path(folder).name for folder in self.config.get("data", {}).get("stores", [])]
+
+    def store(self, key: str) -> SessionStore | None:
+        """The session's store where training left it (or under RUN/data/); None when it is gone."""
+        candidates = [Path(f) for f in self.config.get("data", {}).get("stores", []) if Path(f).name == key]
+        for folder in [*candidates, self.folder / DATA / key]:
+            if (folder / "meta.json").is_file():
+                return SessionStore(folder)
+        return None
+
+
+def load_run(run: str | Path) -> RunRecord:
+    """Read a run folder written by pretrain / finetune; ConfigError when it is not one."""
+    folder = RunFolder(run)
+    if not (folder / CONFIG).is_file():
+        raise ConfigError(
+            f"{folder.path}: not a run folder (no {CONFIG}); give the --out folder of pretrain or finetune"
+        )
+    evaluation_path = folder / EVALUATION
+    evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else None
+    config = yaml.safe_load((folder / CONFIG).read_text())
+    return RunRecord(folder.path, config, folder.metrics(), evaluation)
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The simulator's truth for a session's ROIs, in the store's column order.
+
+    rf_center (N, 2) float64 -- true receptive-field centre (row, column) in pixels of the 36 x 64 frame;
+    noise_ceiling (N,) float64 -- exact expected correlation of the noise-free response with the recording.
+    """
+
+    path: Path
+    rf_center: np.ndarray
+    noise_ceiling: np.ndarray
+
+
+def ground_truth(store: SessionStore) -> GroundTruth | None:
+    """The truth file beside a simulated session's NWB file (`x.nwb` -> `x.truth.npz`), else None."""
+    source = store.meta.get("source", {}).get("path")
+    if not source:
+        return None
+    path = Path(source).with_suffix(".truth.npz")
+    if not path.is_file():
+        return None
+    truth = load_truth(path, names=("roi_ids", "rf_center", "noise_ceiling"))
+    rows = {int(roi): row for row, roi in enumerate(truth["roi_ids"])}
+    if not all(int(roi) in rows for roi in store.roi_ids):
+        return None
+    order = np.array([rows[int(roi)] for roi in store.roi_ids])
+    return GroundTruth(path, truth["rf_center"][order], truth["noise_ceiling"][order])
+
+
+def readout_pixels(model: V1Former, key: str) -> np.ndarray:
+    """Each neuron's readout position (mu) as (row, column) in pixels of the 36 x 64 frame; (N, 2).
+
+    mu in [-1, 1] indexes the core's output grid corner to corner (grid_sample, align_corners=True); grid
+    cell j of an axis covers pixels j * stride - pad .. + patch_size - 1, so its centre is the pixel it reads.
+    """
+    tokenizer = model.core.tokenizer
+    size, stride = tokenizer.config.patch_size, tokenizer.config.patch_stride
+    mu = model.readouts[key].mu.detach().cpu().numpy().astype(np.float64)  # (N, 2): x (width), y (height)
+    pixels = []
+    for axis, cells, pad in (
+        (1, tokenizer.grid[0], tokenizer.pad_rows),
+        (0, tokenizer.grid[1], tokenizer.pad_columns),
+    ):
+        cell = (mu[:, axis] + 1.0) / 2.0 * (cells - 1)
+        pixels.append(cell * stride - pad[0] + (size - 1) / 2.0)
+    return np.stack(pixels, axis=1)
+
+
+def retinotopy_correlation(readout: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Pearson r of readout and true RF (row, column) over neurons; (N, 2), (N, 2) -> (r_row, r_column)."""
+    row, column = metrics.correlation_per_neuron(readout, truth)
+    return float(row), float(column)
+
+
+@dataclass(frozen=True)
+class RepeatTraces:
+    """Recorded and predicted responses to the most repeated stimulus of a tier, in the store's units.
+
+    recorded, predicted (R, T, N) float32 -- R repeats of T ticks; `seconds` (T,) from the trial's start.
+    """
+
+    tier: str
+    stimulus_id: str
+    seconds: np.ndarray
+    recorded: np.ndarray
+    predicted: np.ndarray
+
+    @property
+    def repeats(self) -> int:
+        return self.recorded.shape[0]
+
+
+def repeat_traces(
+    model: V1Former, store: SessionStore, tier: str, key: str | None = None
+) -> RepeatTraces | None:
+    """Predict every showing of the tier's most repeated stimulus; None without a scorable trial."""
+    indices = tier_trials(store, tier)
+    if not len(indices):
+        return None
+    stimulus, _ = Counter(store.trials.stimulus_id[indices].tolist()).most_common(1)[0]
+    chosen = indices[store.trials.stimulus_id[indices] == stimulus]
+    predicted = predict_trials(model, store, chosen, key)
+    length = min(len(p) for p in predicted)
+    first = store.trials.first_tick[chosen]
+    recorded = np.stack([np.asarray(store.responses[f : f + length]) for f in first])
+    seconds = np.arange(length) / float(store.meta.get("tick_rate", 30.0))
+    return RepeatTraces(tier, stimulus, seconds, recorded, np.stack([p[:length] for p in predicted]))
+
+
+def pick_neurons(correlation: np.ndarray) -> dict[str, int]:
+    """Columns of the best, median and worst scored neuron by single-trial correlation (NaN left out)."""
+    scored = np.flatnonzero(np.isfinite(correlation))
+    if not len(scored):
+        return {}
+    ranked = scored[np.argsort(correlation[scored], kind="stable")]
+    return {"best": int(ranked[-1]), "median": int(ranked[len(ranked) // 2]), "worst": int(ranked[0])}
+
+
+def per_neuron(session: dict[str, Any], name: str) -> np.ndarray | None:
+    """One metric of evaluation.json's session entry as (N,) float64, None values as NaN."""
+    values = session.get("neurons", {}).get(name)
+    if values is None:
+        return None
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)

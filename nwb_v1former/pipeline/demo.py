@@ -1,0 +1,149 @@
+"""`demo`: the whole pipeline on a simulated mouse, on a laptop CPU, in a few minutes and with no network.
+
+```
+DEMO/
+  simulated/         the new mouse: sim-000.nwb (allen layout), sim-000.truth.npz (ground truth)
+  data/              the session converted into the common dataset
+  run/               fine-tuning of the shipped core's readout (config, metrics, best.ckpt, evaluation)
+  run/report/        the report (index.html and its figures)
+  predictions.nwb    a copy of sim-000.nwb with the model's predictions in processing/v1former_predictions
+```
+Settings are in nwb_v1former.pipeline.demo_config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nwb_v1former.analysis.report import write_report
+from nwb_v1former.analysis.report_data import ground_truth
+from nwb_v1former.atomic import check_writable
+from nwb_v1former.data.store import SessionStore
+from nwb_v1former.nwb.convert import convert
+from nwb_v1former.pipeline.demo_config import DemoConfig
+from nwb_v1former.pipeline.predict import predict
+from nwb_v1former.pipeline.train import finetune
+from nwb_v1former.simulate.write import simulate_and_write
+from nwb_v1former.train.finetune import resolve_base
+from nwb_v1former.train.loop import FitResult
+from nwb_v1former.train.metrics import mean_over_neurons
+from nwb_v1former.train.run import BEST
+
+LAYOUT = "allen"
+STEPS = ("simulate", "convert", "finetune", "predict", "report")
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """Where the demo put everything, how well the model did and how long each step took (seconds)."""
+
+    folder: Path
+    nwb: Path
+    truth: Path
+    run: Path
+    predictions: Path
+    report: Path
+    fit: FitResult
+    session: str
+    scores: dict[str, Any]
+    true_ceiling: float | None
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        paths = ("folder", "nwb", "truth", "run", "predictions", "report")
+        return {
+            **{name: str(getattr(self, name)) for name in paths},
+            "checkpoint": str(self.run / BEST),
+            "epochs": self.fit.epochs,
+            "best_epoch": self.fit.best_epoch,
+            "session": self.session,
+            "scores": self.scores,
+            "true_noise_ceiling": self.true_ceiling,
+            "seconds": self.seconds,
+        }
+
+
+@contextlib.contextmanager
+def _step(name: str, seconds: dict[str, float], log: Callable[[str], None], what: str) -> Iterator[None]:
+    """Time one step into `seconds[name]` and say what it does and how long it took."""
+    log(f"[{STEPS.index(name) + 1}/{len(STEPS)}] {what} ...")
+    started = time.perf_counter()
+    yield
+    seconds[name] = round(time.perf_counter() - started, 2)
+    log(f"      done in {seconds[name]:.0f} s")
+
+
+def demo(
+    out: str | Path = "nwb-v1former-demo",
+    *,
+    config: DemoConfig | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Simulate a new mouse, convert it, fine-tune the shipped core, predict into NWB, evaluate, report.
+
+    `log` receives one line per step (default: silent). On any error the half-made `out` is removed.
+    """
+    config = config or DemoConfig()
+    log = log or (lambda line: None)
+    out = Path(out)
+    check_writable(out, overwrite)
+    resolve_base(config.base)  # a missing core stops the demo before anything is written
+    if out.is_dir():
+        shutil.rmtree(out)
+    elif out.exists():
+        out.unlink()
+    out.mkdir(parents=True)
+    try:
+        return _run(out, config, progress, log)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _run(out: Path, config: DemoConfig, progress: bool, log: Callable[[str], None]) -> DemoResult:
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    simulation = config.simulation()
+    what = f"Simulating a new mouse ({config.neurons} neurons, {config.minutes:g} min, seed {config.seed})"
+    with _step("simulate", seconds, log, what):
+        session = simulate_and_write(out / "simulated", layout=LAYOUT, progress=progress, **simulation)[0]
+    with _step("convert", seconds, log, "Converting the NWB file into the common dataset"):
+        store = SessionStore(convert([session.data], out / "data", progress=progress)[0].folder)
+    what = f"Fine-tuning a readout on the {config.base} core (<= {config.max_epochs} epochs), evaluating it"
+    with _step("finetune", seconds, log, what):
+        fit = finetune(
+            [store.folder],
+            out / "run",
+            base=config.base,
+            config=config.training(),
+            progress=progress,
+            report=False,
+        )
+    predictions = out / "predictions.nwb"
+    with _step("predict", seconds, log, "Writing predictions into a copy of the NWB file"):
+        predict(out / "run" / BEST, session.data, predictions, progress=progress)
+    with _step("report", seconds, log, "Drawing the report"):
+        report = write_report(out / "run")
+    seconds["total"] = round(time.perf_counter() - started, 2)
+    truth = ground_truth(store)
+    return DemoResult(
+        folder=out,
+        nwb=session.data,
+        truth=session.truth,
+        run=out / "run",
+        predictions=predictions,
+        report=report,
+        fit=fit,
+        session=store.key,
+        scores=fit.evaluation["summary"][store.key],
+        true_ceiling=None if truth is None else mean_over_neurons(truth.noise_ceiling),
+        seconds=seconds,
+    )

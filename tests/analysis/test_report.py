@@ -1,0 +1,109 @@
+"""The run report: every figure a PNG the page shows, numbers that match the run, safe replacement."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from demo_helpers import small_demo
+from nwb_v1former.cli.main import main
+
+from nwb_v1former.analysis.report import write_report
+from nwb_v1former.analysis.report_data import ground_truth, load_run, readout_pixels, retinotopy_correlation
+from nwb_v1former.errors import OutputExistsError
+from nwb_v1former.model import V1Former
+from nwb_v1former.model.checkpoint import load_checkpoint
+from nwb_v1former.model.config import preset
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    return small_demo(tmp_path_factory)[0]
+
+
+def images(page: str) -> list[str]:
+    return re.findall(r'<img src="([^"]+)"', page)
+
+
+def test_every_figure_is_a_png_the_page_shows(demo):
+    report = demo / "run" / "report"
+    key = load_run(demo / "run").session_keys()[0]
+    expected = {
+        "learning-curves.png",
+        *(f"{kind}-{key}.png" for kind in ("correlation", "traces", "readout")),
+    }
+    pngs = {path.name for path in report.glob("*.png")}
+    assert pngs == expected
+    for name in pngs:
+        data = (report / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 10_000, name  # a drawn figure, not an empty canvas
+    page = (report / "index.html").read_text()
+    assert sorted(images(page)) == sorted(pngs)
+    assert "<script" not in page and "http" not in page  # self-contained: nothing fetched from elsewhere
+
+
+def test_page_states_the_runs_scores_and_the_true_retinotopy(demo):
+    run = load_run(demo / "run")
+    key = run.session_keys()[0]
+    page = html.unescape((demo / "run" / "report" / "index.html").read_text())
+    summary = run.evaluation["summary"][key]
+    assert f"{summary['single_trial_correlation']:.3f}" in page
+    assert f"at epoch {run.evaluation['best_epoch']}" in page  # the learning curve's caption
+    assert "SIMULATED" in page  # the tiny-sim core and the mouse are simulated
+    model = load_checkpoint(demo / "run" / "best.ckpt")
+    truth = ground_truth(run.store(key))
+    assert truth is not None and truth.path.name == "sim-000.truth.npz"
+    r_row, r_column = retinotopy_correlation(readout_pixels(model, key), truth.rf_center)
+    assert (
+        f"r = {r_column:.2f} along the frame's columns" in page and f"r = {r_row:.2f} along its rows" in page
+    )
+    assert f"{np.mean(truth.noise_ceiling):.3f}" in page  # the true ceiling beside the estimated one
+
+
+def test_readout_positions_map_the_grid_corners_onto_the_edge_patches():
+    """mu = -1 / +1 reads the first / last patch of the tiny core: pixel centres 1.5 and 33.5 (rows),
+    1.5 and 61.5 (columns) of the 36 x 64 frame; mu = 0 the frame's centre."""
+    model = V1Former(preset("tiny"))
+    model.add_session("s", np.arange(3), np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]))
+    model.readouts["s"].position = torch.nn.Identity()  # mu = the normalised coordinates: -1, 0, +1
+    np.testing.assert_allclose(readout_pixels(model, "s"), [[1.5, 1.5], [17.5, 31.5], [33.5, 61.5]])
+
+
+def test_report_of_an_unfinished_run_shows_its_learning_curve(demo, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("config.yaml", "metrics.jsonl"):
+        shutil.copy(demo / "run" / name, run / name)
+    index = write_report(run)
+    assert index == run / "report" / "index.html"
+    page = index.read_text()
+    assert images(page) == ["learning-curves.png"] and "No evaluation yet" in page
+
+
+def test_cli_writes_elsewhere_replaces_a_report_and_refuses_anything_else(demo, tmp_path):
+    out = tmp_path / "copy"
+    for _ in range(2):  # the second run replaces the first report
+        result = CliRunner().invoke(main, ["report", str(demo / "run"), "--out", str(out)])
+        assert result.exit_code == 0 and result.output.strip() == f"Report: {out / 'index.html'}"
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("keep me")
+    with pytest.raises(OutputExistsError):
+        write_report(demo / "run", foreign)
+    assert (foreign / "thesis.tex").read_text() == "keep me"
+    for args, message in (
+        (["report", str(demo / "run"), "--out", str(foreign)], "is not a report folder"),
+        (["report", str(tmp_path)], "not a run folder"),
+    ):
+        result = CliRunner().invoke(main, args)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1 and message in lines[0], result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "notes"]  # no partial folder left
