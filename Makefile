@@ -12,9 +12,7 @@ $(BIN)/nwb-v1former: pyproject.toml setup.py constraints.txt
 	touch $@
 
 demo: $(BIN)/nwb-v1former
-	$(BIN)/nwb-v1former simulate --out $(DEMO_DIR) --layout allen --animals 1 --neurons 200 --minutes 3 --clip-seconds 5 --seed 0 --overwrite
-	$(BIN)/nwb-v1former inspect $(DEMO_DIR)/sim-000.nwb
-	$(BIN)/nwb-v1former convert $(DEMO_DIR)/sim-000.nwb --out $(DEMO_DIR)-store --overwrite
+	$(BIN)/nwb-v1former demo --out $(DEMO_DIR) --overwrite
 
 test: $(BIN)/nwb-v1former
 	$(BIN)/python -m pytest
@@ -26,4 +24,4 @@ bench: $(BIN)/nwb-v1former
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_DIR)-store build *.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info
