@@ -1,0 +1,160 @@
+"""Figures of the in-silico experiments (PNG, Agg renderer, matplotlib imported on use), for the report.
+
+Drawn with the report's figure helpers, so both look alike and neither touches pyplot state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from nwb_v1former.analysis.attention import BEHAVIORS, SUMMARIES, AttentionResult, relative_to_time_course
+from nwb_v1former.analysis.receptive_fields import ReceptiveFieldResult
+from nwb_v1former.analysis.report_figures import CEILING, PREDICTED, RECORDED, _figure, _save
+from nwb_v1former.analysis.tuning import TuningResult
+from nwb_v1former.data.store import FRAME_HEIGHT, FRAME_WIDTH
+
+STATE_COLORS = (RECORDED, PREDICTED, CEILING, "#7570b3")
+EXAMPLES = 3
+
+
+def _ranked(score: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the `count` highest finite scores, best first."""
+    finite = np.flatnonzero(np.isfinite(score))
+    return finite[np.argsort(score[finite])[::-1][:count]]
+
+
+def tuning_figure(result: TuningResult, path: Path) -> Path:
+    """Direction tuning of the most deeply tuned ROIs per state, the OSI distributions, and the preferred
+    grating's response in the second state against the first."""
+    figure = _figure(13, 3.6)
+    curve_axes, osi_axes, peak_axes = figure.subplots(1, 3)
+    directions = result.config.directions_deg
+    neurons = np.arange(len(result.roi_ids))
+    period = np.searchsorted(result.config.periods_px, result.preferred_period_px)
+    frequency = np.searchsorted(result.config.temporal_hz, result.preferred_temporal_hz)
+    examples = _ranked(result.depth[0], EXAMPLES)
+    for rank, column in enumerate(examples):
+        for index, state in enumerate(result.states):
+            curve = result.responses[index, :, period[column], frequency[column], column]
+            curve_axes.plot(
+                np.append(directions, 360),
+                np.append(curve, curve[0]),
+                color=STATE_COLORS[index % len(STATE_COLORS)],
+                ls=("-", "--", ":")[rank % 3],
+                label=f"ROI {result.roi_ids[column]} ({state.name})",
+            )
+    curve_axes.set(
+        xlabel="direction of motion (deg)", ylabel="response (model units)", xticks=range(0, 361, 90)
+    )
+    curve_axes.set_title("Most deeply tuned ROIs", fontsize="medium")
+    curve_axes.legend(fontsize="x-small")
+    bins = np.linspace(0, 1, 21)
+    for index, state in enumerate(result.states):
+        values = result.osi[index][np.isfinite(result.osi[index])]
+        osi_axes.hist(values, bins=bins, histtype="step", lw=1.5, color=STATE_COLORS[index], label=state.name)
+    osi_axes.set(xlabel="global OSI", ylabel="ROIs", title=f"{len(neurons)} ROIs")
+    osi_axes.legend(fontsize="small")
+    if len(result.states) > 1:
+        peaks = result.peak_response
+        peak_axes.scatter(peaks[0], peaks[1], s=8, alpha=0.6, color=PREDICTED)
+        limit = [np.nanmin(peaks), np.nanmax(peaks)]
+        peak_axes.plot(limit, limit, color=RECORDED, lw=1, ls="--")
+        peak_axes.set(
+            xlabel=f"peak response, {result.states[0].name}",
+            ylabel=f"peak response, {result.states[1].name}",
+            title="Effect of behaviour on the preferred grating",
+        )
+    else:
+        peak_axes.set_axis_off()
+    for axes in (curve_axes, osi_axes, peak_axes):
+        axes.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def receptive_field_figure(result: ReceptiveFieldResult, path: Path) -> Path:
+    """The clearest sensitivity maps with their centres, and every RF centre and radius on the frame."""
+    examples = _ranked(result.contrast, 6)
+    figure = _figure(13, 4.2)
+    grid = figure.add_gridspec(2, 5)
+    for rank, column in enumerate(examples):
+        axes = figure.add_subplot(grid[rank // 3, rank % 3])
+        axes.imshow(result.maps[column], cmap="magma", origin="upper")
+        axes.plot(result.center[column, 1], result.center[column, 0], "c+", ms=10)
+        axes.set_title(f"ROI {result.roi_ids[column]}", fontsize="small")
+        axes.set_xticks([])
+        axes.set_yticks([])
+    overview = figure.add_subplot(grid[:, 3:])
+    mapped = np.isfinite(result.radius_px)
+    overview.scatter(result.center[mapped, 1], result.center[mapped, 0], s=10, color=PREDICTED, zorder=3)
+    for (row, column), radius in zip(result.center[mapped], result.radius_px[mapped], strict=True):
+        overview.add_patch(_circle((column, row), radius, color=PREDICTED, fill=False, alpha=0.25, lw=0.8))
+    overview.set(
+        xlim=(-0.5, FRAME_WIDTH - 0.5),
+        ylim=(FRAME_HEIGHT - 0.5, -0.5),
+        aspect="equal",
+        xlabel="column (pixels)",
+        ylabel="row (pixels)",
+        title=f"RF centres and half-maximum radii ({mapped.sum()} ROIs)",
+    )
+    overview.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def _circle(center: tuple[float, float], radius: float, **style):
+    from matplotlib.patches import Circle
+
+    return Circle(center, radius, **style)
+
+
+def _claims(result: AttentionResult) -> list[tuple[str, str]]:
+    """The pairs the ViV1T claims are about, each the strongest of its kind: a spatial summary against
+    pupil position, a temporal summary against running speed."""
+    names, behaviors = list(SUMMARIES), list(BEHAVIORS)
+    pairs = []
+    for prefix, wanted in (("spatial", ("pupil_x", "pupil_y")), ("temporal", ("running_speed",))):
+        candidates = [
+            (abs(result.r[i, j]), names[i], behaviors[j])
+            for i in range(len(names))
+            for j in range(len(behaviors))
+            if names[i].startswith(prefix) and behaviors[j] in wanted and np.isfinite(result.r[i, j])
+        ]
+        if candidates:
+            pairs.append(max(candidates)[1:])
+    return pairs
+
+
+def attention_figure(result: AttentionResult, path: Path) -> Path:
+    """Correlations of attention summaries with behaviour against their shuffle band, and the strongest
+    spatial-pupil and temporal-running pairs over time (summaries without their mean time course over
+    trials, as correlated)."""
+    figure = _figure(13, 4.4)
+    grid = figure.add_gridspec(2, 2, width_ratios=(1, 1.5))
+    matrix_axes = figure.add_subplot(grid[:, 0])
+    image = matrix_axes.imshow(result.r, cmap="RdBu_r", vmin=-1, vmax=1)
+    for i in range(len(SUMMARIES)):
+        for j in range(len(BEHAVIORS)):
+            if np.isfinite(result.r[i, j]):
+                marker = "*" if result.p_value[i, j] < 0.05 else ""
+                text = f"{result.r[i, j]:.2f}{marker}\n±{result.null_abs_95[i, j]:.2f}"
+                matrix_axes.text(j, i, text, ha="center", va="center", fontsize="x-small")
+    matrix_axes.set_xticks(range(len(BEHAVIORS)), list(BEHAVIORS), rotation=30, ha="right", fontsize="small")
+    matrix_axes.set_yticks(range(len(SUMMARIES)), list(SUMMARIES), fontsize="small")
+    matrix_axes.set_title("r (* p < 0.05; ± shuffle 95% |r|)", fontsize="medium")
+    figure.colorbar(image, ax=matrix_axes, shrink=0.8)
+    frames = np.arange(len(result.frames["tick"]))
+    for row, (summary, behavior) in enumerate(_claims(result)):
+        axes = figure.add_subplot(grid[row, 1])
+        detrended = relative_to_time_course(result.frames[summary], result.frames["position"])
+        for values, color, label in (
+            (detrended, PREDICTED, summary),
+            (result.frames[behavior], RECORDED, behavior),
+        ):
+            axes.plot(
+                frames, (values - values.mean()) / (values.std() or 1.0), color=color, lw=0.8, label=label
+            )
+        axes.set(xlabel=f"frame (concatenated {result.config.tier} trials)", ylabel="z-scored")
+        axes.legend(fontsize="x-small", ncols=2, loc="upper right")
+        axes.grid(alpha=0.3)
+    return _save(figure, path)
