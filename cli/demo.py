@@ -59,7 +59,8 @@ def demo_command(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Simulate a new mouse, convert it, fine-tune the shipped core, predict into NWB, evaluate and report.
+    """Simulate a new mouse, convert it, fine-tune the shipped core, predict into NWB, evaluate, run the
+    in-silico experiments and report.
 
     Runs on a laptop CPU in a few minutes, with no network: start here.
     """
@@ -82,10 +83,11 @@ def demo_command(
         ("simulated mouse", f"{result.nwb} (ground truth: {result.truth.name})"),
         ("fine-tuned model", f"{result.run}/best.ckpt"),
         ("predictions", f"{result.predictions} (processing/v1former_predictions)"),
+        ("in-silico results", str(result.insilico)),
         ("report", str(result.report)),
     )
     for label, where in rows:
-        click.echo(f"  {label + ':':18}{where}")
+        click.echo(f"  {label + ':':20}{where}")
     click.echo(score_line(result.scores, result.true_ceiling))
 
 

@@ -8,6 +8,7 @@ from nwb_v1former.cli.convert_sensorium import convert_sensorium_command
 from nwb_v1former.cli.demo import demo_command
 from nwb_v1former.cli.evaluate import evaluate_command
 from nwb_v1former.cli.import_viv1t import import_viv1t_command
+from nwb_v1former.cli.insilico import insilico_group
 from nwb_v1former.cli.inspect import inspect_command
 from nwb_v1former.cli.predict import predict_command
 from nwb_v1former.cli.report import report_command
@@ -45,3 +46,4 @@ main.add_command(predict_command)
 main.add_command(evaluate_command)
 main.add_command(report_command)
 main.add_command(demo_command)
+main.add_command(insilico_group)

@@ -8,6 +8,8 @@ report/
   correlation-<key>.png      per-neuron single-trial correlation, against the noise ceiling when known
   traces-<key>.png           recorded vs predicted responses to a held-out repeated clip (best, median, worst)
   readout-<key>.png          readout positions over the frame; against the true RF centres when simulated
+  insilico-<analysis>.png    figures of the in-silico experiments found in RUN/insilico/ (tuning,
+                             receptive fields, attention), captioned from their JSON results
 ```
 The folder is written atomically: it appears complete, replacing an earlier report, or not at all.
 """
@@ -15,6 +17,8 @@ The folder is written atomically: it appears complete, replacing an earlier repo
 from __future__ import annotations
 
 import html
+import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,11 +42,19 @@ from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import OutputExistsError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.train.finetune import sha256
 from nwb_v1former.train.metrics import SKIP_FRAMES, mean_over_neurons
 from nwb_v1former.train.run import BEST
 
 REPORT = "report"
 INDEX = "index.html"
+INSILICO = "insilico"
+"""The run's sub-folder of in-silico results (nwb-v1former insilico writes there by default)."""
+INSILICO_TITLES = {
+    "tuning": "Drifting-grating tuning",
+    "receptive_fields": "Receptive fields",
+    "attention": "Attention and behaviour",
+}
 SUMMARY_COLUMNS = (
     ("single_trial_correlation", "single-trial correlation"),
     ("correlation_to_average", "correlation to average"),
@@ -86,7 +98,8 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
         staging.mkdir(parents=True)
         panels = _learning_panel(record, staging)
         sessions = _session_sections(record, staging)
-        (staging / INDEX).write_text(_page(record, panels, sessions))
+        insilico = _insilico_panels(record, staging)
+        (staging / INDEX).write_text(_page(record, panels, sessions, insilico))
     return out / INDEX
 
 
@@ -204,6 +217,70 @@ def _readout_panel(
     return Panel(name, "Readout positions", caption)
 
 
+def _insilico_panels(record: RunRecord, folder: Path) -> list[Panel]:
+    """A panel per in-silico result in RUN/insilico/ (its figure copied, its summary as the caption)."""
+    results = record.folder / INSILICO
+    best = record.folder / BEST
+    best_digest = sha256(best) if best.is_file() else None
+    panels = []
+    for analysis, title in INSILICO_TITLES.items():
+        details_file, figure = results / f"{analysis}.json", results / f"{analysis}.png"
+        if not (details_file.is_file() and figure.is_file()):
+            continue
+        details = json.loads(details_file.read_text())
+        name = f"insilico-{analysis}.png"
+        shutil.copyfile(figure, folder / name)
+        origin = details["provenance"]
+        digest = origin["checkpoint_sha256"]
+        source = "this run's best.ckpt" if digest == best_digest else "ANOTHER checkpoint than best.ckpt"
+        caption = (
+            f"{_insilico_caption(analysis, details)} Computed from {source} (sha256 {digest[:12]}), readout "
+            f"{origin['session']}; full results in {INSILICO}/{analysis}.json and .npz."
+        )
+        panels.append(Panel(name, title, caption))
+    return panels
+
+
+def _insilico_caption(analysis: str, details: dict[str, Any]) -> str:
+    """The numbers of one in-silico result, in words."""
+    summary, config = details["summary"], details["config"]
+    if analysis == "tuning":
+        states = [name for name, values in summary.items() if isinstance(values, dict)]
+        parts = [
+            f"{name}: median OSI {_number(summary[name]['median_osi'])}, DSI "
+            f"{_number(summary[name]['median_dsi'])}"
+            + (
+                f", running modulation index {_number(summary[name]['median_modulation_index'])}"
+                if "median_modulation_index" in summary[name]
+                else ""
+            )
+            for name in states
+        ]
+        return (
+            f"{summary['rois']} ROIs shown drifting gratings ({config['directions']} directions, periods "
+            f"{config['periods_px']} px, {config['temporal_hz']} Hz) with behaviour held still and running. "
+            + "; ".join(parts)
+            + "."
+        )
+    if analysis == "receptive_fields":
+        return (
+            f"{summary['mapped']} of {summary['rois']} ROIs mapped from gradients over {config['clips']} "
+            f"noise clips: median half-maximum radius {_number(summary['median_radius_px'])} px, median RF "
+            f"contrast {_number(summary['median_rf_contrast'])} (1: localised, 0: flat)."
+        )
+    significant = [
+        f"{attention} vs {behavior} r = {values['r']:.2f} (p = {values['p_value']:.2g})"
+        for attention, behaviors in summary["correlations"].items()
+        for behavior, values in behaviors.items()
+        if values["p_value"] is not None and values["p_value"] < 0.05
+    ]
+    found = "; ".join(significant) if significant else "no pair beyond its shuffle control (p < 0.05)"
+    return (
+        f"Attention summaries over {summary['frames']} frames of {summary['trials']} {config['tier']} trials "
+        f"against behaviour, each against {summary['shifts']} circular shifts: {found}."
+    )
+
+
 # --- the page ---------------------------------------------------------------------------------------
 
 STYLE = """
@@ -263,7 +340,9 @@ def _scores_table(sessions: list[SessionSection]) -> str:
     return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
 
 
-def _page(record: RunRecord, learning: list[Panel], sessions: list[SessionSection]) -> str:
+def _page(
+    record: RunRecord, learning: list[Panel], sessions: list[SessionSection], insilico: list[Panel]
+) -> str:
     title = f"nwb-v1former report: {record.folder.name}"
     parts = [f"<h1>{html.escape(title)}</h1>", _overview(record)]
     parts += [_figure_html(panel) for panel in learning]
@@ -282,6 +361,9 @@ def _page(record: RunRecord, learning: list[Panel], sessions: list[SessionSectio
         parts.append(f"<h2>Session {html.escape(section.key)}</h2>")
         parts += [f"<p>{html.escape(note)}</p>" for note in section.notes]
         parts += [_figure_html(panel) for panel in section.panels]
+    if insilico:
+        parts.append("<h2>In-silico experiments</h2>")
+        parts += [_figure_html(panel) for panel in insilico]
     body = "\n".join(parts)
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'

@@ -5,8 +5,10 @@ DEMO/
   simulated/         the new mouse: sim-000.nwb (allen layout), sim-000.truth.npz (ground truth)
   data/              the session converted into the common dataset
   run/               fine-tuning of the shipped core's readout (config, metrics, best.ckpt, evaluation)
-  run/report/        the report (index.html and its figures)
-  predictions.nwb    a copy of sim-000.nwb with the model's predictions in processing/v1former_predictions
+  run/insilico/      in-silico experiments on the fitted model: tuning, receptive fields, attention
+  run/report/        the report (index.html and its figures, the in-silico ones included)
+  predictions.nwb    a copy of sim-000.nwb with the model's predictions in processing/v1former_predictions,
+                     and the in-silico per-ROI tables beside them
 ```
 Settings are in nwb_v1former.pipeline.demo_config.
 """
@@ -21,12 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nwb_v1former.analysis.report import write_report
+from nwb_v1former.analysis.receptive_fields import NoiseConfig
+from nwb_v1former.analysis.report import INSILICO, write_report
 from nwb_v1former.analysis.report_data import ground_truth
 from nwb_v1former.atomic import check_writable
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.pipeline.demo_config import DemoConfig
+from nwb_v1former.pipeline.insilico import run_attention, run_receptive_fields, run_tuning
 from nwb_v1former.pipeline.predict import predict
 from nwb_v1former.pipeline.train import finetune
 from nwb_v1former.simulate.write import simulate_and_write
@@ -36,7 +40,9 @@ from nwb_v1former.train.metrics import mean_over_neurons
 from nwb_v1former.train.run import BEST
 
 LAYOUT = "allen"
-STEPS = ("simulate", "convert", "finetune", "predict", "report")
+STEPS = ("simulate", "convert", "finetune", "predict", "insilico", "report")
+RF_CLIPS = 4
+"""Noise clips per neuron for the demo's receptive fields (half the default: the demo stays short)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class DemoResult:
     truth: Path
     run: Path
     predictions: Path
+    insilico: Path
     report: Path
     fit: FitResult
     session: str
@@ -56,7 +63,7 @@ class DemoResult:
     seconds: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
-        paths = ("folder", "nwb", "truth", "run", "predictions", "report")
+        paths = ("folder", "nwb", "truth", "run", "predictions", "insilico", "report")
         return {
             **{name: str(getattr(self, name)) for name in paths},
             "checkpoint": str(self.run / BEST),
@@ -130,6 +137,12 @@ def _run(out: Path, config: DemoConfig, progress: bool, log: Callable[[str], Non
     predictions = out / "predictions.nwb"
     with _step("predict", seconds, log, "Writing predictions into a copy of the NWB file"):
         predict(out / "run" / BEST, session.data, predictions, progress=progress)
+    what = "In-silico experiments: gratings, receptive fields, attention vs behaviour"
+    with _step("insilico", seconds, log, what):
+        checkpoint, shared = out / "run" / BEST, {"nwb": predictions, "progress": progress}
+        run_tuning(checkpoint, data=store.folder, **shared)
+        run_receptive_fields(checkpoint, data=store.folder, config=NoiseConfig(clips=RF_CLIPS), **shared)
+        run_attention(checkpoint, store.folder, **shared)
     with _step("report", seconds, log, "Drawing the report"):
         report = write_report(out / "run")
     seconds["total"] = round(time.perf_counter() - started, 2)
@@ -140,6 +153,7 @@ def _run(out: Path, config: DemoConfig, progress: bool, log: Callable[[str], Non
         truth=session.truth,
         run=out / "run",
         predictions=predictions,
+        insilico=out / "run" / INSILICO,
         report=report,
         fit=fit,
         session=store.key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ from nwb_v1former.errors import OutputExistsError
 from nwb_v1former.model import V1Former
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
+from nwb_v1former.train.finetune import sha256
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -39,6 +41,7 @@ def test_every_figure_is_a_png_the_page_shows(demo):
     expected = {
         "learning-curves.png",
         *(f"{kind}-{key}.png" for kind in ("correlation", "traces", "readout")),
+        *(f"insilico-{analysis}.png" for analysis in ("tuning", "receptive_fields", "attention")),
     }
     pngs = {path.name for path in report.glob("*.png")}
     assert pngs == expected
@@ -66,6 +69,29 @@ def test_page_states_the_runs_scores_and_the_true_retinotopy(demo):
         f"r = {r_column:.2f} along the frame's columns" in page and f"r = {r_row:.2f} along its rows" in page
     )
     assert f"{np.mean(truth.noise_ceiling):.3f}" in page  # the true ceiling beside the estimated one
+
+
+def test_insilico_captions_state_the_results_and_their_checkpoint(demo):
+    page = html.unescape((demo / "run" / "report" / "index.html").read_text())
+    digest = sha256(demo / "run" / "best.ckpt")[:12]
+    assert page.count(f"Computed from this run's best.ckpt (sha256 {digest})") == 3
+    tuning = json.loads((demo / "run" / "insilico" / "tuning.json").read_text())["summary"]
+    assert f"running modulation index {tuning['running']['median_modulation_index']:.3f}" in page
+    fields = json.loads((demo / "run" / "insilico" / "receptive_fields.json").read_text())["summary"]
+    assert f"{fields['mapped']} of {fields['rois']} ROIs mapped" in page
+    attention = json.loads((demo / "run" / "insilico" / "attention.json").read_text())["summary"]
+    assert f"over {attention['frames']} frames of {attention['trials']} test trials" in page
+
+
+def test_insilico_results_of_another_checkpoint_are_flagged(demo, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(demo / "run", run, ignore=shutil.ignore_patterns("report"))
+    details = json.loads((run / "insilico" / "tuning.json").read_text())
+    details["provenance"]["checkpoint_sha256"] = "f" * 64
+    (run / "insilico" / "tuning.json").write_text(json.dumps(details))
+    page = html.unescape(write_report(run).read_text())
+    assert "Computed from ANOTHER checkpoint than best.ckpt (sha256 ffffffffffff)" in page
+    assert page.count("Computed from this run's best.ckpt") == 2
 
 
 def test_readout_positions_map_the_grid_corners_onto_the_edge_patches():

@@ -36,6 +36,9 @@ def test_demo_prints_where_everything_is_and_the_score_next_to_the_true_ceiling(
     assert f"noise ceiling {ceiling:.3f} (true, from the simulator)" in printed
     for path in ("simulated/sim-000.nwb", "run/best.ckpt", "predictions.nwb", "run/report/index.html"):
         assert (out / path).is_file() and str(out / path) in printed, path
+    assert str(out / "run" / "insilico") in printed
+    for name in ("tuning.json", "receptive_fields.npz", "attention.png"):
+        assert (out / "run" / "insilico" / name).is_file(), name
     assert sorted(p.name for p in out.iterdir()) == ["data", "predictions.nwb", "run", "simulated"]
 
 
@@ -48,6 +51,11 @@ def test_predictions_file_passes_nwbinspector_and_records_the_runs_evaluation(sm
         module = io.read().processing[DEFAULT_NAME]
         recorded = json.loads(module["model"].evaluation)["session"]
         assert module["model"].trained_on_simulated_data
+        tuning = module["insilico_tuning"].to_dataframe()
+        fields = module["insilico_receptive_fields"].to_dataframe()
+        assert len(module["insilico_attention"]) == 20  # 5 attention summaries x 4 behaviours
+    rois = np.load(out / "data" / next(p.name for p in (out / "data").iterdir()) / "roi_ids.npy")
+    assert tuning["roi_id"].tolist() == fields["roi_id"].tolist() == rois.tolist()
     key = recorded.pop("key")
     assert recorded == evaluation["summary"][key]  # predict scored the same test trials with best.ckpt
 

@@ -1,0 +1,302 @@
+"""In-silico experiments as jobs: a checkpoint (and a converted session) in, a folder of results out.
+
+The checkpoint may be a file, `RUN/best` or a run folder; results then go to RUN/insilico/ unless `out`
+says otherwise, where `nwb-v1former report RUN` shows them.
+
+```
+DIR/
+  tuning.json              provenance, config, summary and the per-ROI table (NaN as null)
+  tuning.npz               every array of the result (responses to each grating, ...)
+  tuning.png               figure for the report
+  receptive_fields.*       the same for receptive fields (maps in the .npz)
+  attention.*              the same for attention and behaviour (per-frame series in the .npz)
+```
+Each file is written atomically; existing ones are replaced only with `overwrite`. With `nwb`, the
+table also goes into that predictions file (see nwb_v1former.nwb.insilico).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nwb_v1former.analysis import insilico_figures as figures
+from nwb_v1former.analysis.attention import (
+    BEHAVIORS,
+    SUMMARIES,
+    AttentionConfig,
+    AttentionResult,
+    attention_behavior,
+)
+from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, session_states
+from nwb_v1former.analysis.receptive_fields import NoiseConfig, ReceptiveFieldResult, map_receptive_fields
+from nwb_v1former.analysis.report import INSILICO
+from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable, plain, provenance
+from nwb_v1former.analysis.tuning import GratingConfig, TuningResult, measure_tuning
+from nwb_v1former.atomic import atomic_output, check_writable
+from nwb_v1former.data.store import SessionStore, open_stores
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.checkpoint import load_checkpoint
+from nwb_v1former.model.model import V1Former
+from nwb_v1former.nwb.insilico import add_tables, check_predictions
+from nwb_v1former.nwb.write import DEFAULT_NAME
+from nwb_v1former.pipeline.predict import checkpoint_file
+from nwb_v1former.train.distributed import pick_device
+from nwb_v1former.train.finetune import sha256
+from nwb_v1former.train.run import CONFIG
+
+Result = TuningResult | ReceptiveFieldResult | AttentionResult
+
+
+@dataclass(frozen=True)
+class InsilicoOutput:
+    """What one experiment wrote: its files, its summary, where it came from, its tables in NWB."""
+
+    analysis: str
+    files: dict[str, Path]
+    summary: dict[str, Any]
+    provenance: AnalysisProvenance
+    nwb_tables: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "analysis": self.analysis,
+            "files": {kind: str(path) for kind, path in self.files.items()},
+            "summary": self.summary,
+            "provenance": self.provenance.to_dict(),
+            "nwb_tables": self.nwb_tables,
+        }
+
+
+def open_session_store(data: str | Path, session: str | None) -> SessionStore:
+    """The converted session in `data`: its only one, else the one named `session`."""
+    stores = open_stores(data)
+    if len(stores) == 1:
+        return stores[0]
+    keys = ", ".join(store.key for store in stores)
+    chosen = [store for store in stores if store.key == session]
+    if not chosen:
+        raise ConfigError(f"{data} holds several sessions ({keys}); choose one with --session")
+    return chosen[0]
+
+
+def choose_session(model: V1Former, session: str | None, store: SessionStore | None) -> str:
+    """The readout to use: `session`, else the store's own, else the checkpoint's only one."""
+    if session is not None:
+        return session
+    if store is not None and store.key in model.sessions:
+        return store.key
+    if len(model.sessions) == 1:
+        return next(iter(model.sessions))
+    raise ConfigError(
+        f"the checkpoint has readouts for {len(model.sessions)} sessions ({', '.join(model.sessions)}); "
+        "choose one with --session"
+    )
+
+
+def _write(
+    out: Path,
+    stem: str,
+    details: dict[str, Any],
+    table: ResultTable,
+    arrays: dict[str, np.ndarray],
+    draw: Callable[[Path], Path],
+    overwrite: bool,
+) -> dict[str, Path]:
+    """Write DIR/<stem>.json, .npz and .png, each atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out / f"{stem}.{kind}" for kind in ("json", "npz", "png")}
+    with atomic_output(paths["json"], overwrite=overwrite) as temporary:
+        temporary.write_text(json.dumps(plain({**details, "table": table.to_dict()}), indent=2) + "\n")
+    with atomic_output(paths["npz"], overwrite=overwrite) as temporary, open(temporary, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    with atomic_output(paths["png"], overwrite=overwrite) as temporary:
+        draw(temporary)
+    return paths
+
+
+def _finish(
+    analysis: str,
+    result: Result,
+    arrays: dict[str, np.ndarray],
+    draw: Callable[[Path], Path],
+    out: Path,
+    *,
+    nwb: str | Path | None,
+    module: str,
+    overwrite: bool,
+) -> InsilicoOutput:
+    """Write the result's files (and its NWB table) and say what was written."""
+    table = result.table()
+    details = {
+        "analysis": analysis,
+        "provenance": result.provenance.to_dict(),
+        "config": result.config.to_dict(),
+        "summary": result.summary(),
+    }
+    files = _write(out, analysis, details, table, arrays, draw, overwrite)
+    tables = (
+        add_tables(nwb, [table], checkpoint_sha256=result.provenance.checkpoint_sha256, name=module)
+        if nwb is not None
+        else []
+    )
+    return InsilicoOutput(analysis, files, plain(result.summary()), result.provenance, tables)
+
+
+def resolve_paths(checkpoint: str | Path, out: str | Path | None) -> tuple[Path, Path]:
+    """The checkpoint file (`RUN/best` and run folders name RUN/best.ckpt) and the results folder:
+    `out`, else RUN/insilico when the checkpoint belongs to a run."""
+    path = checkpoint_file(checkpoint)
+    if out is not None:
+        return path, Path(out)
+    if (path.parent / CONFIG).is_file():
+        return path, path.parent / INSILICO
+    raise ConfigError(f"{checkpoint} is not in a run folder; say where the results go with --out")
+
+
+def _check_outputs(
+    out: Path, stem: str, overwrite: bool, checkpoint: Path, nwb: str | Path | None, module: str
+) -> None:
+    """Refuse before any work: a result file exists without `overwrite`, or `nwb` lacks the checkpoint's
+    predictions."""
+    for kind in ("json", "npz", "png"):
+        check_writable(out / f"{stem}.{kind}", overwrite)
+    if nwb is not None:
+        check_predictions(nwb, sha256(checkpoint), module)
+
+
+def _model_and_data(
+    checkpoint: Path, data: str | Path | None, session: str | None, device: str | None
+) -> tuple[V1Former, SessionStore | None, str]:
+    model = load_checkpoint(checkpoint).to(pick_device(device))
+    store = None if data is None else open_session_store(data, session)
+    return model, store, choose_session(model, session, store)
+
+
+def _states(store: SessionStore | None) -> tuple[BehaviorState, ...]:
+    return DEFAULT_STATES if store is None else session_states(store)
+
+
+def run_tuning(
+    checkpoint: str | Path,
+    out: str | Path | None = None,
+    *,
+    session: str | None = None,
+    data: str | Path | None = None,
+    config: GratingConfig | None = None,
+    nwb: str | Path | None = None,
+    module: str = DEFAULT_NAME,
+    device: str | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> InsilicoOutput:
+    """Drifting-grating tuning of every ROI of a readout, still and running (the session's own behaviour
+    values when `data` is given), into `out`/tuning.*."""
+    checkpoint, out = resolve_paths(checkpoint, out)
+    _check_outputs(out, "tuning", overwrite, checkpoint, nwb, module)
+    model, store, key = _model_and_data(checkpoint, data, session, device)
+    result = measure_tuning(
+        model,
+        key,
+        provenance(checkpoint, key, store),
+        config=config,
+        states=_states(store),
+        progress=progress,
+    )
+    arrays = {
+        "roi_ids": result.roi_ids,
+        "responses": result.responses,
+        "baseline": result.baseline,
+        "directions_deg": result.config.directions_deg,
+        "periods_px": np.asarray(result.config.periods_px),
+        "temporal_hz": np.asarray(result.config.temporal_hz),
+        "states": np.array([state.name for state in result.states]),
+        **{name: values for name, (_, values) in result.table().columns.items() if name != "roi_id"},
+    }
+    draw = partial(figures.tuning_figure, result)
+    return _finish("tuning", result, arrays, draw, out, nwb=nwb, module=module, overwrite=overwrite)
+
+
+def run_receptive_fields(
+    checkpoint: str | Path,
+    out: str | Path | None = None,
+    *,
+    session: str | None = None,
+    data: str | Path | None = None,
+    roi_ids: list[int] | None = None,
+    config: NoiseConfig | None = None,
+    nwb: str | Path | None = None,
+    module: str = DEFAULT_NAME,
+    device: str | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> InsilicoOutput:
+    """Gradient receptive fields of ROIs `roi_ids` (default: all) of a readout, into `out`/receptive_fields.*
+
+    `data` (the session) sets the behaviour: its median pupil size, not running.
+    """
+    checkpoint, out = resolve_paths(checkpoint, out)
+    _check_outputs(out, "receptive_fields", overwrite, checkpoint, nwb, module)
+    model, store, key = _model_and_data(checkpoint, data, session, device)
+    result = map_receptive_fields(
+        model,
+        key,
+        provenance(checkpoint, key, store),
+        config=config,
+        state=_states(store)[0],
+        roi_ids=None if roi_ids is None else np.asarray(roi_ids, np.int64),
+        progress=progress,
+    )
+    arrays = {
+        "roi_ids": result.roi_ids,
+        "maps": result.maps,
+        "center": result.center,
+        "radius_px": result.radius_px,
+        "contrast": result.contrast,
+    }
+    draw = partial(figures.receptive_field_figure, result)
+    return _finish("receptive_fields", result, arrays, draw, out, nwb=nwb, module=module, overwrite=overwrite)
+
+
+def run_attention(
+    checkpoint: str | Path,
+    data: str | Path,
+    out: str | Path | None = None,
+    *,
+    session: str | None = None,
+    config: AttentionConfig | None = None,
+    nwb: str | Path | None = None,
+    module: str = DEFAULT_NAME,
+    device: str | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> InsilicoOutput:
+    """The core's attention on a session's held-out trials against its behaviour, into `out`/attention.*.
+
+    Only the core is used, so any checkpoint can be analysed on any converted session.
+    """
+    checkpoint, out = resolve_paths(checkpoint, out)
+    _check_outputs(out, "attention", overwrite, checkpoint, nwb, module)
+    model = load_checkpoint(checkpoint).to(pick_device(device))
+    store = open_session_store(data, session)
+    if session is not None and store.key != session:
+        raise ConfigError(f"{data} holds session {store.key!r}, not {session!r}")
+    result = attention_behavior(
+        model, store, provenance(checkpoint, store.key, store), config=config, progress=progress
+    )
+    arrays = {
+        **result.frames,
+        "r": result.r,
+        "p_value": result.p_value,
+        "null_abs_95": result.null_abs_95,
+        "summaries": np.array(list(SUMMARIES)),
+        "behaviors": np.array(list(BEHAVIORS)),
+    }
+    draw = partial(figures.attention_figure, result)
+    return _finish("attention", result, arrays, draw, out, nwb=nwb, module=module, overwrite=overwrite)
