@@ -45,7 +45,11 @@ class V1Former(nn.Module):
     def add_session(
         self, key: str, roi_ids: np.ndarray, coordinates: np.ndarray, mean_response: np.ndarray | None = None
     ) -> None:
-        """Fresh heads for a new session; the readout bias starts at the neurons' mean response."""
+        """Fresh heads for a new session; the readout bias starts at the neurons' mean response.
+
+        The heads take the model's mode (train / eval) and the core's device, so a session added to a
+        model in eval mode predicts deterministically at once.
+        """
         if key in self.sessions:
             raise ConfigError(f"session {key!r} already has heads in this model")
         if "." in key or not key:
@@ -63,6 +67,9 @@ class V1Former(nn.Module):
         )
         self.shifters[key] = Shifter(heads.shifter_hidden, heads.shifter_layers)
         self.activations[key] = ELUPlusOne()
+        device = self.core.spatial_registers.device
+        for heads_of in (self.readouts, self.shifters, self.activations):
+            heads_of[key].to(device).train(self.training)
         self.sessions[key] = SessionInfo(roi_ids, coordinates)
 
     def _check_inputs(
