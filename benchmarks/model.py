@@ -4,7 +4,7 @@
                                [--repeats 2] [--weights auto|fixture|init] [--skip-train] [--skip-bf16]
                                [--profile-frames 0]
 
-Defaults take about 7.5 minutes on 2 quiet cores (the 300-frame checkpointed train step alone ~4.5 min).
+Defaults take about 8 minutes on 2 quiet cores (the 300-frame checkpointed train step alone ~3 min).
 
 1. Inference: one trial of `--frames` frames (B=1, N=`--neurons`), eval mode, `torch.inference_mode`, fp32.
    FLOPs are counted analytically from the config (`model_flops`): every Linear of the tokenizer and of the
@@ -13,7 +13,9 @@ Defaults take about 7.5 minutes on 2 quiet cores (the 300-frame checkpointed tra
    cost (as the ~2.9 TFLOP of docs/VIV1T.md does); the rate with the causal half is printed beside it.
    LayerNorms, softmax, RoPE, the readout and other elementwise work are not counted. The baseline is the
    machine's float32 matmul rate measured in this process (2048^3 torch.matmul, best of several, before and
-   after the model runs; the better one counts). Goal: ratio >= 0.5. The authors' 52.8 s per trial is a
+   after the model runs; the better one counts). Goal: ratio >= 0.5. The same trial is then run once more
+   with every sequence of a Transformer at once (`core.tokens_per_group = None`, how the core ran before
+   it grouped sequences), the in-process baseline of grouping. The authors' 52.8 s per trial is a
    REFERENCE FIGURE copied from ../shared/fixtures/viv1t/README.md ("CPU cost", 2 vCPU machine), not
    measured here.
 2. Training memory: one step (train mode, forward + Poisson loss sum(pred - y log(pred + 1e-8)) + backward,
@@ -254,7 +256,8 @@ def measure_inference(
     model: V1Former, frames: int, warmup_frames: int, seed: int, repeats: int
 ) -> dict[str, Any]:
     """Warm up on a short clip, then time a `frames`-frame trial `repeats` times (the fastest counts),
-    with per-part times and memory."""
+    with per-part times and memory; then once with every sequence of a Transformer at once (no groups:
+    the implementation before grouping), as the in-process baseline of grouping."""
     model.eval()
     load_start = load()
     timed_forward(model, make_inputs(warmup_frames, seed + 1))
@@ -269,8 +272,16 @@ def measure_inference(
         timer.remove()
     hwm_after = proc_status_kib("VmHWM")
     seconds, part_seconds, other_cores = min(runs, key=lambda run: run[0])
+    grouped, model.core.tokens_per_group = model.core.tokens_per_group, None
+    others = OtherLoad()
+    _, ungrouped_seconds = timed_forward(model, inputs)
+    ungrouped_other_cores = others.cores()
+    model.core.tokens_per_group = grouped
     return {
         "seconds": seconds,
+        "tokens_per_group": grouped,
+        "ungrouped_seconds": ungrouped_seconds,
+        "ungrouped_other_cores": ungrouped_other_cores,
         "all_seconds": [run[0] for run in runs],
         "part_seconds": part_seconds,
         "output_shape": list(output.shape),
@@ -431,6 +442,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "inference_tflop_attention": flops["attention"] / 1e12,
             "inference_seconds": inference["seconds"],
             "inference_all_seconds": inference["all_seconds"],
+            "inference_tokens_per_group": inference["tokens_per_group"],
+            "inference_ungrouped_seconds": inference["ungrouped_seconds"],
+            "inference_grouping_speedup": inference["ungrouped_seconds"] / inference["seconds"],
+            "inference_ungrouped_flops_ratio_vs_matmul": flops["total"]
+            / inference["ungrouped_seconds"]
+            / matmul_rate,
             "inference_gflops": rate / 1e9,
             "inference_gflops_causal_count": rate_causal / 1e9,
             "inference_flops_ratio_vs_matmul": rate / matmul_rate,
@@ -443,6 +460,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "inference_output_finite": inference["output_finite"],
             "inference_load_start": inference["load_start"],
             "inference_other_cores": inference["other_cores"],
+            "inference_ungrouped_other_cores": inference["ungrouped_other_cores"],
             "inference_load_end": inference["load_end"],
             "authors_reference_seconds": reference_seconds,
             "authors_reference_scaled": args.frames != 300,
@@ -500,6 +518,13 @@ def print_table(report: dict[str, Any]) -> None:
             f"{report['inference_seconds']:.1f} s/trial",
             reference_label,
             f"{report['speedup_vs_authors_reference']:.2f}x faster",
+            "-",
+        ),
+        (
+            f"  same trial, all sequences at once (not {report['inference_tokens_per_group']}-token groups)",
+            f"{report['inference_ungrouped_seconds']:.1f} s/trial",
+            f"grouped {report['inference_seconds']:.1f} s/trial",
+            f"{report['inference_grouping_speedup']:.2f}x faster grouped",
             "-",
         ),
         (
@@ -626,6 +651,7 @@ def print_table(report: dict[str, Any]) -> None:
         + ", ".join(f"{name} {value:.2f}" for name, value in loads)
     )
     busy = [("matmul", report["matmul_other_cores"]), ("inference", report["inference_other_cores"])]
+    busy.append(("inference ungrouped", report["inference_ungrouped_other_cores"]))
     for key, name in (
         ("bf16", "bf16"),
         ("train_checkpointed", "train"),

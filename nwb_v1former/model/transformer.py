@@ -87,6 +87,11 @@ class Transformer(nn.Module):
         )
         self.gradient_checkpointing = False
 
+    @property
+    def capturing(self) -> bool:
+        """Whether some block hands its attention weights to a sink (see model.attention)."""
+        return any(block.attention_sink is not None for block in self.blocks)
+
     def forward(self, x: torch.Tensor, registers: int) -> torch.Tensor:
         """(batch, length, emb_dim) -> same. With gradient checkpointing, training keeps only block inputs
         and recomputes each block during backward (same random numbers), trading time for memory."""
