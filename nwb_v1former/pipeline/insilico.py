@@ -171,12 +171,23 @@ def _check_outputs(
         check_predictions(nwb, sha256(checkpoint), module)
 
 
-def _model_and_data(
-    checkpoint: Path, data: str | Path | None, session: str | None, device: str | None
-) -> tuple[V1Former, SessionStore | None, str]:
+def _prepare(
+    stem: str,
+    checkpoint: str | Path,
+    out: str | Path | None,
+    data: str | Path | None,
+    session: str | None,
+    device: str | None,
+    nwb: str | Path | None,
+    module: str,
+    overwrite: bool,
+) -> tuple[Path, Path, V1Former, SessionStore | None, str]:
+    """Checks before any work, then the checkpoint file, results folder, model, session store and readout."""
+    checkpoint, out = resolve_paths(checkpoint, out)
+    _check_outputs(out, stem, overwrite, checkpoint, nwb, module)
     model = load_checkpoint(checkpoint).to(pick_device(device))
     store = None if data is None else open_session_store(data, session)
-    return model, store, choose_session(model, session, store)
+    return checkpoint, out, model, store, choose_session(model, session, store)
 
 
 def _states(store: SessionStore | None) -> tuple[BehaviorState, ...]:
@@ -198,9 +209,9 @@ def run_tuning(
 ) -> InsilicoOutput:
     """Drifting-grating tuning of every ROI of a readout, still and running (the session's own behaviour
     values when `data` is given), into `out`/tuning.*."""
-    checkpoint, out = resolve_paths(checkpoint, out)
-    _check_outputs(out, "tuning", overwrite, checkpoint, nwb, module)
-    model, store, key = _model_and_data(checkpoint, data, session, device)
+    checkpoint, out, model, store, key = _prepare(
+        "tuning", checkpoint, out, data, session, device, nwb, module, overwrite
+    )
     result = measure_tuning(
         model,
         key,
@@ -241,9 +252,9 @@ def run_receptive_fields(
 
     `data` (the session) sets the behaviour: its median pupil size, not running.
     """
-    checkpoint, out = resolve_paths(checkpoint, out)
-    _check_outputs(out, "receptive_fields", overwrite, checkpoint, nwb, module)
-    model, store, key = _model_and_data(checkpoint, data, session, device)
+    checkpoint, out, model, store, key = _prepare(
+        "receptive_fields", checkpoint, out, data, session, device, nwb, module, overwrite
+    )
     result = map_receptive_fields(
         model,
         key,
