@@ -110,8 +110,9 @@ def tuning_command(checkpoint: str, data: str | None, directions: int, **options
         if not isinstance(values, dict):
             continue
         line = (
-            f"{state}: median OSI {_number(values['median_osi'])}, DSI {_number(values['median_dsi'])}, "
-            f"tuning depth {_number(values['median_tuning_depth'])}"
+            f"{state}: {values['tuned_rois']} tuned (depth >= {output.summary['tuned_depth']:g}), their "
+            f"median OSI {_number(values['median_osi'])}, DSI {_number(values['median_dsi'])}; median depth "
+            f"{_number(values['median_tuning_depth'])}"
         )
         if "median_modulation_index" in values:
             line += f", modulation index {_number(values['median_modulation_index'])}"

@@ -12,7 +12,7 @@ import numpy as np
 from nwb_v1former.analysis.attention import BEHAVIORS, SUMMARIES, AttentionResult, relative_to_time_course
 from nwb_v1former.analysis.receptive_fields import ReceptiveFieldResult
 from nwb_v1former.analysis.report_figures import CEILING, PREDICTED, RECORDED, _figure, _save
-from nwb_v1former.analysis.tuning import TuningResult
+from nwb_v1former.analysis.tuning import TUNED_DEPTH, TuningResult
 from nwb_v1former.data.store import FRAME_HEIGHT, FRAME_WIDTH
 
 STATE_COLORS = (RECORDED, PREDICTED, CEILING, "#7570b3")
@@ -43,7 +43,7 @@ def tuning_figure(result: TuningResult, path: Path) -> Path:
                 np.append(curve, curve[0]),
                 color=STATE_COLORS[index % len(STATE_COLORS)],
                 ls=("-", "--", ":")[rank % 3],
-                label=f"ROI {result.roi_ids[column]} ({state.name})",
+                label=f"ROI {result.roi_ids[column]} ({state.name}, depth {result.depth[index, column]:.2f})",
             )
     curve_axes.set(
         xlabel="direction of motion (deg)", ylabel="response (model units)", xticks=range(0, 361, 90)
@@ -51,11 +51,17 @@ def tuning_figure(result: TuningResult, path: Path) -> Path:
     curve_axes.set_title("Most deeply tuned ROIs", fontsize="medium")
     curve_axes.legend(fontsize="x-small")
     bins = np.linspace(0, 1, 21)
+    tuned = result.tuned
     for index, state in enumerate(result.states):
-        values = result.osi[index][np.isfinite(result.osi[index])]
-        osi_axes.hist(values, bins=bins, histtype="step", lw=1.5, color=STATE_COLORS[index], label=state.name)
-    osi_axes.set(xlabel="global OSI", ylabel="ROIs", title=f"{len(neurons)} ROIs")
-    osi_axes.legend(fontsize="small")
+        values = result.osi[index][tuned[index]]
+        label = f"{state.name} ({tuned[index].sum()} tuned)"
+        osi_axes.hist(values, bins=bins, histtype="step", lw=1.5, color=STATE_COLORS[index], label=label)
+    title = f"OSI of tuned ROIs (depth >= {TUNED_DEPTH:g}) of {len(neurons)}"
+    osi_axes.set(xlabel="global OSI", ylabel="ROIs", title=title, xlim=(0, 1))
+    if tuned.any():
+        osi_axes.legend(fontsize="small")
+    else:
+        osi_axes.text(0.5, 0.5, "no tuned ROI", ha="center", va="center", transform=osi_axes.transAxes)
     if len(result.states) > 1:
         peaks = result.peak_response
         peak_axes.scatter(peaks[0], peaks[1], s=8, alpha=0.6, color=PREDICTED)

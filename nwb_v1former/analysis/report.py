@@ -247,10 +247,10 @@ def _insilico_caption(analysis: str, details: dict[str, Any]) -> str:
     if analysis == "tuning":
         states = [name for name, values in summary.items() if isinstance(values, dict)]
         parts = [
-            f"{name}: median OSI {_number(summary[name]['median_osi'])}, DSI "
-            f"{_number(summary[name]['median_dsi'])}"
+            f"{name}: {summary[name]['tuned_rois']} tuned, their median OSI "
+            f"{_number(summary[name]['median_osi'])} and DSI {_number(summary[name]['median_dsi'])}"
             + (
-                f", running modulation index {_number(summary[name]['median_modulation_index'])}"
+                f", running modulation index {_number(summary[name]['median_modulation_index'])} (all ROIs)"
                 if "median_modulation_index" in summary[name]
                 else ""
             )
@@ -260,7 +260,9 @@ def _insilico_caption(analysis: str, details: dict[str, Any]) -> str:
             f"{summary['rois']} ROIs shown drifting gratings ({config['directions']} directions, periods "
             f"{config['periods_px']} px, {config['temporal_hz']} Hz) with behaviour held still and running. "
             + "; ".join(parts)
-            + "."
+            + f". Tuned: responses vary by a tuning depth ((max - min) / (max + min) over directions) of at "
+            f"least {summary['tuned_depth']:g}; the median depth is "
+            f"{_number(summary[states[0]]['median_tuning_depth'])}."
         )
     if analysis == "receptive_fields":
         return (

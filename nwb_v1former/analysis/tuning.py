@@ -6,6 +6,9 @@ simulator's `orientation`). Selectivity is global (vector) selectivity of the ba
 responses r(theta) >= 0 at the neuron's preferred spatial and temporal frequency:
 OSI = |sum r e^{2i theta}| / sum r, DSI = |sum r e^{i theta}| / sum r (0: untuned, 1: one angle only).
 Responses are the model's output in normalised units (responses times each neuron's precision).
+Baseline subtraction makes a tiny modulation around the grey-screen response look sharply selective, so
+a ROI counts as tuned only when its tuning depth reaches TUNED_DEPTH, and the summary's selectivity
+medians are over tuned ROIs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.model import V1Former
 
 TICK_RATE = 30.0
+TUNED_DEPTH = 0.1
+"""A ROI is tuned when (max - min) / (max + min) of its responses over directions is at least this."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,11 @@ class TuningResult:
             raise ConfigError(f"no behaviour state {name!r}; the result has {', '.join(names)}")
         return names.index(name)
 
+    @property
+    def tuned(self) -> np.ndarray:
+        """(S, N) bool: depth >= TUNED_DEPTH, i.e. OSI and DSI describe a real preference."""
+        return np.nan_to_num(self.depth) >= TUNED_DEPTH
+
     def modulation_index(self, state: int) -> np.ndarray:
         """(N,) (peak_s - peak_0) / (peak_s + peak_0): how state `state` scales responses vs the first."""
         peak, reference = self.peak_response[state], self.peak_response[0]
@@ -185,6 +195,10 @@ class TuningResult:
                         f"(max - min) / (max + min) of the responses over directions, {held}.",
                         self.depth[index],
                     ),
+                    f"{state.name}_tuned": (
+                        f"Tuning depth >= {TUNED_DEPTH:g}: OSI and DSI describe a real preference, {held}.",
+                        self.tuned[index],
+                    ),
                     f"{state.name}_peak_response": (
                         f"Response to the preferred grating (model units), {held}.",
                         self.peak_response[index],
@@ -223,20 +237,24 @@ class TuningResult:
         return ResultTable("insilico_tuning", description, columns)
 
     def summary(self) -> dict[str, Any]:
-        """Medians over ROIs: selectivity per state, modulation and orientation shift against the first."""
-        summary: dict[str, Any] = {"rois": len(self.roi_ids)}
+        """Per state: tuned ROIs and their median selectivity, every ROI's median tuning depth; against the
+        first state, the median modulation (every ROI) and orientation shift (ROIs tuned in both)."""
+        summary: dict[str, Any] = {"rois": len(self.roi_ids), "tuned_depth": TUNED_DEPTH}
+        tuned = self.tuned
         for index, state in enumerate(self.states):
             summary[state.name] = {
-                "median_osi": _median(self.osi[index]),
-                "median_dsi": _median(self.dsi[index]),
+                "tuned_rois": int(tuned[index].sum()),
+                "median_osi": _median(self.osi[index][tuned[index]]),
+                "median_dsi": _median(self.dsi[index][tuned[index]]),
                 "median_tuning_depth": _median(self.depth[index]),
             }
             if index:
+                both = tuned[index] & tuned[0]
                 shift = angle_difference(
                     self.preferred_orientation_deg[index], self.preferred_orientation_deg[0], 180
                 )
                 summary[state.name]["median_modulation_index"] = _median(self.modulation_index(index))
-                summary[state.name]["median_abs_orientation_shift_deg"] = _median(np.abs(shift))
+                summary[state.name]["median_abs_orientation_shift_deg"] = _median(np.abs(shift[both]))
         return summary
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from gabor_twin import GaborTwin
 
+from nwb_v1former.analysis.experiment import DEFAULT_STATES
 from nwb_v1former.analysis.results import AnalysisProvenance
 from nwb_v1former.analysis.tuning import (
     GratingConfig,
@@ -84,6 +85,23 @@ def test_running_scales_responses_by_the_true_gain_and_keeps_the_tuning(twin_tun
     shift = table.column("running_orientation_shift_deg")
     assert np.nanmax(np.abs(shift)) < 0.01
     assert "sha256 " + "0" * 64 in table.description
+
+
+def test_a_faint_modulation_is_not_called_tuned(twin_tuning):
+    """The same neurons with their stimulus drive 1000x weaker on a high baseline: the baseline-subtracted
+    OSI still looks sharp, but the tuning depth says the ROIs hardly care, and the summary says so."""
+    population, tuned = twin_tuning
+    faint_twin = GaborTwin(population)
+    faint_twin.amplitude *= 1e-3
+    faint_twin.baseline += 1.0
+    faint = measure_tuning(faint_twin, "twin", PROVENANCE, config=GRATINGS, states=DEFAULT_STATES[:1])
+    assert np.nanmedian(faint.osi[0]) > 0.5 and np.nanmax(faint.depth[0]) < 0.05
+    assert not faint.tuned.any() and faint.summary()["still"]["tuned_rois"] == 0
+    assert faint.summary()["still"]["median_osi"] is None
+    summary = tuned.summary()["still"]
+    assert summary["tuned_rois"] == int(tuned.tuned[0].sum()) >= 0.9 * len(population.roi_ids)
+    assert summary["median_osi"] == pytest.approx(np.median(tuned.osi[0][tuned.tuned[0]]))
+    assert tuned.table().column("still_tuned").tolist() == tuned.tuned[0].tolist()
 
 
 def test_bad_grating_config_is_one_clear_error():

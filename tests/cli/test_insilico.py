@@ -43,7 +43,7 @@ def test_experiments_write_traceable_results(session, tmp_path):
     assert tuning["provenance"]["checkpoint_sha256"] == sha256(checkpoint)
     assert tuning["provenance"]["session"] == store.key and tuning["provenance"]["data"] == str(store.folder)
     assert (
-        set(tuning["summary"]) == {"rois", "still", "running"}
+        set(tuning["summary"]) == {"rois", "tuned_depth", "still", "running"}
         and tuning["summary"]["rois"] == store.n_neurons
     )
     written = json.loads((out / "tuning.json").read_text())
