@@ -64,6 +64,15 @@ def test_finetune_predict_and_read_back_with_plain_pynwb(own_nwb, tmp_path):
     assert "readout sim-11-000_sim-000" in printed and "trained on: Trained on simulated sessions" in printed
     assert f"traces: {SMALL['neurons']} ROIs x" in printed and "per-ROI evaluation table: 24 rows" in printed
 
+    printed = run("insilico_experiments.py", "run", "predicted.nwb", "--clips", "1", cwd=tmp_path)
+    assert f"of {SMALL['neurons']} ROIs tuned" in printed and f"{SMALL['neurons']} ROIs mapped" in printed
+    assert "most deeply tuned ROI" in printed and "strongest attention-behaviour pair" in printed
+    assert sorted(path.name for path in (tmp_path / "run" / "insilico").glob("*.json")) == [
+        "attention.json",
+        "receptive_fields.json",
+        "tuning.json",
+    ]
+
 
 def test_convert_a_dandiset_from_a_local_archive(own_nwb, tmp_path):
     server = DandiServer().start()
