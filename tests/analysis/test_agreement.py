@@ -147,7 +147,7 @@ def agreement(model: V1Former, store: SessionStore, truth: dict, checkpoint: Pat
 
 @pytest.mark.slow
 def test_a_model_fitted_to_a_new_animal_recovers_orientations_and_rf_centres(tmp_path: Path):
-    """About 16 minutes on 2 CPU cores (validation correlation 0.30 after 12 epochs). Measured: median
+    """About 10 minutes on 2 quiet CPU cores (validation correlation 0.30 after 12 epochs). Measured: median
     orientation error of the 100 best-predicted neurons 10.0 deg (shuffled neurons, 1st percentile of the
     median: 28.6), RF centres of the 40 best 2.0 px from the truth (shuffled, 1st percentile: 13.5)."""
     session = simulate_and_write(tmp_path / "nwb", layout="allen", progress=False, **EASY_ANIMAL)[0]
