@@ -17,6 +17,7 @@ table also goes into that predictions file (see nwb_v1former.nwb.insilico).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from nwb_v1former.analysis.attention import (
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, session_states
 from nwb_v1former.analysis.receptive_fields import NoiseConfig, ReceptiveFieldResult, map_receptive_fields
 from nwb_v1former.analysis.report import INSILICO
-from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable, plain, provenance
+from nwb_v1former.analysis.results import AnalysisProvenance, plain, provenance
 from nwb_v1former.analysis.tuning import GratingConfig, TuningResult, measure_tuning
 from nwb_v1former.atomic import atomic_output, check_writable
 from nwb_v1former.data.store import SessionStore, open_stores
@@ -100,27 +101,6 @@ def choose_session(model: V1Former, session: str | None, store: SessionStore | N
     )
 
 
-def _write(
-    out: Path,
-    stem: str,
-    details: dict[str, Any],
-    table: ResultTable,
-    arrays: dict[str, np.ndarray],
-    draw: Callable[[Path], Path],
-    overwrite: bool,
-) -> dict[str, Path]:
-    """Write DIR/<stem>.json, .npz and .png, each atomically."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {kind: out / f"{stem}.{kind}" for kind in ("json", "npz", "png")}
-    with atomic_output(paths["json"], overwrite=overwrite) as temporary:
-        temporary.write_text(json.dumps(plain({**details, "table": table.to_dict()}), indent=2) + "\n")
-    with atomic_output(paths["npz"], overwrite=overwrite) as temporary, open(temporary, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    with atomic_output(paths["png"], overwrite=overwrite) as temporary:
-        draw(temporary)
-    return paths
-
-
 def _finish(
     analysis: str,
     result: Result,
@@ -132,7 +112,11 @@ def _finish(
     module: str,
     overwrite: bool,
 ) -> InsilicoOutput:
-    """Write the result's files (and its NWB table) and say what was written."""
+    """Write OUT/<analysis>.json, .npz and .png and the NWB table, all or none of them.
+
+    The files are staged as temporaries; the table goes into the NWB file (itself atomic, and where a
+    table can still be refused, e.g. for ROIs the predictions lack); only then are the files renamed.
+    """
     table = result.table()
     details = {
         "analysis": analysis,
@@ -140,13 +124,30 @@ def _finish(
         "config": result.config.to_dict(),
         "summary": result.summary(),
     }
-    files = _write(out, analysis, details, table, arrays, draw, overwrite)
-    tables = (
-        add_tables(nwb, [table], checkpoint_sha256=result.provenance.checkpoint_sha256, name=module)
-        if nwb is not None
-        else []
-    )
-    return InsilicoOutput(analysis, files, plain(result.summary()), result.provenance, tables)
+    paths = {kind: out / f"{analysis}.{kind}" for kind in ("json", "npz", "png")}
+    created = not out.exists()
+    try:
+        with contextlib.ExitStack() as staged:
+            staging = {
+                kind: staged.enter_context(atomic_output(path, overwrite=overwrite))
+                for kind, path in paths.items()
+            }
+            staging["json"].write_text(
+                json.dumps(plain({**details, "table": table.to_dict()}), indent=2) + "\n"
+            )
+            with open(staging["npz"], "wb") as handle:
+                np.savez_compressed(handle, **arrays)
+            draw(staging["png"])
+            tables = (
+                add_tables(nwb, [table], checkpoint_sha256=result.provenance.checkpoint_sha256, name=module)
+                if nwb is not None
+                else []
+            )
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    return InsilicoOutput(analysis, paths, plain(result.summary()), result.provenance, tables)
 
 
 def resolve_paths(checkpoint: str | Path, out: str | Path | None) -> tuple[Path, Path]:

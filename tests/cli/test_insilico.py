@@ -14,8 +14,9 @@ from nwb_v1former.cli.main import main
 from prediction_helpers import checkpoint_for, simulated_session
 
 from nwb_v1former.analysis.report_data import load_run
-from nwb_v1former.model.checkpoint import load_checkpoint
+from nwb_v1former.model.checkpoint import load_checkpoint, save_checkpoint
 from nwb_v1former.nwb.write import DEFAULT_NAME
+from nwb_v1former.pipeline.predict import predict
 from nwb_v1former.train.finetune import sha256
 
 
@@ -87,6 +88,25 @@ def test_a_runs_results_go_into_the_run_where_its_report_finds_them(tmp_path_fac
     assert (run_folder / "report" / "insilico-receptive_fields.png").is_file()
     code, output = run("insilico", "rf", run_folder, "--roi", roi, "--clips", 1)
     assert code == 1 and "receptive_fields.json already exists" in output and len(output.splitlines()) == 1
+
+
+def test_results_of_a_readout_the_predictions_lack_are_refused_with_nothing_written(session, tmp_path):
+    """A second readout's ROIs are not in predictions made with the first: the table is refused before any
+    result file or NWB byte is written."""
+    source, store, checkpoint = session
+    model = load_checkpoint(checkpoint)
+    model.add_session("other", np.array([9001, 9002]), np.zeros((2, 3)))
+    two_readouts = save_checkpoint(model, tmp_path / "two.ckpt")
+    predictions = tmp_path / "predicted.nwb"
+    predict(two_readouts, source, predictions, session=store.key, progress=False)
+    content = predictions.read_bytes()
+    out = tmp_path / "results"
+    code, output = run(
+        "insilico", "tuning", two_readouts, "--session", "other", "--directions", 4, "--out", out,
+        "--nwb", predictions,
+    )  # fmt: skip
+    assert code == 1 and len(output.strip().splitlines()) == 1 and "names ROIs [9001, 9002]" in output
+    assert not out.exists() and predictions.read_bytes() == content
 
 
 def test_bad_input_is_one_line_and_writes_nothing(session, tmp_path):
