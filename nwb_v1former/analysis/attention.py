@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nwb_v1former.analysis.experiment import model_device
-from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
+from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable, plain
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError, SessionError
@@ -210,19 +210,15 @@ class AttentionResult:
             "correlations": {
                 summary: {
                     behavior: {
-                        "r": _number(self.r[i, j]),
-                        "p_value": _number(self.p_value[i, j]),
-                        "null_abs_95": _number(self.null_abs_95[i, j]),
+                        "r": plain(self.r[i, j]),
+                        "p_value": plain(self.p_value[i, j]),
+                        "null_abs_95": plain(self.null_abs_95[i, j]),
                     }
                     for j, behavior in enumerate(BEHAVIORS)
                 }
                 for i, summary in enumerate(SUMMARIES)
             },
         }
-
-
-def _number(value: float) -> float | None:
-    return None if not np.isfinite(value) else float(value)
 
 
 def _frames(
