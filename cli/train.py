@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -132,16 +133,59 @@ def _progress(quiet: bool) -> bool:
     "readout for --unfreeze-after epochs, then full.",
 )
 @click.option("--unfreeze-after", type=click.IntRange(0), default=5, show_default=True)
+@click.option(
+    "--feature-cache/--no-feature-cache",
+    default=True,
+    show_default=True,
+    help="While the core is frozen, run it once over the data and train the readouts from its stored "
+    "output (--no-feature-cache: run the core at every step, as before).",
+)
+@click.option(
+    "--feature-cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the frozen core's output goes [default: RUN/feature-cache].",
+)
+@click.option(
+    "--feature-cache-dtype",
+    type=click.Choice(["float16", "float32"]),
+    default="float16",
+    show_default=True,
+    help="How the core's output is stored (float16 halves the disk).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["bf16", "float32"]),
+    default="bf16",
+    show_default=True,
+    help="bf16 autocast where the hardware runs it fast (CUDA training; the frozen core's pass on GPUs "
+    "and on CPUs with AMX); float32 everywhere else.",
+)
 @training_options
 def finetune_command(
-    sources: tuple[str, ...], base: str, strategy: str, unfreeze_after: int, **options: Any
+    sources: tuple[str, ...],
+    base: str,
+    strategy: str,
+    unfreeze_after: int,
+    feature_cache: bool,
+    feature_cache_dir: str | None,
+    feature_cache_dtype: str,
+    precision: str,
+    **options: Any,
 ) -> None:
     """Fresh readouts for new animals on a pretrained core (SOURCES: NWB, folders, dandisets, stores)."""
     from nwb_v1former.pipeline.train import finetune
 
     if not sources and not options["resume"]:
         raise click.UsageError("give at least one SOURCE (or --resume an interrupted run)")
-    config = train_config(strategy, options, unfreeze_after=unfreeze_after)
+    from nwb_v1former.train.feature_cache import CacheConfig
+
+    config = train_config(strategy, options, unfreeze_after=unfreeze_after, precision=precision)
+    cache = (
+        CacheConfig(feature_cache_dir and Path(feature_cache_dir), feature_cache_dtype)
+        if feature_cache
+        else None
+    )
     result = finetune(
         list(sources),
         options["out"],
@@ -153,6 +197,7 @@ def finetune_command(
         progress=_progress(options["quiet"]),
         fetch=fetch_options(options),
         report=options["report"],
+        feature_cache=cache,
     )
     print_result(result, options["out"], options["as_json"])
 

@@ -72,12 +72,15 @@ class V1Former(nn.Module):
             heads_of[key].to(device).train(self.training)
         self.sessions[key] = SessionInfo(roi_ids, coordinates)
 
-    def _check_inputs(
-        self, video: torch.Tensor, behavior: torch.Tensor, pupil_center: torch.Tensor, key: str
-    ) -> None:
+    def _check_session(self, key: str) -> None:
         if key not in self.sessions:
             known = ", ".join(self.sessions) or "none"
             raise ConfigError(f"unknown session {key!r}; this model has heads for: {known}")
+
+    def _check_inputs(
+        self, video: torch.Tensor, behavior: torch.Tensor, pupil_center: torch.Tensor, key: str
+    ) -> None:
+        self._check_session(key)
         height, width = self.config.frame_shape
         if video.ndim != 5 or video.shape[1] != 1 or tuple(video.shape[3:]) != (height, width):
             raise ConfigError(f"video must be (B, 1, T, {height}, {width}), got {tuple(video.shape)}")
@@ -90,14 +93,29 @@ class V1Former(nn.Module):
 
     def forward(
         self,
-        video: torch.Tensor,
-        behavior: torch.Tensor,
+        video: torch.Tensor | None,
+        behavior: torch.Tensor | None,
         pupil_center: torch.Tensor,
         *,
         session: str,
         activate: bool = True,
+        core_output: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        self._check_inputs(video, behavior, pupil_center, session)
-        core_output = self.core(video, behavior, pupil_center)
+        """Responses (B, T, N). `core_output` (B, E, T, H', W'): the core's output for these inputs when it
+        is already known (a frozen core's feature cache); video and behavior are then not used."""
+        if core_output is None:
+            self._check_inputs(video, behavior, pupil_center, session)
+            core_output = self.core(video, behavior, pupil_center)
+        else:
+            self._check_core_output(core_output, pupil_center, session)
         responses = self.readouts[session](core_output, self.shifters[session](pupil_center))
         return self.activations[session](responses) if activate else responses
+
+    def _check_core_output(self, core_output: torch.Tensor, pupil_center: torch.Tensor, key: str) -> None:
+        self._check_session(key)
+        batch, frames = pupil_center.shape[0], pupil_center.shape[-1]
+        expected = (batch, self.config.core.emb_dim, frames, *self.core.grid)
+        if tuple(core_output.shape) != expected:
+            raise ConfigError(
+                f"core output must be (B, E, T, H', W') = {expected}, got {tuple(core_output.shape)}"
+            )

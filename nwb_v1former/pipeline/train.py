@@ -26,11 +26,14 @@ from nwb_v1former.nwb.convert import convert
 from nwb_v1former.sources import resolve_sources
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Distributed, distributed
+from nwb_v1former.train.feature_cache import CacheConfig
 from nwb_v1former.train.finetune import add_sessions, check_frames, load_base, model_for_finetune
 from nwb_v1former.train.loop import FitResult, Trainer, training_sessions
 from nwb_v1former.train.run import DATA, LAST, RunFolder
 
 SIMULATED_IDENTIFIER = "nwb-v1former-sim"
+IN_RUN_FOLDER = CacheConfig()
+"""The default feature cache: float16, in RUN/feature-cache."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ def _stores(
     return stores + (open_stores(run / DATA) if (run / DATA).is_dir() else [])
 
 
+def _plain(config: CacheConfig) -> dict[str, Any]:
+    """The cache settings as config.yaml keeps them (paths as text)."""
+    return {"directory": None if config.directory is None else str(config.directory), "dtype": config.dtype}
+
+
 def _resumed_config(run: RunFolder, config: TrainConfig) -> TrainConfig:
     """On --resume the run's own config.yaml decides; only max_epochs may be raised."""
     saved = TrainConfig.from_dict(run.read_config()["train"])
@@ -126,6 +134,7 @@ def _train(
     progress: bool,
     fetch: SourceOptions,
     report: bool,
+    feature_cache: CacheConfig | None = None,
 ) -> FitResult:
     """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit."""
     run = RunFolder(out)
@@ -155,11 +164,21 @@ def _train(
                     "model": model.config.to_dict(),
                     "train": config.to_dict(),
                     "window": sessions[0].windows.window,
+                    "feature_cache": None if feature_cache is None else _plain(feature_cache),
                     "data": {"stores": [str(store.folder.resolve()) for store in stores]},
                     "provenance": provenance,
                 }
             )
-        trainer = Trainer(model, sessions, config, run, place=place, provenance=provenance, progress=progress)
+        trainer = Trainer(
+            model,
+            sessions,
+            config,
+            run,
+            place=place,
+            provenance=provenance,
+            progress=progress,
+            feature_cache=feature_cache,
+        )
         result = trainer.fit(resume=resume)
         if report and place.is_main:
             write_report(run.path)
@@ -178,8 +197,13 @@ def finetune(
     progress: bool = True,
     fetch: SourceOptions | None = None,
     report: bool = True,
+    feature_cache: CacheConfig | None = IN_RUN_FOLDER,
 ) -> FitResult:
-    """Fresh readouts for `sources` on the core of `base` (checkpoint, `tiny-sim` or `viv1t-2025`)."""
+    """Fresh readouts for `sources` on the core of `base` (checkpoint, `tiny-sim` or `viv1t-2025`).
+
+    While the core is frozen (strategy readout, or gradual before it unfreezes) its output is computed
+    once into `feature_cache` (see nwb_v1former.train.feature_cache); None runs the core every step.
+    """
     config = config or TrainConfig(strategy="readout")
     if config.strategy == "scratch":
         raise ConfigError(
@@ -208,6 +232,7 @@ def finetune(
         progress=progress,
         fetch=fetch or SourceOptions(),
         report=report,
+        feature_cache=feature_cache,
     )
 
 

@@ -81,13 +81,25 @@ def evaluate_session(
     model: V1Former, store: SessionStore, *, tier: str = "test", key: str | None = None, **options
 ) -> SessionEvaluation:
     """Predict every scorable trial of `tier` and compute the per-neuron metrics."""
+    indices = scorable_trials(store, tier)
+    return score_trials(store, indices, predict_trials(model, store, indices, key, **options), tier, key)
+
+
+def scorable_trials(store: SessionStore, tier: str) -> np.ndarray:
+    """`tier_trials`, or one clear line when the tier has none to score."""
     indices = tier_trials(store, tier)
     if not len(indices):
         raise SessionError(
             f"{store.folder}: no {tier} trial longer than {metrics.SKIP_FRAMES} ticks to evaluate on; "
             "choose another tier (--tier)"
         )
-    predictions = predict_trials(model, store, indices, key, **options)
+    return indices
+
+
+def score_trials(
+    store: SessionStore, indices: np.ndarray, predictions: list[np.ndarray], tier: str, key: str | None = None
+) -> SessionEvaluation:
+    """The per-neuron metrics of `predictions` (one (T_i, N) array per trial of `indices`) on `tier`."""
     responses = [
         np.asarray(store.responses[store.trials.first_tick[i] : store.trials.stop_tick[i]]) for i in indices
     ]

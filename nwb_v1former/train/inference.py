@@ -49,6 +49,12 @@ def check_session(model: V1Former, store: SessionStore, key: str) -> None:
         )
 
 
+def spans(start: int, stop: int, window: int = WINDOW_TICKS) -> list[tuple[int, int]]:
+    """[first, last) pieces of at most `window` ticks covering [start, stop), in order: how a long span
+    is cut for the model (prediction, evaluation and the feature cache cut it the same way)."""
+    return [(first, min(first + window, stop)) for first in range(start, stop, window)]
+
+
 @torch.inference_mode()
 def predict_windows(
     model: V1Former,
@@ -75,8 +81,7 @@ def predict_windows(
         raise ConfigError(f"window {window} must be positive and context {context} non-negative")
     normalizer = Normalizer.from_statistics(store.statistics)
     model.eval()
-    for first in range(start, stop, window):
-        last = min(first + window, stop)
+    for first, last in spans(start, stop, window):
         begin = max(first - context, 0)
         video, behavior, pupil = model_inputs(store, normalizer, begin, last, device)
         output = model(video, behavior, pupil, session=key)[0, first - begin :]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,8 +33,17 @@ from nwb_v1former.train import metrics
 from nwb_v1former.train.clipping import AdaptiveClipper
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Distributed
-from nwb_v1former.train.evaluate import evaluate_session, predict_trials, tier_trials
-from nwb_v1former.train.run import BEST, EVALUATION, LAST, RunFolder
+from nwb_v1former.train.evaluate import predict_trials, score_trials, tier_trials
+from nwb_v1former.train.feature_cache import (
+    CacheConfig,
+    SessionCache,
+    SessionPieces,
+    compute_precision,
+    open_caches,
+    predict_cached_trials,
+    session_pieces,
+)
+from nwb_v1former.train.run import BEST, EVALUATION, FEATURE_CACHE, LAST, RunFolder
 
 POISSON_EPS = 1e-8
 MAX_WINDOW = 300
@@ -156,6 +167,7 @@ class Trainer:
         place: Distributed,
         provenance: dict[str, Any],
         progress: bool = True,
+        feature_cache: CacheConfig | None = None,
     ) -> None:
         if config.batch_size % place.world_size:
             raise ConfigError(
@@ -192,6 +204,8 @@ class Trainer:
         self.sampler = RoundRobinSampler(self.dataset, seed=config.seed, shuffle=True)
         self.wrapped: torch.nn.Module = model
         self.core_trainable: bool | None = None
+        self.feature_cache = feature_cache
+        self.caches: dict[str, SessionCache] | None = None
         model.core.set_gradient_checkpointing(config.gradient_checkpointing)
 
     # --- phases and rates -------------------------------------------------------------------------
@@ -208,6 +222,43 @@ class Trainer:
             self.wrapped = DistributedDataParallel(
                 self.model, device_ids=device_ids, find_unused_parameters=True
             )
+
+    def _frozen_core_cache(self) -> dict[str, SessionCache] | None:
+        """The feature caches while the core is frozen and caching is on (built on first use), else None."""
+        if self.core_trainable or self.feature_cache is None:
+            return None
+        if self.caches is None:
+            sessions = [
+                SessionPieces(
+                    s.store,
+                    session_pieces(s.store, s.windows.starts, s.windows.window, self._scored_trials(s)),
+                )
+                for s in self.sessions
+            ]
+            self.caches = open_caches(
+                self.model,
+                sessions,
+                Path(self.feature_cache.directory or self.run / FEATURE_CACHE),
+                self.feature_cache.dtype,
+                device=self.place.device,
+                precision=compute_precision(self.config.precision, self.place.device),
+                rank=self.place.rank,
+                world_size=self.place.world_size,
+                progress=self.show_progress,
+                say=self._say,
+            )
+        return self.caches
+
+    def _say(self, line: str) -> None:
+        if self.place.is_main:
+            tqdm.write(line, file=sys.stderr)
+
+    @staticmethod
+    def _scored_trials(session: TrainingSession) -> np.ndarray:
+        """Validation trials, then the held-out trials the final evaluation scores."""
+        return np.concatenate(
+            [session.validation, tier_trials(session.store, evaluation_tier(session.store))]
+        )
 
     def _set_rates(self, epoch: int) -> tuple[float, float]:
         """Learning rates of this step: base x plateau scale x linear warm-up."""
@@ -253,15 +304,24 @@ class Trainer:
             if position % world == place.rank
         ]
         total = 0.0
+        caches = self._frozen_core_cache()
         for count, (number, session, position, window) in enumerate(mine):
             torch.manual_seed(hash_seed(self.config.seed, epoch, index, number, position))
             item = session.windows[window]
             inputs = [item[name][None].to(place.device) for name in ("video", "behavior", "pupil_center")]
+            core_output = None
+            if caches is not None:  # the frozen core's output for this window, computed once
+                core_output = caches[session.key].read(item["first_tick"], session.windows.window)
+                inputs[:2] = [None, None]
             last = count == len(mine) - 1
             sync = contextlib.nullcontext() if last or not place.enabled else self.wrapped.no_sync()
             with sync:
                 with self._autocast():
-                    prediction = self.wrapped(*inputs, session=session.key)
+                    prediction = self.wrapped(
+                        *inputs,
+                        session=session.key,
+                        core_output=None if core_output is None else core_output.to(place.device),
+                    )
                 loss = poisson_loss(prediction.float(), item["responses"][None].to(place.device))
                 weighted = loss * session.share / len(batch[session.key])
                 (weighted * world).backward()
@@ -275,7 +335,7 @@ class Trainer:
         """Validation single-trial correlation of every session (mean over its neurons)."""
         scores = {}
         for session in self.sessions:
-            predictions = predict_trials(self.model, session.store, session.validation)
+            predictions = self._predict(session, session.validation)
             trials = session.store.trials
             responses = [
                 np.asarray(session.store.responses[trials.first_tick[i] : trials.stop_tick[i]])
@@ -285,6 +345,15 @@ class Trainer:
                 metrics.single_trial_correlation(predictions, responses)
             )
         return scores
+
+    def _predict(self, session: TrainingSession, indices: np.ndarray) -> list[np.ndarray]:
+        """Whole-trial predictions (T_i, N): from the feature cache while the core is frozen."""
+        caches = self._frozen_core_cache()
+        if caches is None:
+            return predict_trials(self.model, session.store, indices, device=self.place.device)
+        return predict_cached_trials(
+            self.model, caches[session.key], session.store, indices, self.place.device
+        )
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         started = time.perf_counter()
@@ -393,8 +462,10 @@ class Trainer:
         self._restore_best()
         sessions = {}
         for session in self.sessions:
-            tier = "test" if len(tier_trials(session.store, "test")) else "validation"
-            sessions[session.key] = evaluate_session(self.model, session.store, tier=tier).to_dict()
+            tier = evaluation_tier(session.store)
+            indices = tier_trials(session.store, tier)
+            predictions = self._predict(session, indices)
+            sessions[session.key] = score_trials(session.store, indices, predictions, tier).to_dict()
         summary = {
             key: {name: value for name, value in values.items() if name != "neurons"}
             for key, values in sessions.items()
@@ -410,6 +481,11 @@ class Trainer:
         payload["extra"]["provenance"]["evaluation"] = summary
         save_checkpoint(self.model, self.run / BEST, extra=payload["extra"])
         return evaluation
+
+
+def evaluation_tier(store: SessionStore) -> str:
+    """Where a run's best weights are scored: the test tier, else validation."""
+    return "test" if len(tier_trials(store, "test")) else "validation"
 
 
 def hash_seed(*parts: int) -> int:

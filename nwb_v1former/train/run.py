@@ -8,6 +8,8 @@ RUN/
   best.ckpt          the weights with the best validation single-trial correlation so far
   evaluation.json    per session and per neuron metrics of best.ckpt on held-out trials
   data/              sessions converted for this run (when NWB files were given)
+  feature-cache/     the frozen core's output, computed once (fine-tuning with the core frozen; see
+                     nwb_v1former.train.feature_cache); safe to delete, rebuilt when needed
 ```
 Every file is written atomically (temporary sibling, fsync, rename): a run killed at any moment
 leaves each file either complete or absent.
@@ -25,13 +27,14 @@ import yaml
 from nwb_v1former.atomic import atomic_output
 from nwb_v1former.errors import ConfigError, OutputExistsError
 
-CONFIG, METRICS, LAST, BEST, EVALUATION, DATA = (
+CONFIG, METRICS, LAST, BEST, EVALUATION, DATA, FEATURE_CACHE = (
     "config.yaml",
     "metrics.jsonl",
     "last.ckpt",
     "best.ckpt",
     "evaluation.json",
     "data",
+    "feature-cache",
 )
 
 
@@ -60,7 +63,8 @@ class RunFolder:
                 )
             for name in (CONFIG, METRICS, LAST, BEST, EVALUATION):
                 (self / name).unlink(missing_ok=True)
-            shutil.rmtree(self / DATA, ignore_errors=True)
+            for folder in (DATA, FEATURE_CACHE):
+                shutil.rmtree(self / folder, ignore_errors=True)
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write_text(self, name: str, text: str) -> Path:

@@ -1,0 +1,355 @@
+"""A frozen core's output, computed once and kept on disk, so that each epoch costs the heads only.
+
+While the core is frozen (`--strategy readout`, and the first epochs of `gradual`) its output for a
+piece of a session depends only on that piece's inputs and the core's weights, never on the epoch:
+
+- training runs a frozen core in eval mode (no dropout, no stochastic depth, no random numbers drawn);
+- training windows sit at fixed ticks (each training trial cut from its first tick in steps of the
+  window, `window_starts`): the epoch only changes their order;
+- validation and test trials are cut into the pieces prediction uses (`spans`), each run without history.
+
+So each piece goes through the core once, here, and every epoch reads it back. The heads (shifter,
+Gaussian readout with its random sampling, activation) then compute the same loss and gradients as
+through the core: to float32 rounding with a float32 cache; with the default float16 cache, to the
+error stated in the README (measured by benchmarks/finetune_readout.py).
+
+One folder per session under the cache directory:
+
+```
+<session key>-<digest>/
+  key.json        everything the values depend on; <digest> is its sha256
+  pieces.npz      start, length, offset (n,) int64: piece i is ticks [start, start + length) of the
+                  store, held at rows [offset, offset + length) of features.npy
+  features.npy    (rows, E, H', W') float16 or float32, the core's output tick by tick
+  progress.json   how many pieces are written (in order); the cache is used only when all are
+```
+
+A build killed at any moment is completed by the next run with the same key (written pieces are
+fsynced before progress.json counts them); a changed key (other weights, data, normalisation, window,
+dtype or precision) builds a new folder and removes the old one. Values are read with `os.pread`, not a
+memory map, so a process's memory does not grow with the length of the session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from nwb_v1former.atomic import atomic_output
+from nwb_v1former.data.stats import Normalizer
+from nwb_v1former.data.store import SessionStore
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.model import V1Former
+from nwb_v1former.train.inference import model_inputs, spans
+
+FORMAT_VERSION = 1
+DTYPES = {"float16": np.float16, "float32": np.float32}
+INPUT_BLOCK_TICKS = 1 << 16
+WAIT_SECONDS = 2.0
+"""How often a process that waits for another's build looks at its progress (torchrun)."""
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Where the cache lives (None: RUN/feature-cache) and how its values are kept (float16 halves the
+    disk; see the module doc for what that costs)."""
+
+    directory: Path | None = None
+    dtype: str = "float16"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"feature cache dtype {self.dtype!r}: choose one of {', '.join(DTYPES)}")
+
+
+def compute_precision(requested: str, device: torch.device) -> str:
+    """ "bf16" where the device runs bf16 matmuls fast (CUDA with bf16, a CPU with AMX), else "float32"."""
+    if requested != "bf16":
+        return "float32"
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "float32"
+    has_amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    return "bf16" if device.type == "cpu" and has_amx else "float32"
+
+
+def session_pieces(
+    store: SessionStore, window_starts: np.ndarray, window: int, scored_trials: np.ndarray
+) -> np.ndarray:
+    """(n, 2) int64 [start, length] of every piece training reads: the training windows, then each scored
+    (validation or test) trial cut as prediction cuts it; duplicates dropped, order kept."""
+    pieces = [(int(start), window) for start in window_starts]
+    trials = store.trials
+    for index in scored_trials:
+        pieces += [
+            (first, last - first) for first, last in spans(trials.first_tick[index], trials.stop_tick[index])
+        ]
+    return np.asarray(list(dict.fromkeys(pieces)), dtype=np.int64).reshape(-1, 2)
+
+
+def tensor_digest(module: torch.nn.Module) -> str:
+    """sha256 of a module's parameters and buffers (names, dtypes, shapes and bytes)."""
+    digest = hashlib.sha256()
+    for name, value in sorted(module.state_dict().items()):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def inputs_digest(store: SessionStore) -> str:
+    """sha256 of what the core reads from a store: video, behaviour, pupil centre and their normalisation."""
+    digest = hashlib.sha256()
+    for array in (store.video, store.behavior, store.pupil_center):
+        for first in range(0, len(array), INPUT_BLOCK_TICKS):
+            digest.update(np.ascontiguousarray(array[first : first + INPUT_BLOCK_TICKS]).tobytes())
+    for name in (
+        "video_mean",
+        "video_std",
+        "behavior_mean",
+        "behavior_std",
+        "pupil_center_mean",
+        "pupil_center_std",
+    ):
+        digest.update(name.encode() + np.ascontiguousarray(store.statistics[name], np.float64).tobytes())
+    return digest.hexdigest()
+
+
+class SessionCache:
+    """The cached core output of one session: build it (or finish building it), then read pieces."""
+
+    def __init__(
+        self, folder: Path, pieces: np.ndarray, feature_shape: tuple[int, int, int], dtype: str
+    ) -> None:
+        self.folder = folder
+        self.starts, self.lengths = pieces[:, 0], pieces[:, 1]
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+        self.feature_shape = feature_shape  # (E, H', W')
+        self.dtype = np.dtype(DTYPES[dtype])
+        self.tick_bytes = int(np.prod(feature_shape)) * self.dtype.itemsize
+        self.index = {
+            (int(s), int(n)): i for i, (s, n) in enumerate(zip(self.starts, self.lengths, strict=True))
+        }
+        self._handle: int | None = None
+        self._data_offset = 0
+
+    @property
+    def path(self) -> Path:
+        return self.folder / "features.npy"
+
+    @property
+    def n_bytes(self) -> int:
+        return int(self.lengths.sum()) * self.tick_bytes
+
+    def written(self) -> int:
+        """Pieces written so far (0 when nothing is there yet)."""
+        progress = self.folder / "progress.json"
+        return json.loads(progress.read_text())["pieces"] if progress.is_file() else 0
+
+    @property
+    def complete(self) -> bool:
+        return self.written() == len(self.starts)
+
+    # --- building ---------------------------------------------------------------------------------------
+    def create(self, key: dict[str, Any]) -> None:
+        """An empty cache folder: key, piece table, and features.npy's header on a sparse file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        np.savez(self.folder / "pieces.npz", start=self.starts, length=self.lengths, offset=self.offsets)
+        shape = (int(self.lengths.sum()), *self.feature_shape)
+        with open(self.path, "wb") as handle:
+            header = {
+                "descr": np.lib.format.dtype_to_descr(self.dtype),
+                "fortran_order": False,
+                "shape": shape,
+            }
+            np.lib.format.write_array_header_1_0(handle, header)
+            handle.truncate(handle.tell() + self.n_bytes)
+        self._write_json("key.json", key)
+        self._write_json("progress.json", {"pieces": 0})
+
+    def build(
+        self,
+        model: V1Former,
+        store: SessionStore,
+        *,
+        device: torch.device,
+        precision: str,
+        progress: bool,
+    ) -> None:
+        """Run the core over every piece not yet written, in order; fsync, then count each one."""
+        normalizer = Normalizer.from_statistics(store.statistics)
+        first = self.written()
+        core = model.core.eval()
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+        todo = range(first, len(self.starts))
+        bar = tqdm(todo, desc=f"core pass {store.key}", unit="piece", disable=not progress, leave=False)
+        with open(self.path, "r+b") as handle, torch.inference_mode(), autocast:
+            data_offset = _data_offset(handle)
+            for index in bar:
+                start, length = int(self.starts[index]), int(self.lengths[index])
+                video, behavior, pupil = model_inputs(store, normalizer, start, start + length, device)
+                output = core(video, behavior, pupil)[0].float().transpose(0, 1)  # (T, E, H', W')
+                values = output.cpu().numpy().astype(self.dtype)
+                if not np.isfinite(values).all():
+                    raise ConfigError(
+                        f"{store.folder}: the core's output for ticks {start}-{start + length} overflows "
+                        f"{self.dtype.name}; use --feature-cache-dtype float32 or --no-feature-cache"
+                    )
+                os.pwrite(
+                    handle.fileno(),
+                    values.tobytes(),
+                    data_offset + int(self.offsets[index]) * self.tick_bytes,
+                )
+                os.fsync(handle.fileno())
+                self._write_json("progress.json", {"pieces": index + 1})
+
+    def _write_json(self, name: str, values: dict[str, Any]) -> None:
+        with atomic_output(self.folder / name, overwrite=True) as temporary:
+            temporary.write_text(json.dumps(values, indent=2) + "\n")
+
+    # --- reading ------------------------------------------------------------------------------------------
+    def read(self, start: int, length: int) -> torch.Tensor:
+        """The core's output for the piece [start, start + length): (1, E, T, H', W') float32."""
+        index = self.index.get((int(start), int(length)))
+        if index is None:
+            raise ConfigError(f"{self.folder}: no cached piece at ticks {start}-{start + length}")
+        if self._handle is None:
+            self._handle = os.open(self.path, os.O_RDONLY)
+            with open(self.path, "rb") as handle:
+                self._data_offset = _data_offset(handle)
+        count = int(length) * self.tick_bytes
+        raw = os.pread(self._handle, count, self._data_offset + int(self.offsets[index]) * self.tick_bytes)
+        values = np.frombuffer(raw, self.dtype).reshape(int(length), *self.feature_shape)
+        return torch.from_numpy(values.astype(np.float32)).transpose(0, 1)[None]
+
+    def close(self) -> None:
+        if self._handle is not None:
+            os.close(self._handle)
+            self._handle = None
+
+
+@torch.inference_mode()
+def predict_cached_trials(
+    model: V1Former, cache: SessionCache, store: SessionStore, indices: np.ndarray, device: torch.device
+) -> list[np.ndarray]:
+    """`predict_trials` from the cache: each trial (T_i, N) in the store's units, cut as predict cuts it."""
+    normalizer = Normalizer.from_statistics(store.statistics)
+    model.eval()
+    trials, predictions = store.trials, []
+    for index in indices:
+        pieces = []
+        for first, last in spans(int(trials.first_tick[index]), int(trials.stop_tick[index])):
+            _, _, pupil = model_inputs(store, normalizer, first, last, device)
+            core_output = cache.read(first, last - first).to(device)
+            output = model(None, None, pupil, session=store.key, core_output=core_output)[0]
+            pieces.append(normalizer.responses_inverse(output.float().cpu().numpy()))
+        predictions.append(np.concatenate(pieces))
+    return predictions
+
+
+def _data_offset(handle: Any) -> int:
+    """Where the array data of an open .npy file start (after its header)."""
+    handle.seek(0)
+    np.lib.format.read_magic(handle)
+    np.lib.format.read_array_header_1_0(handle)
+    return handle.tell()
+
+
+@dataclass(frozen=True)
+class SessionPieces:
+    """What one session needs cached: its store and its pieces ((n, 2) start, length)."""
+
+    store: SessionStore
+    pieces: np.ndarray
+
+
+def open_caches(
+    model: V1Former,
+    sessions: list[SessionPieces],
+    directory: Path,
+    dtype: str,
+    *,
+    device: torch.device,
+    precision: str,
+    rank: int = 0,
+    world_size: int = 1,
+    progress: bool = True,
+    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> dict[str, SessionCache]:
+    """Complete caches for `sessions` (store key -> cache), built where missing.
+
+    Under torchrun, session i is built by process i % world_size (so no two processes write one file);
+    every process then waits until all are complete and reads what it trains on.
+    """
+    core_digest = tensor_digest(model.core)
+    feature_shape = (model.config.core.emb_dim, *model.core.grid)
+    caches, keys = {}, {}
+    for session in sessions:
+        key = {
+            "format_version": FORMAT_VERSION,
+            "session": session.store.key,
+            "core_config": dataclasses.asdict(model.config.core),
+            "core_sha256": core_digest,
+            "inputs_sha256": inputs_digest(session.store),
+            "pieces_sha256": hashlib.sha256(session.pieces.tobytes()).hexdigest(),
+            "dtype": dtype,
+            "precision": precision,
+        }
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+        folder = directory / f"{session.store.key}-{digest[:16]}"
+        caches[session.store.key] = SessionCache(folder, session.pieces, feature_shape, dtype)
+        keys[session.store.key] = key
+    mine = [key for number, key in enumerate(caches) if number % world_size == rank]
+    todo = [key for key in mine if not caches[key].complete]
+    if todo:
+        _check_space(directory, [caches[key] for key in todo], say)
+    for number, store_key in enumerate(caches):
+        if store_key not in todo:
+            continue
+        cache, store = caches[store_key], sessions[number].store
+        _remove_stale(directory, store.key, keep=cache.folder)
+        if not (cache.folder / "progress.json").is_file():
+            cache.create(keys[store_key])
+        started = time.perf_counter()
+        cache.build(model, store, device=device, precision=precision, progress=progress)
+        say(f"feature cache: {store.key} done in {time.perf_counter() - started:.0f} s")
+    while not all(cache.complete for cache in caches.values()):
+        time.sleep(WAIT_SECONDS)
+    return caches
+
+
+def _check_space(directory: Path, caches: list[SessionCache], say: Callable[[str], None]) -> None:
+    """Say how big the cache will be and where; refuse when the disk cannot hold it."""
+    needed = sum(cache.n_bytes for cache in caches)
+    existing = Path(directory)
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    say(
+        f"feature cache: {needed / 1e9:.2f} GB for {len(caches)} session(s) in {directory} "
+        f"(the frozen core runs once; --no-feature-cache to skip)"
+    )
+    if needed > free:
+        raise ConfigError(
+            f"{directory}: the feature cache needs {needed / 1e9:.2f} GB, the disk has {free / 1e9:.2f} GB "
+            "free; free space, choose another --feature-cache-dir, or pass --no-feature-cache"
+        )
+
+
+def _remove_stale(directory: Path, store_key: str, keep: Path) -> None:
+    """Caches of the same session under another key are out of date: remove them."""
+    for folder in Path(directory).glob(f"{store_key}-*"):
+        if folder != keep and folder.is_dir() and folder.name.rsplit("-", 1)[0] == store_key:
+            shutil.rmtree(folder)

@@ -1,0 +1,172 @@
+"""A frozen core's output computed once: same steps as through the core, keyed, completed after a kill."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nwb_v1former.data.store import open_stores
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.checkpoint import read_checkpoint
+from nwb_v1former.pipeline.train import finetune
+from nwb_v1former.train.config import TrainConfig
+from nwb_v1former.train.distributed import Distributed
+from nwb_v1former.train.feature_cache import CacheConfig, SessionPieces, open_caches, session_pieces
+from nwb_v1former.train.finetune import load_base, model_for_finetune
+from nwb_v1former.train.loop import Trainer, training_sessions
+from nwb_v1former.train.run import RunFolder
+
+QUICK = {"strategy": "readout", "max_epochs": 2, "warmup_steps": 5, "window": 60, "seed": 4}
+CPU = Distributed(0, 1, torch.device("cpu"))
+FLOAT16_RELATIVE = 2e-3
+"""Float16 keeps 11 significant bits (relative rounding <= 4.9e-4 per value): measured here, loss and head
+gradients from a float16 cache stay within 6e-4 of the float32 path; 2e-3 leaves room, and fails if the
+cache held the wrong window (errors of order 1)."""
+
+
+def trainer(store_folder: Path, run: Path, cache: CacheConfig | None, precision: str = "float32") -> Trainer:
+    stores = open_stores(store_folder)
+    config = TrainConfig(**QUICK, precision=precision)
+    torch.manual_seed(0)
+    base, _ = load_base("tiny-sim")
+    model = model_for_finetune(base, stores, "tiny-sim")
+    folder = RunFolder(run)
+    folder.prepare(resume=False, overwrite=False)
+    return Trainer(
+        model,
+        training_sessions(stores, config),
+        config,
+        folder,
+        place=CPU,
+        provenance={},
+        progress=False,
+        feature_cache=cache,
+    )
+
+
+def one_step(trainer: Trainer) -> tuple[float, dict[str, torch.Tensor]]:
+    """Loss and head gradients of the first step of epoch 0 (as `fit` runs it)."""
+    trainer._set_phase(0)
+    trainer.model.train()
+    trainer.model.core.eval()
+    batch = trainer._steps(0)[0]
+    loss = trainer._train_step(0, 0, batch)
+    gradients = {
+        name: p.grad.clone() for name, p in trainer.model.named_parameters() if not name.startswith("core.")
+    }
+    return loss, gradients
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [("float32", 1e-5), ("float16", FLOAT16_RELATIVE)])
+def test_a_step_from_the_cache_equals_a_step_through_the_frozen_core(
+    one_store: Path, tmp_path: Path, dtype: str, tolerance: float
+) -> None:
+    loss, gradients = one_step(trainer(one_store, tmp_path / "core", None))
+    cached_loss, cached_gradients = one_step(
+        trainer(one_store, tmp_path / "cached", CacheConfig(dtype=dtype))
+    )
+    assert cached_loss == pytest.approx(loss, rel=tolerance)
+    assert gradients.keys() == cached_gradients.keys() and len(gradients) > 0
+    for name, gradient in gradients.items():
+        error = (cached_gradients[name] - gradient).norm() / gradient.norm().clamp_min(1e-12)
+        assert error < tolerance, (name, float(error))
+    assert (tmp_path / "cached" / "feature-cache").is_dir() and not (
+        tmp_path / "core" / "feature-cache"
+    ).exists()
+
+
+def test_a_readout_finetune_ends_at_the_same_validation_correlation(one_store: Path, tmp_path: Path) -> None:
+    """The default cache (float16, bf16 pass where the CPU has AMX) against the core at every step."""
+    scores = {}
+    for name, cache in (("cached", CacheConfig()), ("core", None)):
+        config = TrainConfig(**QUICK)
+        result = finetune(
+            [one_store],
+            tmp_path / name,
+            base="tiny-sim",
+            config=config,
+            progress=False,
+            report=False,
+            feature_cache=cache,
+        )
+        scores[name] = result
+    assert scores["cached"].best_score == pytest.approx(scores["core"].best_score, abs=0.01)
+    cached, core = (scores[name].evaluation["summary"] for name in ("cached", "core"))
+    for key in core:
+        assert cached[key]["single_trial_correlation"] == pytest.approx(
+            core[key]["single_trial_correlation"], abs=0.01
+        )
+    provenance = read_checkpoint(tmp_path / "cached" / "best.ckpt")["extra"]["provenance"]
+    assert provenance["strategy"] == "readout"
+
+
+def caches_for(one_store: Path, directory: Path, model=None):
+    stores = open_stores(one_store)
+    config = TrainConfig(**QUICK)
+    sessions = training_sessions(stores, config)
+    if model is None:
+        base, _ = load_base("tiny-sim")
+        model = model_for_finetune(base, stores, "tiny-sim")
+    pieces = [
+        SessionPieces(s.store, session_pieces(s.store, s.windows.starts, s.windows.window, s.validation))
+        for s in sessions
+    ]
+    lines: list[str] = []
+    caches = open_caches(
+        model,
+        pieces,
+        directory,
+        "float32",
+        device=torch.device("cpu"),
+        precision="float32",
+        progress=False,
+        say=lines.append,
+    )
+    return model, caches, lines
+
+
+def test_an_interrupted_build_is_completed_and_a_changed_key_rebuilds(
+    one_store: Path, tmp_path: Path
+) -> None:
+    model, caches, lines = caches_for(one_store, tmp_path)
+    ((key, cache),) = caches.items()
+    assert any("GB" in line and str(tmp_path) in line for line in lines), lines  # size and place said first
+    reference = np.load(cache.path)
+    pieces = len(cache.starts)
+    assert pieces > 3 and reference.shape[0] == cache.lengths.sum()
+
+    # A kill after 2 pieces: later pieces' bytes never written, progress says 2.
+    half = int(cache.offsets[2]) * cache.tick_bytes
+    with open(cache.path, "r+b") as handle:
+        handle.seek(-reference.nbytes + half, 2)
+        handle.write(b"\x00" * (reference.nbytes - half))
+    (cache.folder / "progress.json").write_text(json.dumps({"pieces": 2}))
+    _, again, lines = caches_for(one_store, tmp_path, model)
+    assert again[key].folder == cache.folder and again[key].complete
+    assert np.array_equal(np.load(cache.path), reference)
+    assert any("done" in line for line in lines)
+
+    # A complete cache is reused without a word; other core weights key a new one and the old goes.
+    _, reused, lines = caches_for(one_store, tmp_path, model)
+    assert lines == [] and reused[key].folder == cache.folder
+    with torch.no_grad():
+        next(model.core.parameters()).add_(0.01)
+    _, changed, _ = caches_for(one_store, tmp_path, model)
+    assert changed[key].folder != cache.folder and not cache.folder.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [changed[key].folder.name]
+
+
+def test_a_cache_the_disk_cannot_hold_is_refused_before_any_work(one_store: Path, tmp_path: Path) -> None:
+    (store,) = open_stores(one_store)
+    base, _ = load_base("tiny-sim")
+    model = model_for_finetune(base, [store], "tiny-sim")
+    too_long = [SessionPieces(store, np.array([[0, 10**9]]))]  # ~9 TB of features
+    with pytest.raises(ConfigError, match="free space"):
+        open_caches(
+            model, too_long, tmp_path / "cache", "float16", device=torch.device("cpu"), precision="float32"
+        )
+    assert not (tmp_path / "cache").exists()
