@@ -39,7 +39,7 @@ def training_options(command: Callable) -> Callable:
             type=click.IntRange(1),
             default=1,
             show_default=True,
-            help="Windows per session per step (global, split over torchrun processes).",
+            help="Windows per session per step and process (under torchrun the global batch is N times it).",
         ),
         click.option(
             "--window",

@@ -164,6 +164,8 @@ def _train(
                     "model": model.config.to_dict(),
                     "train": config.to_dict(),
                     "window": sessions[0].windows.window,
+                    "processes": place.world_size,
+                    "global_batch_size": config.batch_size * place.world_size,
                     "feature_cache": None if feature_cache is None else _plain(feature_cache),
                     "data": {"stores": [str(store.folder.resolve()) for store in stores]},
                     "provenance": provenance,

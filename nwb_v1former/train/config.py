@@ -26,7 +26,7 @@ class TrainConfig:
 
     strategy: str = "scratch"
     window: int | None = None  # ticks per sample; None: the shortest training trial, at most 300
-    batch_size: int = 1  # windows per session per step (the global batch under torchrun)
+    batch_size: int = 1  # windows per session per step and process (x processes under torchrun)
     core_lr: float = 0.0126
     core_weight_decay: float = 0.0783
     head_lr: float = 0.0073

@@ -4,8 +4,9 @@ One step = one batch of windows from EVERY session, each session's Poisson loss 
 of the training windows, gradients accumulated over all of them, then clipped and applied (the
 published recipe). Each window is its own forward pass with its own random seed, derived from
 (seed, epoch, step, session, position in the batch): a run is repeatable, a resumed run redoes the
-interrupted epoch exactly, and N processes under torchrun (each taking every N-th window of the
-global batch) compute the same step as one process.
+interrupted epoch exactly. Under torchrun each of N processes takes `batch_size` windows per session
+(every N-th window of the global batch of N x batch_size), so N processes with batch size b compute
+the same step as one process with batch size N x b.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 
 from nwb_v1former.data.dataset import MultiSessionDataset, RoundRobinSampler, WindowDataset
 from nwb_v1former.data.store import SessionStore
-from nwb_v1former.errors import ConfigError, SessionError
+from nwb_v1former.errors import SessionError
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.train import metrics
@@ -169,11 +170,6 @@ class Trainer:
         progress: bool = True,
         feature_cache: CacheConfig | None = None,
     ) -> None:
-        if config.batch_size % place.world_size:
-            raise ConfigError(
-                f"batch size {config.batch_size} does not split over {place.world_size} processes; "
-                "use a multiple of --nproc-per-node"
-            )
         self.model = model.to(place.device)
         self.sessions = sessions
         self.config = config
@@ -207,6 +203,11 @@ class Trainer:
         self.feature_cache = feature_cache
         self.caches: dict[str, SessionCache] | None = None
         model.core.set_gradient_checkpointing(config.gradient_checkpointing)
+
+    @property
+    def global_batch_size(self) -> int:
+        """Windows per session per step over all processes: each torchrun process takes `batch_size`."""
+        return self.config.batch_size * self.place.world_size
 
     # --- phases and rates -------------------------------------------------------------------------
     def _set_phase(self, epoch: int) -> None:
@@ -278,7 +279,7 @@ class Trainer:
         items = list(self.sampler)
         per_round = len(self.sessions)
         rounds = [items[i : i + per_round] for i in range(0, len(items), per_round)]
-        size = self.config.batch_size
+        size = self.global_batch_size
         steps = []
         for first in range(0, len(rounds) - size + 1, size):
             batch: dict[str, list[int]] = {}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from nwb_v1former.model.checkpoint import read_checkpoint
 
@@ -75,13 +76,59 @@ def test_resume_without_a_run_is_one_clear_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="torch built without gloo")
-def test_two_gloo_processes_match_one_process_with_the_same_global_batch(
+def test_two_gloo_processes_on_one_session_match_one_process_with_the_same_global_batch(
     sim_stores: Path, tmp_path: Path
 ) -> None:
-    options = [*QUICK, "--max-epochs", "1", "--batch-size", "2", "--seed", "2"]
-    subprocess.run([*CLI, "pretrain", str(sim_stores), "--out", str(tmp_path / "one"), *options], check=True)
+    """The DDP convention: a batch per process (here 1), so one session scales over processes."""
+    store = str(one_store(sim_stores))
+    options = [*QUICK, "--max-epochs", "1", "--seed", "2"]
+    one = [*CLI, "pretrain", store, "--out", str(tmp_path / "one"), "--batch-size", "2"]
+    subprocess.run([*one, *options], check=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    command = [*launcher, "-m", "nwb_v1former", "pretrain", str(sim_stores), "--out", str(tmp_path / "two")]
-    subprocess.run([*command, *options, "--device", "cpu"], check=True, env=env)
+    command = [*launcher, "-m", "nwb_v1former", "pretrain", store, "--out", str(tmp_path / "two")]
+    subprocess.run([*command, *options, "--device", "cpu"], check=True, env=env)  # batch 1 per process
+    config = yaml.safe_load((tmp_path / "two" / "config.yaml").read_text())
+    assert (config["processes"], config["global_batch_size"], config["train"]["batch_size"]) == (2, 2, 1)
     assert_same_weights(tmp_path / "two" / "last.ckpt", tmp_path / "one" / "last.ckpt", atol=1e-5)
+
+
+FINETUNE = ["--from", "tiny-sim", "--strategy", "readout", "--window", "60", "--warmup-steps", "5", "--quiet"]
+
+
+@pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="torch built without gloo")
+def test_two_gloo_processes_share_the_feature_cache_of_two_sessions(sim_stores: Path, tmp_path: Path) -> None:
+    """Each process builds one session's cache (no file has two writers); the step equals one process's."""
+    options = [*FINETUNE, "--no-report", "--max-epochs", "1", "--seed", "2"]
+    one = [*CLI, "finetune", str(sim_stores), "--out", str(tmp_path / "one"), "--batch-size", "2"]
+    subprocess.run([*one, *options], check=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    command = [*launcher, "-m", "nwb_v1former", "finetune", str(sim_stores), "--out", str(tmp_path / "two")]
+    subprocess.run([*command, *options, "--device", "cpu"], check=True, env=env)
+    caches = sorted((tmp_path / "two" / "feature-cache").iterdir())
+    assert len(caches) == 2 and all(
+        json.loads((c / "progress.json").read_text())["pieces"] > 0 for c in caches
+    )
+    assert_same_weights(tmp_path / "two" / "last.ckpt", tmp_path / "one" / "last.ckpt", atol=1e-5)
+
+
+def test_resume_reuses_the_feature_cache(sim_stores: Path, tmp_path: Path) -> None:
+    store, run = str(one_store(sim_stores)), tmp_path / "run"
+    first = subprocess.run(
+        [*CLI, "finetune", store, "--out", str(run), *FINETUNE, "--no-report", "--max-epochs", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "feature cache:" in first.stderr and "GB" in first.stderr
+    (features,) = (run / "feature-cache").glob("*/features.npy")
+    written = features.stat().st_mtime_ns
+    resumed = subprocess.run(
+        [*CLI, "finetune", "--out", str(run), "--resume", *FINETUNE, "--no-report", "--max-epochs", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "feature cache:" not in resumed.stderr, resumed.stderr
+    assert features.stat().st_mtime_ns == written and epochs_logged(run) == 2
