@@ -8,8 +8,10 @@ import sys
 import click
 from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
+from nwb_v1former.atomic import check_apart
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION
+from nwb_v1former.sources import local_sources
 
 
 @click.command("convert", epilog=SOURCE_HELP)
@@ -45,6 +47,7 @@ def convert_command(
 
     Sessions of a dandiset without a stimulus movie or without ROI responses are skipped, one line each.
     """
+    check_apart(out, local_sources(sources))  # a folder SOURCE: before it is expanded into files
     resolved = resolve(sources, cache_dir=cache_dir, stream=stream, dandi_api_url=dandi_api_url, quiet=quiet)
     skipped: list[str] = []
 

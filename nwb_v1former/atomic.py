@@ -1,17 +1,35 @@
-"""Atomic output: write to a temporary sibling, fsync, then rename into place.
+"""Atomic output: write to a temporary sibling, fsync, then rename into place, one writer at a time.
 
 A crash or an error while writing never leaves a half-written file or folder under the final name.
+The temporary sibling is `.<stem>.partial-<pid><suffix>`; one left by a process that was killed is
+removed (with a line on stderr) by the next write of the same output. `--overwrite` replaces only an
+output of the kind the command writes (`OutputKind`), never a source or anything else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from nwb_v1former.errors import OutputExistsError
+from nwb_v1former.errors import ConfigError, OutputExistsError
+from nwb_v1former.lock import exclusive
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    """A kind of output this tool writes, and how to recognise one it wrote (all `--overwrite` may replace).
+
+    `description` completes "... is not <description>"; `recognise(path)` is True for such an output.
+    """
+
+    description: str
+    recognise: Callable[[Path], bool]
 
 
 def _fsync_tree(path: Path) -> None:
@@ -21,31 +39,102 @@ def _fsync_tree(path: Path) -> None:
             os.fsync(handle.fileno())
 
 
-def check_writable(path: Path, overwrite: bool) -> None:
-    """Refuse an existing output unless `overwrite`; raises OutputExistsError with the fix."""
-    if path.exists() and not overwrite:
+def check_writable(path: Path, overwrite: bool, kind: OutputKind | None = None) -> None:
+    """Refuse an existing output unless `overwrite`, and with it anything that is not a `kind` output."""
+    if not (path.exists() or path.is_symlink()):
+        return
+    if not overwrite:
         raise OutputExistsError(f"{path} already exists; choose another output or pass --overwrite")
+    if kind is not None and not kind.recognise(path):
+        raise OutputExistsError(
+            f"{path} is not {kind.description}, so --overwrite does not replace it; choose another output"
+        )
+
+
+def check_apart(out: str | os.PathLike, sources: Iterable[str | os.PathLike]) -> None:
+    """Refuse an output that equals, contains or sits inside a local source (before any work)."""
+    final = Path(out).resolve()
+    for source in sources:
+        real = Path(source).resolve()
+        if final == real or real.is_relative_to(final) or final.is_relative_to(real):
+            raise ConfigError(
+                f"{out}: the output would equal, contain or sit inside the source {source}; "
+                "choose an output outside every source"
+            )
+
+
+def in_place_target(path: str | os.PathLike) -> Path:
+    """The file an in-place write must replace: through a symlink, its target; a hard link is refused.
+
+    Renaming a new file over a symlink would turn the link into a copy and leave its target unchanged;
+    over one name of a hard-linked file, it would detach that name and leave the others unchanged.
+    """
+    target = Path(path).resolve()
+    if ".git" in target.parts and "annex" in target.parts:
+        raise ConfigError(
+            f"{path} is a git-annex (DataLad) file, whose content is read-only and named by its digest; "
+            "run `git annex unlock` (or `datalad unlock`) on it first, or write with --out"
+        )
+    links = target.stat().st_nlink if target.is_file() else 1
+    if links > 1:
+        raise ConfigError(
+            f"{path} has {links} hard links; writing in place would change it under one name only: "
+            "write with --out, or make it a file of its own first (cp, then mv over it)"
+        )
+    return target
+
+
+def partial_path(final: Path, pid: int) -> Path:
+    """The temporary sibling process `pid` writes `final` into."""
+    return final.with_name(f".{final.stem}.partial-{pid}{final.suffix}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_partials(final: Path) -> None:
+    """Remove the temporary siblings of `final` left by processes that no longer run, one line each."""
+    pattern = re.compile(re.escape(f".{final.stem}.partial-") + r"(\d+)" + re.escape(final.suffix))
+    if not final.parent.is_dir():
+        return
+    for candidate in final.parent.iterdir():
+        match = pattern.fullmatch(candidate.name)
+        if match and int(match[1]) != os.getpid() and not _alive(int(match[1])):
+            _remove(candidate)
+            print(f"removed {candidate}, left by process {match[1]}, which was killed", file=sys.stderr)
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_output(
+    path: str | os.PathLike, *, overwrite: bool = False, kind: OutputKind | None = None
+) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it replaces `path`, on error it is removed.
 
-    Works for a file or a folder (whatever the caller creates at the yielded path).
+    Works for a file or a folder (whatever the caller creates at the yielded path). The output is
+    locked for the whole write (see nwb_v1former.lock); `kind` limits what `overwrite` may replace.
     """
     final = Path(path)
-    check_writable(final, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
-    _remove(temporary)
-    try:
-        yield temporary
-        _fsync_tree(temporary)
-        if final.is_dir() and not final.is_symlink():
-            _remove(final)
-        os.replace(temporary, final)
-    finally:
+    check_writable(final, overwrite, kind)
+    with exclusive(final):
+        check_writable(final, overwrite, kind)  # it may have appeared while we waited
+        remove_stale_partials(final)
+        temporary = partial_path(final, os.getpid())
         _remove(temporary)
+        try:
+            yield temporary
+            _fsync_tree(temporary)
+            if final.is_dir() and not final.is_symlink():
+                _remove(final)
+            os.replace(temporary, final)
+        finally:
+            _remove(temporary)
 
 
 def _remove(path: Path) -> None:

@@ -44,12 +44,9 @@ from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.train.finetune import sha256
 from nwb_v1former.train.metrics import SKIP_FRAMES, mean_over_neurons
-from nwb_v1former.train.run import BEST
+from nwb_v1former.train.run import BEST, INSILICO, REPORT
 
-REPORT = "report"
 INDEX = "index.html"
-INSILICO = "insilico"
-"""The run's sub-folder of in-silico results (nwb-v1former insilico writes there by default)."""
 INSILICO_TITLES = {
     "tuning": "Drifting-grating tuning",
     "receptive_fields": "Receptive fields",

@@ -9,11 +9,23 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from nwb_v1former.atomic import atomic_output
+from nwb_v1former.atomic import OutputKind, atomic_output, check_apart
 from nwb_v1former.errors import SessionError
 from nwb_v1former.nwb.discover import NO_RESPONSES, NO_STIMULUS, NWBSource
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION, open_session, write_store
 from nwb_v1former.nwb.remote import RemoteFile
+
+
+def is_dataset(path: Path) -> bool:
+    """Whether `path` is what `convert` writes: a folder of session folders, each with its meta.json
+    (or a folder with nothing visible in it); dot-files (partials, locks) are ignored."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    entries = [entry for entry in path.iterdir() if not entry.name.startswith(".")]
+    return all((entry / "meta.json").is_file() for entry in entries)
+
+
+DATASET = OutputKind("a dataset nwb-v1former converted (session folders with meta.json)", is_dataset)
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ def nwb_files(sources: Sequence[str | Path | RemoteFile]) -> list[NWBSource]:
             continue
         source = Path(source)
         if source.is_dir():
-            found = sorted(source.rglob("*.nwb"))
+            found = sorted(path for path in source.rglob("*.nwb") if not _hidden(path, source))
             if not found:
                 raise SessionError(f"{source}: a folder without .nwb files")
             files.extend(found)
@@ -59,6 +71,12 @@ def nwb_files(sources: Sequence[str | Path | RemoteFile]) -> list[NWBSource]:
         else:
             raise SessionError(f"{source}: no such file or folder")
     return list(dict.fromkeys(files))
+
+
+def _hidden(path: Path, folder: Path) -> bool:
+    """A dot-file or a file in a dot-folder under `folder`: another tool's data (.git, .datalad), a
+    lock, or a partial write (atomic writes and killed runs leave `.<name>.partial-<pid>.nwb`)."""
+    return any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
 def session_inputs(sources: Sequence[str | Path | RemoteFile | SessionInput]) -> list[SessionInput]:
@@ -100,14 +118,18 @@ def convert(
 ) -> list[ConvertedSession]:
     """Convert every NWB file in `sources` into `out/<session_key>/`; all or nothing.
 
+    `out` may not overlap a source, and `overwrite` replaces only an earlier converted dataset.
+
     Inputs marked `skip_unusable` that lack a movie or responses are left out, each reported as one
     line to `on_skip`; if nothing is left to convert, that is a SessionError.
     """
-    inputs = session_inputs(sources)
     out = Path(out)
+    check_apart(out, [source for source in sources if isinstance(source, (str, Path))])
+    inputs = session_inputs(sources)
+    check_apart(out, [item.file for item in inputs if isinstance(item.file, Path)])
     converted = []
     taken: set[str] = set()
-    with atomic_output(out, overwrite=overwrite) as staging:
+    with atomic_output(out, overwrite=overwrite, kind=DATASET) as staging:
         staging.mkdir(parents=True)
         for item in tqdm(inputs, desc="convert", unit="session", disable=not progress or len(inputs) < 2):
             try:

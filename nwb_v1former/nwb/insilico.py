@@ -25,7 +25,7 @@ import numpy as np
 from hdmf.common import DynamicTable, VectorData
 from pynwb import NWBHDF5IO
 
-from nwb_v1former.atomic import atomic_output
+from nwb_v1former.atomic import atomic_output, in_place_target
 from nwb_v1former.errors import OutputExistsError, SessionError
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
 from nwb_v1former.nwb.write import DEFAULT_NAME, _module_problems
@@ -114,7 +114,7 @@ def add_tables(
     """
     source = Path(path)
     check_predictions(source, checkpoint_sha256, name)
-    with atomic_output(source, overwrite=True) as temporary:
+    with atomic_output(in_place_target(source), overwrite=True) as temporary:
         shutil.copyfile(source, temporary)
         _drop_earlier(temporary, name, [table.name for table in tables])
         with NWBHDF5IO(temporary, "a", load_namespaces=True) as io:

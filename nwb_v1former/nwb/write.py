@@ -12,7 +12,9 @@ The source's bytes are copied to a temporary sibling, the module is appended the
 validated, fsynced and renamed into place (over the source with `in_place`). Every dataset of the
 source stays byte-identical (pynwb's append does rewrite the root `nwb_version` attribute to its own
 schema version, and caches that schema beside the file's); a crash at any moment leaves the source
-and any earlier output whole (a killed run may leave its `.<name>.partial-<pid>.nwb` behind).
+and any earlier output whole (a killed run may leave its `.<name>.partial-<pid>.nwb` behind: the next
+write of the file removes it). With `in_place`, a symlink is written through to its target; a file
+with several hard links is refused.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from hdmf.validate import ValidatorMap
 from pynwb import NWBHDF5IO, H5DataIO
 from tqdm.auto import tqdm
 
-from nwb_v1former.atomic import atomic_output, check_writable
+from nwb_v1former.atomic import OutputKind, atomic_output, check_apart, check_writable, in_place_target
 from nwb_v1former.errors import ConfigError, OutputExistsError, SessionError
 from nwb_v1former.nwb.discover import object_path, open_nwb
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
@@ -119,7 +121,11 @@ def _planes(source: Path, roi_ids: np.ndarray, responses: str | None) -> list[_P
 
 
 def output_path(source: Path, out: str | Path | None, *, in_place: bool, name: str, overwrite: bool) -> Path:
-    """The file predictions will go to, after checking the options (before any work is done)."""
+    """The file predictions will go to, after checking the options (before any work is done).
+
+    In place, that is the file a symlink points to (see `in_place_target`); `--out` may not overlap the
+    source, and `overwrite` replaces only a file holding earlier predictions.
+    """
     if not _NAME.fullmatch(name):
         raise ConfigError(
             f"prediction name {name!r} must be letters, digits, '_', '.' or '-' (it names "
@@ -128,12 +134,39 @@ def output_path(source: Path, out: str | Path | None, *, in_place: bool, name: s
     if in_place == (out is not None):
         raise ConfigError("give either an output file (--out) or --in-place to add predictions to the source")
     if in_place:
-        return source
+        return in_place_target(source)
     final = Path(out)
     if final.resolve() == source.resolve():
         raise ConfigError(f"{final}: the output is the source; pass --in-place to add predictions to it")
-    check_writable(final, overwrite)
+    check_apart(final, [source])
+    check_writable(final, overwrite, PREDICTIONS)
     return final
+
+
+def _is_predictions(group: h5py.Group) -> bool:
+    """Whether a processing module holds nwb-v1former predictions (it has their V1FormerModel)."""
+    return any(
+        child.attrs.get("namespace") == NAMESPACE and child.attrs.get("neurodata_type") == "V1FormerModel"
+        for child in group.values()
+        if isinstance(child, h5py.Group)
+    )
+
+
+def holds_predictions(path: Path) -> bool:
+    """Whether `path` is an NWB file `predict` wrote (some processing module holds our predictions)."""
+    if not path.is_file():
+        return False
+    try:
+        with h5py.File(path, "r") as handle:
+            modules = handle.get("processing")
+            return modules is not None and any(
+                _is_predictions(module) for module in modules.values() if isinstance(module, h5py.Group)
+            )
+    except OSError:  # not HDF5 at all
+        return False
+
+
+PREDICTIONS = OutputKind("an NWB file nwb-v1former wrote predictions into", holds_predictions)
 
 
 def _remove_earlier(path: Path, name: str, source: Path) -> bool:
@@ -142,12 +175,7 @@ def _remove_earlier(path: Path, name: str, source: Path) -> bool:
         group = handle.get(f"processing/{name}")
         if group is None:
             return False
-        ours = any(
-            child.attrs.get("namespace") == NAMESPACE and child.attrs.get("neurodata_type") == "V1FormerModel"
-            for child in group.values()
-            if isinstance(child, h5py.Group)
-        )
-        if not ours:
+        if not _is_predictions(group):
             raise OutputExistsError(
                 f"{source}: /processing/{name} exists and is not nwb-v1former predictions; "
                 "choose another --name"
@@ -300,7 +328,8 @@ def write_predictions(
     tick_times = np.asarray(tick_times, np.float64)
     check_increasing(tick_times, "tick_times")
     planes = _planes(source, roi_ids, responses)
-    with atomic_output(final, overwrite=overwrite or in_place) as temporary:
+    kind = None if in_place else PREDICTIONS
+    with atomic_output(final, overwrite=overwrite or in_place, kind=kind) as temporary:
         shutil.copyfile(source, temporary)
         replaced = _remove_earlier(temporary, name, source)
         with _appended(temporary, planes, model, evaluation, name, roi_ids) as (datasets, names):

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from nwb_v1former.atomic import check_apart
 from nwb_v1former.errors import SessionError
 from nwb_v1former.nwb.convert import lacks_movie_or_responses
 from nwb_v1former.pipeline.predict import PredictionResult, predict
-from nwb_v1former.sources import ResolvedSource, resolve_sources
+from nwb_v1former.sources import ResolvedSource, local_sources, resolve_sources
 
 
 def output_for(item: ResolvedSource, out: Path) -> Path:
@@ -31,7 +32,11 @@ def predict_sources(
     on_skip: Callable[[str], None] | None = None,
     **options,
 ) -> list[PredictionResult]:
-    """`predict` for every session of `sources` into the folder `out`; options as for `predict`."""
+    """`predict` for every session of `sources` into the folder `out`; options as for `predict`.
+
+    `out` may not overlap a local source (predictions inside it would be read as sessions next time).
+    """
+    check_apart(out, local_sources(sources))
     resolved = resolve_sources(
         sources, cache_dir=cache_dir, api_url=api_url, progress=options.get("progress", True)
     )

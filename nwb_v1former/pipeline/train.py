@@ -17,13 +17,14 @@ import torch
 
 from nwb_v1former import __version__
 from nwb_v1former.analysis.report import write_report
+from nwb_v1former.atomic import check_apart
 from nwb_v1former.data.store import SessionStore, open_stores
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import convert
-from nwb_v1former.sources import resolve_sources
+from nwb_v1former.sources import local_sources, resolve_sources
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Distributed, distributed
 from nwb_v1former.train.feature_cache import CacheConfig
@@ -136,8 +137,13 @@ def _train(
     report: bool,
     feature_cache: CacheConfig | None = None,
 ) -> FitResult:
-    """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit."""
+    """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit.
+
+    A new run's folder may not overlap a local source (starting over would delete it).
+    """
     run = RunFolder(out)
+    if not resume:
+        check_apart(run.path, local_sources(sources))
     with distributed(device) as place:
         stores = _stores(
             place, sources, run, resume=resume, overwrite=overwrite, progress=progress, fetch=fetch

@@ -4,6 +4,6 @@ not NWB yet (Sensorium, through `sources.sensorium`), each becoming an NWB file 
 `resolve_sources` turns the SOURCE arguments of every command into the files to read.
 """
 
-from nwb_v1former.sources.resolve import ResolvedSource, resolve_sources
+from nwb_v1former.sources.resolve import ResolvedSource, local_sources, resolve_sources
 
-__all__ = ["ResolvedSource", "resolve_sources"]
+__all__ = ["ResolvedSource", "local_sources", "resolve_sources"]

@@ -33,6 +33,11 @@ class ResolvedSource:
         return SessionInput(self.file, origin=self.asset.provenance(), skip_unusable=True)
 
 
+def local_sources(sources: Sequence[str | Path]) -> list[Path]:
+    """The SOURCEs that are local paths (files or folders), not DANDI references."""
+    return [Path(source) for source in sources if not is_dandi_source(str(source))]
+
+
 def resolve_sources(
     sources: Sequence[str | Path],
     *,

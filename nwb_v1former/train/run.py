@@ -8,8 +8,10 @@ RUN/
   best.ckpt          the weights with the best validation single-trial correlation so far
   evaluation.json    per session and per neuron metrics of best.ckpt on held-out trials
   data/              sessions converted for this run (when NWB files were given)
+  report/, insilico/ what `report` and `insilico` write into the run
   feature-cache/     the frozen core's output, computed once (fine-tuning with the core frozen; see
-                     nwb_v1former.train.feature_cache); safe to delete, rebuilt when needed
+                     nwb_v1former.train.feature_cache); keyed by what it depends on, so a rerun or
+                     --overwrite reuses what still holds; safe to delete
 ```
 Every file is written atomically (temporary sibling, fsync, rename): a run killed at any moment
 leaves each file either complete or absent.
@@ -36,6 +38,11 @@ CONFIG, METRICS, LAST, BEST, EVALUATION, DATA, FEATURE_CACHE = (
     "data",
     "feature-cache",
 )
+REPORT = "report"
+INSILICO = "insilico"
+"""The run's sub-folder of in-silico results (nwb-v1former insilico writes there by default)."""
+RUN_ENTRIES = frozenset((CONFIG, METRICS, LAST, BEST, EVALUATION, DATA, FEATURE_CACHE, REPORT, INSILICO))
+"""Every name a run folder holds (besides dot-files: partial writes, locks)."""
 
 
 class RunFolder:
@@ -48,23 +55,37 @@ class RunFolder:
         return self.path / name
 
     def prepare(self, *, resume: bool, overwrite: bool) -> None:
-        """Create the folder; refuse a finished or foreign one unless resuming or overwriting."""
+        """Create the folder; refuse a started or foreign one unless resuming (or overwriting a run).
+
+        A run is started once it has a checkpoint. What a start that failed before its first epoch left
+        (config.yaml, data/) is replaced by the next plain run, as `--overwrite` replaces a run; a folder
+        holding anything a run does not write is never replaced.
+        """
         if resume:
             if not (self / LAST).is_file():
                 raise ConfigError(
                     f"{self.path}: nothing to resume (no {LAST}); start the run without --resume"
                 )
             return
-        if self.path.exists() and any(self.path.iterdir()):
-            if not overwrite:
-                raise OutputExistsError(
-                    f"{self.path} already holds a run; pass --resume to continue it or --overwrite to "
-                    "start over"
-                )
-            for name in (CONFIG, METRICS, LAST, BEST, EVALUATION):
-                (self / name).unlink(missing_ok=True)
-            for folder in (DATA, FEATURE_CACHE):
-                shutil.rmtree(self / folder, ignore_errors=True)
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputExistsError(f"{self.path} is a file, not a run folder; choose another --out")
+        foreign = sorted(
+            entry.name
+            for entry in (self.path.iterdir() if self.path.is_dir() else ())
+            if entry.name not in RUN_ENTRIES and not entry.name.startswith(".")
+        )
+        if foreign:
+            raise OutputExistsError(
+                f"{self.path} holds {foreign[0]!r}, which no run writes, so it is not replaced; "
+                "choose another --out (an empty or new folder)"
+            )
+        if not overwrite and ((self / LAST).exists() or (self / BEST).exists()):
+            raise OutputExistsError(
+                f"{self.path} already holds a run; pass --resume to continue it or --overwrite to start over"
+            )
+        for name in (CONFIG, METRICS, LAST, BEST, EVALUATION):
+            (self / name).unlink(missing_ok=True)
+        shutil.rmtree(self / DATA, ignore_errors=True)
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write_text(self, name: str, text: str) -> Path:

@@ -2,7 +2,7 @@
 
 Bytes go to `<file>.partial`; an interrupted download keeps it and the next run asks the server for
 the rest (HTTP Range). The digest is computed while the bytes arrive, and the file is renamed into
-place only when it matches.
+place only when it matches. One process at a time downloads an asset into a cache (a lock beside it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import requests
 from tqdm.auto import tqdm
 
 from nwb_v1former.errors import SourceError
+from nwb_v1former.lock import exclusive
 from nwb_v1former.sources.dandi.asset import DandiAsset
 from nwb_v1former.sources.dandi.cache import (
     EtagHasher,
@@ -40,6 +41,12 @@ def fetch_asset(asset: DandiAsset, cache: Path, session: requests.Session, *, pr
     record is hashed once; a file that does not match the digest is downloaded again.
     """
     target = cache_path(cache, asset)
+    with exclusive(target):  # a second process downloading the asset waits, then finds it verified
+        return _fetch_locked(asset, target, session, progress)
+
+
+def _fetch_locked(asset: DandiAsset, target: Path, session: requests.Session, progress: bool) -> Path:
+    """`fetch_asset` with the asset's lock held: the checks see what an earlier holder left."""
     if target.is_file():
         if is_verified(target, asset.digest):
             return target

@@ -1,0 +1,79 @@
+"""#19.3: what killed runs leave is never read as data, and the next run removes it (with a line)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hostile.checks import assert_succeeded, cli, partials, snapshot
+from nwb_v1former.nwb.discover import open_nwb
+from nwb_v1former.nwb.write import DEFAULT_NAME
+
+KILLER = Path(__file__).parents[1] / "cli" / "sigkill_predict.py"
+
+
+def quiet_environment(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+
+
+def test_a_killed_predict_in_place_is_not_a_second_session(source: Path, checkpoint: Path, tmp_path) -> None:
+    killed = subprocess.run(
+        [sys.executable, str(KILLER), str(checkpoint), str(source), "fill"],
+        capture_output=True,
+        text=True,
+        env=quiet_environment(tmp_path),
+        timeout=300,
+    )
+    assert json.loads(killed.stdout.strip().splitlines()[-1]) == {"fill": "SIGKILL"}, killed.stderr
+    left = partials(source.parent)
+    assert [path.suffix for path in left] == [".nwb"], "the kill left its partial copy"
+    shutil.copyfile(source, source.with_name(".backup.nwb"))  # a dot-file is not a session either
+    alone = cli("convert", source, "--out", tmp_path / "alone", "--json", "--quiet")
+    assert_succeeded(alone)
+
+    folder = cli("convert", source.parent, "--out", tmp_path / "store", "--json", "--quiet")
+    assert_succeeded(folder)
+    sessions = json.loads(folder.output)["sessions"]
+    assert [(s["key"], s["source"]) for s in sessions] == [
+        (s["key"], s["source"]) for s in json.loads(alone.output)["sessions"]
+    ]
+
+    result = cli("predict", checkpoint, source, "--in-place", "--quiet")
+    assert_succeeded(result)
+    assert f"removed {left[0]}" in result.output and "killed" in result.output
+    assert partials(source.parent) == []
+    with open_nwb(source) as nwbfile:
+        assert DEFAULT_NAME in nwbfile.processing
+
+
+def test_a_killed_convert_leaves_no_partial_store_for_ever(source: Path, tmp_path) -> None:
+    out = tmp_path / "store"
+    before = snapshot(source.parent)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nwb_v1former", "convert", str(source), "--out", str(out), "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=quiet_environment(tmp_path),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not partials(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    left = partials(tmp_path)
+    assert [path.name for path in left] == [f".store.partial-{process.pid}"] and not out.exists()
+
+    result = cli("convert", source, "--out", out, "--quiet")
+    assert_succeeded(result)
+    assert f"removed {left[0]}" in result.output
+    assert partials(tmp_path) == [] and len(list(out.glob("*/meta.json"))) == 1
+    assert snapshot(source.parent) == before
