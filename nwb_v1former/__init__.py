@@ -27,7 +27,7 @@ _LAZY = {
     "load_checkpoint": "nwb_v1former.model.checkpoint",
     "save_checkpoint": "nwb_v1former.model.checkpoint",
     "import_viv1t": "nwb_v1former.model.importer",
-    "metrics": "nwb_v1former.train.metrics",
+    "metrics": "nwb_v1former.metrics",
     "predict": "nwb_v1former.pipeline.predict",
     "write_predictions": "nwb_v1former.nwb.write",
 }

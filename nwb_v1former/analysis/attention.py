@@ -34,12 +34,12 @@ from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable, plain
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError, SessionError
+from nwb_v1former.inference.evaluation import tier_trials
+from nwb_v1former.inference.windows import model_inputs
+from nwb_v1former.metrics import SKIP_FRAMES
 from nwb_v1former.model.attention import capture_attention
 from nwb_v1former.model.core import ViViTCore
 from nwb_v1former.model.model import V1Former
-from nwb_v1former.train.evaluate import tier_trials
-from nwb_v1former.train.inference import model_inputs
-from nwb_v1former.train.metrics import SKIP_FRAMES
 
 SUMMARIES = {
     "spatial_center_x": "column (pixels) of the centre of the spatial attention map",

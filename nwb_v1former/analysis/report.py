@@ -39,12 +39,12 @@ from nwb_v1former.analysis.report_data import (
 )
 from nwb_v1former.atomic import atomic_output
 from nwb_v1former.data.store import SessionStore
+from nwb_v1former.digest import sha256
 from nwb_v1former.errors import OutputExistsError
+from nwb_v1former.metrics import SKIP_FRAMES, mean_over_neurons
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
-from nwb_v1former.train.finetune import sha256
-from nwb_v1former.train.metrics import SKIP_FRAMES, mean_over_neurons
-from nwb_v1former.train.run import BEST, INSILICO, REPORT
+from nwb_v1former.run_folder import BEST, INSILICO, REPORT
 
 INDEX = "index.html"
 INSILICO_TITLES = {

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import yaml
 
+from nwb_v1former import metrics
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.inference.evaluation import predict_trials, tier_trials
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.run_folder import CONFIG, DATA, EVALUATION, RunFolder
 from nwb_v1former.simulate.truth import load_truth
-from nwb_v1former.train import metrics
-from nwb_v1former.train.evaluate import predict_trials, tier_trials
-from nwb_v1former.train.run import CONFIG, DATA, EVALUATION, RunFolder
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from nwb_v1former import __version__
 from nwb_v1former.data.store import SessionStore
-from nwb_v1former.train.finetune import sha256
+from nwb_v1former.digest import sha256
 
 
 @dataclass(frozen=True)

@@ -28,16 +28,16 @@ from nwb_v1former.analysis.report import INSILICO, write_report
 from nwb_v1former.analysis.report_data import ground_truth
 from nwb_v1former.atomic import check_writable
 from nwb_v1former.data.store import SessionStore
+from nwb_v1former.metrics import mean_over_neurons
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.pipeline.demo_config import DemoConfig
 from nwb_v1former.pipeline.insilico import run_attention, run_receptive_fields, run_tuning
 from nwb_v1former.pipeline.predict import predict
 from nwb_v1former.pipeline.train import finetune
+from nwb_v1former.run_folder import BEST
 from nwb_v1former.simulate.write import simulate_and_write
 from nwb_v1former.train.finetune import resolve_base
 from nwb_v1former.train.loop import FitResult
-from nwb_v1former.train.metrics import mean_over_neurons
-from nwb_v1former.train.run import BEST
 
 LAYOUT = "allen"
 STEPS = ("simulate", "convert", "finetune", "predict", "insilico", "report")

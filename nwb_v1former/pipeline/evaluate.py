@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from nwb_v1former.data.store import open_stores
+from nwb_v1former.device import pick_device
+from nwb_v1former.inference.evaluation import SessionEvaluation, evaluate_session
 from nwb_v1former.model.checkpoint import load_checkpoint
-from nwb_v1former.train.distributed import pick_device
-from nwb_v1former.train.evaluate import SessionEvaluation, evaluate_session
 
 
 def evaluate(

@@ -42,15 +42,15 @@ from nwb_v1former.analysis.results import AnalysisProvenance, plain, provenance
 from nwb_v1former.analysis.tuning import GratingConfig, TuningResult, measure_tuning
 from nwb_v1former.atomic import atomic_output, check_writable
 from nwb_v1former.data.store import SessionStore, open_stores
+from nwb_v1former.device import pick_device
+from nwb_v1former.digest import sha256
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.insilico import add_tables, check_predictions
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import checkpoint_file
-from nwb_v1former.train.distributed import pick_device
-from nwb_v1former.train.finetune import sha256
-from nwb_v1former.train.run import CONFIG
+from nwb_v1former.run_folder import CONFIG
 
 Result = TuningResult | ReceptiveFieldResult | AttentionResult
 

@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 
 from nwb_v1former.data.store import SessionStore
+from nwb_v1former.device import pick_device
+from nwb_v1former.digest import sha256
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.inference.evaluation import SessionEvaluation, evaluate_session, tier_trials
+from nwb_v1former.inference.windows import check_session, predict_windows
+from nwb_v1former.metrics import SKIP_FRAMES
 from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
 from nwb_v1former.nwb.write import DEFAULT_NAME, WrittenPredictions, output_path, write_predictions
-from nwb_v1former.train.distributed import pick_device
-from nwb_v1former.train.evaluate import SessionEvaluation, evaluate_session, tier_trials
-from nwb_v1former.train.finetune import sha256
-from nwb_v1former.train.inference import check_session, predict_windows
-from nwb_v1former.train.metrics import SKIP_FRAMES
 
 EVALUATION_TIER = "test"
 METRIC_DESCRIPTIONS = {

@@ -1,4 +1,4 @@
-"""`pretrain` and `finetune`: sources in, a run folder out (see nwb_v1former.train.run for its files).
+"""`pretrain` and `finetune`: sources in, a run folder out (see nwb_v1former.run_folder for its files).
 
 Sources are converted sessions (store folders) or NWB files / folders; NWB files are converted into
 RUN/data/ first. Under torchrun only the main process converts and writes; the others wait for it.
@@ -24,13 +24,13 @@ from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import convert
+from nwb_v1former.run_folder import DATA, LAST, RunFolder
 from nwb_v1former.sources import local_sources, resolve_sources
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Distributed, distributed
 from nwb_v1former.train.feature_cache import CacheConfig
 from nwb_v1former.train.finetune import add_sessions, check_frames, load_base, model_for_finetune
 from nwb_v1former.train.loop import FitResult, Trainer, training_sessions
-from nwb_v1former.train.run import DATA, LAST, RunFolder
 
 SIMULATED_IDENTIFIER = "nwb-v1former-sim"
 IN_RUN_FOLDER = CacheConfig()

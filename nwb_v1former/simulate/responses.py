@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nwb_v1former.metrics import correlation_per_neuron
 from nwb_v1former.simulate.behavior import Behavior
 from nwb_v1former.simulate.config import DEGREES_PER_PIXEL, FRAME_RATE, FRAME_SHAPE, SimulationConfig
 from nwb_v1former.simulate.population import Population, gabor_filters
 from nwb_v1former.simulate.stimuli import GREY
-from nwb_v1former.train.metrics import correlation_per_neuron
 
 SIMPLE_THRESHOLD = 0.5
 COMPLEX_THRESHOLD = 1.0

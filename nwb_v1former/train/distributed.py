@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from nwb_v1former.device import pick_device
+
 
 @dataclass(frozen=True)
 class Distributed:
@@ -34,15 +36,6 @@ class Distributed:
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()
-
-
-def pick_device(requested: str | None, local_rank: int = 0) -> torch.device:
-    """`requested` ("cpu", "cuda", "cuda:1"), else this process's GPU when there is one, else the CPU."""
-    if requested:
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return torch.device("cpu")
 
 
 @contextlib.contextmanager

@@ -52,8 +52,8 @@ from nwb_v1former.atomic import atomic_output
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.inference.windows import model_inputs, spans
 from nwb_v1former.model.model import V1Former
-from nwb_v1former.train.inference import model_inputs, spans
 
 FORMAT_VERSION = 1
 DTYPES = {"float16": np.float16, "float32": np.float32}

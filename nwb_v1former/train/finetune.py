@@ -6,7 +6,6 @@ Hugging Face Hub) or a core shipped inside the package (`tiny-sim`, trained on S
 
 from __future__ import annotations
 
-import hashlib
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import FRAME_HEIGHT, FRAME_WIDTH, SessionStore
+from nwb_v1former.digest import sha256
 from nwb_v1former.errors import CheckpointError
 from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.model.config import ModelConfig
@@ -39,15 +39,6 @@ def resolve_base(reference: str | Path) -> Path:
             f"or a published model ({', '.join(PUBLISHED)})"
         )
     return path
-
-
-def sha256(path: Path) -> str:
-    """Hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def base_provenance(reference: str | Path, path: Path) -> dict[str, Any]:

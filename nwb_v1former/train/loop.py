@@ -25,16 +25,17 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from nwb_v1former import metrics
 from nwb_v1former.data.dataset import MultiSessionDataset, RoundRobinSampler, WindowDataset
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import SessionError
+from nwb_v1former.inference.evaluation import predict_trials, score_trials, tier_trials
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
-from nwb_v1former.train import metrics
+from nwb_v1former.run_folder import BEST, EVALUATION, FEATURE_CACHE, LAST, RunFolder
 from nwb_v1former.train.clipping import AdaptiveClipper
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Distributed
-from nwb_v1former.train.evaluate import predict_trials, score_trials, tier_trials
 from nwb_v1former.train.feature_cache import (
     CacheConfig,
     SessionCache,
@@ -44,7 +45,6 @@ from nwb_v1former.train.feature_cache import (
     predict_cached_trials,
     session_pieces,
 )
-from nwb_v1former.train.run import BEST, EVALUATION, FEATURE_CACHE, LAST, RunFolder
 
 POISSON_EPS = 1e-8
 MAX_WINDOW = 300

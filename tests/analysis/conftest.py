@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from nwb_v1former.data.store import SessionStore
+from nwb_v1former.inference.evaluation import evaluate_session
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.simulate import load_truth, simulate_and_write
-from nwb_v1former.train.evaluate import evaluate_session
 from nwb_v1former.train.finetune import resolve_base
 
 TINY_SIM_ANIMAL = {"seed": 100, "neurons": 400, "clip_seconds": 5.0}

@@ -22,13 +22,13 @@ from nwb_v1former.analysis.receptive_fields import NoiseConfig, map_receptive_fi
 from nwb_v1former.analysis.results import provenance
 from nwb_v1former.analysis.tuning import GratingConfig, angle_difference, measure_tuning
 from nwb_v1former.data.store import SessionStore
+from nwb_v1former.inference.evaluation import evaluate_session
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.pipeline.train import pretrain
 from nwb_v1former.simulate import load_truth, simulate_and_write
 from nwb_v1former.train.config import TrainConfig
-from nwb_v1former.train.evaluate import evaluate_session
 
 WELL_PREDICTED = 20
 

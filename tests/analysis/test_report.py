@@ -17,11 +17,11 @@ from nwb_v1former.cli.main import main
 
 from nwb_v1former.analysis.report import write_report
 from nwb_v1former.analysis.report_data import ground_truth, load_run, readout_pixels, retinotopy_correlation
+from nwb_v1former.digest import sha256
 from nwb_v1former.errors import OutputExistsError
 from nwb_v1former.model import V1Former
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
-from nwb_v1former.train.finetune import sha256
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -14,10 +14,10 @@ from nwb_v1former.cli.main import main
 from prediction_helpers import checkpoint_for, simulated_session
 
 from nwb_v1former.analysis.report_data import load_run
+from nwb_v1former.digest import sha256
 from nwb_v1former.model.checkpoint import load_checkpoint, save_checkpoint
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import predict
-from nwb_v1former.train.finetune import sha256
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from nwb_builders import write_session
 from nwb_v1former.cli.main import main
 
 from nwb_v1former.data.store import SessionStore
+from nwb_v1former.metrics import correlation_per_neuron
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.read import response_planes
 from nwb_v1former.simulate import load_truth, simulate_and_write
-from nwb_v1former.train.metrics import correlation_per_neuron
 
 SIM = {"neurons": 30, "minutes": 1.5, "clip_seconds": 3.0, "planes": 2, "seed": 4}
 

@@ -6,10 +6,10 @@ import dataclasses
 
 import numpy as np
 
+from nwb_v1former.metrics import correlation_per_neuron
 from nwb_v1former.simulate import SimulationConfig, simulate
 from nwb_v1former.simulate.schedule import TRAIN_TIER
 from nwb_v1former.simulate.stimuli import GREY
-from nwb_v1former.train.metrics import correlation_per_neuron
 
 
 def _quadratic_design(xy: np.ndarray) -> np.ndarray:

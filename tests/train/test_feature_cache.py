@@ -13,12 +13,12 @@ from nwb_v1former.data.store import open_stores
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import read_checkpoint
 from nwb_v1former.pipeline.train import finetune
+from nwb_v1former.run_folder import RunFolder
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Distributed
 from nwb_v1former.train.feature_cache import CacheConfig, SessionPieces, open_caches, session_pieces
 from nwb_v1former.train.finetune import load_base, model_for_finetune
 from nwb_v1former.train.loop import Trainer, training_sessions
-from nwb_v1former.train.run import RunFolder
 
 QUICK = {"strategy": "readout", "max_epochs": 2, "warmup_steps": 5, "window": 60, "seed": 4}
 CPU = Distributed(0, 1, torch.device("cpu"))

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from nwb_v1former.train.metrics import (
+from nwb_v1former.metrics import (
     SKIP_FRAMES,
     correlation_per_neuron,
     correlation_to_average,

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from nwb_v1former import metrics
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import SessionError
+from nwb_v1former.inference.windows import predict_span
 from nwb_v1former.model.model import V1Former
-from nwb_v1former.train import metrics
-from nwb_v1former.train.inference import predict_span
 
 PER_NEURON = ("single_trial_correlation", "correlation_to_average", "normalized_correlation", "noise_ceiling")
 

@@ -1,0 +1,1 @@
+"""A fitted model run over converted sessions: predictions on the 30 Hz ticks, and their scores."""
