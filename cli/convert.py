@@ -9,6 +9,7 @@ import click
 from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.atomic import check_apart
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION
 from nwb_v1former.sources import local_sources
@@ -86,5 +87,6 @@ def convert_command(
     click.echo(f"Converted {len(rows)} of {total} session(s) into {out}:")
     for row in rows:
         click.echo(
-            f"  {row['key']}: {row['ticks']} ticks at 30 Hz, {row['neurons']} neurons  <- {row['source']}"
+            f"  {row['key']}: {row['ticks']} ticks at {TICK_RATE_HZ:g} Hz, {row['neurons']} neurons  "
+            f"<- {row['source']}"
         )

@@ -8,6 +8,7 @@ import click
 from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.errors import SessionError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.discover import NWBSource, SessionInventory, inventory, open_nwb, opened_version
 from nwb_v1former.nwb.read import plan_session
 from nwb_v1former.sources import ResolvedSource
@@ -65,7 +66,8 @@ def render(found: SessionInventory, plan: dict | None, origin: dict | None = Non
         )
         lines.append(f"     stimulus: {', '.join(plan['stimulus'])}")
         lines.append(
-            f"     {plan['ticks']} ticks at 30 Hz, {plan['start_time']:.2f}-{plan['stop_time']:.2f} s"
+            f"     {plan['ticks']} ticks at {TICK_RATE_HZ:g} Hz, "
+            f"{plan['start_time']:.2f}-{plan['stop_time']:.2f} s"
         )
     lines.append(f"  problems: {'none' if not data['problems'] else ''}")
     lines.extend(f"     - {problem}" for problem in data["problems"])

@@ -13,7 +13,7 @@ from nwb_v1former.analysis.attention import BEHAVIORS, SUMMARIES, AttentionResul
 from nwb_v1former.analysis.receptive_fields import ReceptiveFieldResult
 from nwb_v1former.analysis.report_figures import CEILING, PREDICTED, RECORDED, _figure, _save
 from nwb_v1former.analysis.tuning import TUNED_DEPTH, TuningResult
-from nwb_v1former.data.store import FRAME_HEIGHT, FRAME_WIDTH
+from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
 
 STATE_COLORS = (RECORDED, PREDICTED, CEILING, "#7570b3")
 EXAMPLES = 3

@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, model_device, readout_roi_ids
 from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
-from nwb_v1former.data.store import FRAME_HEIGHT, FRAME_WIDTH
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
 from nwb_v1former.model.model import V1Former
 
 

@@ -41,6 +41,7 @@ from nwb_v1former.atomic import atomic_output
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import OutputExistsError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.metrics import SKIP_FRAMES, mean_over_neurons
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
@@ -157,7 +158,7 @@ def _traces_panel(
     if traces is None:
         return []
     name = f"traces-{key}.png"
-    skip = SKIP_FRAMES / float(store.meta.get("tick_rate", 30.0))
+    skip = SKIP_FRAMES / TICK_RATE_HZ
     figures.traces_figure(traces, pick_neurons(correlation), store.roi_ids, correlation, skip, folder / name)
     caption = (
         f"Responses to the {tier} clip shown most often ({traces.repeats} repeats, never trained on): the "

@@ -18,6 +18,7 @@ import yaml
 from nwb_v1former import metrics
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.inference.evaluation import predict_trials, tier_trials
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.run_folder import CONFIG, DATA, EVALUATION, RunFolder
@@ -152,7 +153,7 @@ def repeat_traces(
     length = min(len(p) for p in predicted)
     first = store.trials.first_tick[chosen]
     recorded = np.stack([np.asarray(store.responses[f : f + length]) for f in first])
-    seconds = np.arange(length) / float(store.meta.get("tick_rate", 30.0))
+    seconds = np.arange(length) / TICK_RATE_HZ
     return RepeatTraces(tier, stimulus, seconds, recorded, np.stack([p[:length] for p in predicted]))
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nwb_v1former.analysis.report_data import RepeatTraces
-from nwb_v1former.data.store import FRAME_HEIGHT, FRAME_WIDTH
+from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

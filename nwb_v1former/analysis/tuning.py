@@ -23,11 +23,10 @@ import torch
 
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, mean_responses, readout_roi_ids
 from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
-from nwb_v1former.data.store import FRAME_HEIGHT, FRAME_WIDTH
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH, TICK_RATE_HZ
 from nwb_v1former.model.model import V1Former
 
-TICK_RATE = 30.0
 TUNED_DEPTH = 0.1
 """A ROI is tuned when (max - min) / (max + min) of its responses over directions is at least this."""
 
@@ -78,7 +77,7 @@ def grating_clips(config: GratingConfig) -> torch.Tensor:
         torch.arange(FRAME_WIDTH, dtype=torch.float64),
         indexing="ij",
     )
-    seconds = torch.arange(config.frames, dtype=torch.float64)[:, None, None] / TICK_RATE
+    seconds = torch.arange(config.frames, dtype=torch.float64)[:, None, None] / TICK_RATE_HZ
     clips = []
     for direction in np.deg2rad(config.directions_deg):
         along = columns * math.cos(direction) + rows * math.sin(direction)

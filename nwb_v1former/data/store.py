@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from nwb_v1former.errors import SessionError
+from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
 
 SCHEMA_VERSION = 1
-FRAME_HEIGHT, FRAME_WIDTH = 36, 64
 TIERS = ("train", "validation", "test", "none")
 ARRAYS = {
     "video": (np.uint8, (FRAME_HEIGHT, FRAME_WIDTH)),

@@ -8,6 +8,7 @@ from typing import Any
 
 from nwb_v1former.config import check_known_keys
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.grid import FRAME_SHAPE
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class ModelConfig:
     preset: str = "viv1t-2025"
     core: CoreConfig = dataclasses.field(default_factory=CoreConfig)
     heads: HeadConfig = dataclasses.field(default_factory=HeadConfig)
-    frame_shape: tuple[int, int] = (36, 64)
+    frame_shape: tuple[int, int] = FRAME_SHAPE
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

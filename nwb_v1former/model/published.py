@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.grid import FRAME_SHAPE
 from nwb_v1former.model.config import CoreConfig, ModelConfig, preset
 from nwb_v1former.model.model import V1Former
 
@@ -99,7 +100,7 @@ def config_from_authors(args: Mapping[str, object]) -> ModelConfig:
         raise ConfigError("checkpoint's shifter is not 3 layers of 5 units; not the published model")
     name = "viv1t-2025" if core == base.core else "viv1t-2025-variant"
     return ModelConfig(
-        preset=name, core=core, heads=heads, frame_shape=tuple(args.get("video_shape", (36, 64)))
+        preset=name, core=core, heads=heads, frame_shape=tuple(args.get("video_shape", FRAME_SHAPE))
     )
 
 

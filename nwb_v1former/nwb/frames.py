@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-OUTPUT_SHAPE = (36, 64)
+from nwb_v1former.grid import FRAME_SHAPE
+
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -61,8 +62,8 @@ class FrameProcessor:
             value_scale=value_scale,
             rows=rows,
             columns=columns,
-            row_weights=area_weights(rows.stop - rows.start, OUTPUT_SHAPE[0]).astype(np.float32),
-            column_weights=area_weights(columns.stop - columns.start, OUTPUT_SHAPE[1]).astype(np.float32),
+            row_weights=area_weights(rows.stop - rows.start, FRAME_SHAPE[0]).astype(np.float32),
+            column_weights=area_weights(columns.stop - columns.start, FRAME_SHAPE[1]).astype(np.float32),
         )
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
@@ -73,7 +74,7 @@ class FrameProcessor:
         if self.transpose:
             frames = frames.swapaxes(1, 2)
         frames = frames[:, self.rows, self.columns].astype(np.float32) * np.float32(self.value_scale)
-        if frames.shape[1:] != OUTPUT_SHAPE:
+        if frames.shape[1:] != FRAME_SHAPE:
             frames = np.einsum("ia,kab,jb->kij", self.row_weights, frames, self.column_weights, optimize=True)
         return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
 
@@ -91,6 +92,6 @@ class FrameProcessor:
         size = tuple(raw_shape[1:3][::-1] if self.transpose else raw_shape[1:3])
         if (height, width) != size:
             done.append(f"centre crop {size[0]}x{size[1]} to 16:9 ({height}x{width})")
-        if (height, width) != OUTPUT_SHAPE:
+        if (height, width) != FRAME_SHAPE:
             done.append(f"area-average resize {height}x{width} to 36x64")
         return done

@@ -18,6 +18,7 @@ from nwb_v1former import __version__
 from nwb_v1former.data.stats import compute_statistics
 from nwb_v1former.data.store import StoreWriter
 from nwb_v1former.errors import SessionError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.behavior import NEUTRAL_VALUE, behavior_on_ticks
 from nwb_v1former.nwb.discover import NWBSource, as_source, object_path, open_nwb, opened_version
 from nwb_v1former.nwb.remote import RemoteFile
@@ -32,8 +33,7 @@ from nwb_v1former.nwb.stimulus import (
 from nwb_v1former.nwb.timing import linear_weights, scale, series_times
 from nwb_v1former.nwb.trials import build_trials, to_ticks, trial_intervals
 
-TICK_RATE = 30.0
-TICK_TOLERANCE_S = 0.25 / TICK_RATE
+TICK_TOLERANCE_S = 0.25 / TICK_RATE_HZ
 """Stimulus flips within this much after a tick count as on screen at that tick (photodiode jitter)."""
 BLOCK_TICKS = 2048
 FRAMES_PER_READ = 256
@@ -99,15 +99,15 @@ def plan_session(
     response_stop = min(times[-1] for times in plane_times)
     stimulus_start, stimulus_stop = timeline.span
     start, stop = max(stimulus_start, response_start), min(stimulus_stop, response_stop)
-    if stop - start < 1.0 / TICK_RATE:
+    if stop - start < 1.0 / TICK_RATE_HZ:
         raise SessionError(
             f"{where}: the stimulus ({stimulus_start:.2f}-{stimulus_stop:.2f} s) and the responses "
             f"({response_start:.2f}-{response_stop:.2f} s) do not overlap in time; are they on one clock?"
         )
     # Ticks are phase-locked to the first stimulus frame, so 30 Hz movies land exactly on ticks.
-    first = np.ceil((start - stimulus_start) * TICK_RATE - 1e-6)
-    n_ticks = int(np.floor((stop - stimulus_start) * TICK_RATE + 1e-6) - first) + 1
-    tick_times = stimulus_start + (first + np.arange(n_ticks)) / TICK_RATE
+    first = np.ceil((start - stimulus_start) * TICK_RATE_HZ - 1e-6)
+    n_ticks = int(np.floor((stop - stimulus_start) * TICK_RATE_HZ + 1e-6) - first) + 1
+    tick_times = stimulus_start + (first + np.arange(n_ticks)) / TICK_RATE_HZ
     behavior = [
         (object_path(obj), obj)
         for obj in nwbfile.objects.values()
@@ -357,7 +357,7 @@ def write_store(
             "subject_id": plan.subject_id,
             "session_id": plan.session_id,
             **plan.summary(),
-            "tick_rate": TICK_RATE,
+            "tick_rate": TICK_RATE_HZ,
             "original_rates": _original_rates(plan),
             "behavior": {
                 "sources": behavior.sources,
@@ -389,7 +389,7 @@ def _original_rates(plan: SessionPlan) -> dict[str, float]:
 
 
 def _transforms(plan: SessionPlan) -> list[str]:
-    done = [f"responses linearly resampled from each imaging clock to {TICK_RATE:g} Hz ticks"]
+    done = [f"responses linearly resampled from each imaging clock to {TICK_RATE_HZ:g} Hz ticks"]
     for presentation in plan.presentations:
         done.extend(
             f"{presentation.name}: {t}" for t in presentation.processor.transforms(presentation.raw_shape)

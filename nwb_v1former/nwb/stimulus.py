@@ -16,6 +16,7 @@ from pynwb.epoch import TimeIntervals
 from pynwb.image import ImageSeries, IndexSeries
 
 from nwb_v1former.errors import SessionError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.discover import NO_STIMULUS
 from nwb_v1former.nwb.frames import FrameProcessor
 from nwb_v1former.nwb.timing import check_increasing, series_times
@@ -205,7 +206,7 @@ class Timeline:
         order = np.argsort(times, kind="stable")
         times, source, frame = times[order], source[order], frame[order]
         gaps = np.diff(times)
-        typical = float(np.median(gaps[gaps > 0])) if np.any(gaps > 0) else 1.0 / 30
+        typical = float(np.median(gaps[gaps > 0])) if np.any(gaps > 0) else 1.0 / TICK_RATE_HZ
         gaps = np.append(gaps, np.inf)
         hold = np.where(gaps > _BREAK_INTERVALS * typical, typical, gaps)
         return cls(times, source, frame, hold)

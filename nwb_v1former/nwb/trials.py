@@ -9,6 +9,7 @@ from pynwb import NWBFile
 from pynwb.epoch import TimeIntervals
 
 from nwb_v1former.data.store import Trials
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.stimulus import Timeline
 
 _TIER_NAMES = {"train": "train", "training": "train", "oracle": "validation", "validation": "validation"}
@@ -45,7 +46,7 @@ def trial_intervals(
     if tables:
         return (*_table_rows(tables), ", ".join(sorted(path_of(t) for t in tables)))
     gaps = np.diff(timeline.times)
-    typical = float(np.median(gaps)) if len(gaps) else 1.0 / 30
+    typical = float(np.median(gaps)) if len(gaps) else 1.0 / TICK_RATE_HZ
     breaks = np.flatnonzero(gaps > _RUN_GAP_INTERVALS * typical)
     starts = timeline.times[np.concatenate([[0], breaks + 1])]
     stops = timeline.times[np.concatenate([breaks, [len(timeline.times) - 1]])] + typical

@@ -36,10 +36,10 @@ from tqdm.auto import tqdm
 
 from nwb_v1former.atomic import OutputKind, atomic_output, check_apart, check_writable, in_place_target
 from nwb_v1former.errors import ConfigError, OutputExistsError, SessionError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.discover import object_path, open_nwb
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
-from nwb_v1former.nwb.read import TICK_RATE
 from nwb_v1former.nwb.resample import FrameStream
 from nwb_v1former.nwb.rois import choose_response_series, response_candidates, response_plane
 from nwb_v1former.nwb.timing import check_increasing, series_times
@@ -216,7 +216,8 @@ def _evaluation_table(
         name="evaluation",
         description=(
             f"Per-ROI evaluation of the predictions on the session's {evaluation.n_trials} held-out "
-            f"{evaluation.tier} trials, on the model's {TICK_RATE:g} Hz grid; NaN: the ROI cannot be scored."
+            f"{evaluation.tier} trials, on the model's {TICK_RATE_HZ:g} Hz grid; NaN: the ROI cannot be "
+            "scored."
         ),
         columns=columns,
     )
@@ -275,11 +276,11 @@ def _appended(
                         region=plane.rows.tolist(), description=f"The ROIs of {plane.path}, in its order"
                     ),
                     model=provenance,
-                    model_rate=TICK_RATE,
+                    model_rate=TICK_RATE_HZ,
                     recorded=recorded,
                     description=(
                         f"ViV1T predictions of {plane.path} (same ROIs and imaging times, in its unit), "
-                        f"linearly interpolated from the model's {TICK_RATE:g} Hz grid; NaN at imaging "
+                        f"linearly interpolated from the model's {TICK_RATE_HZ:g} Hz grid; NaN at imaging "
                         f"times outside the predicted span.{warning}"
                     ),
                     **clock,

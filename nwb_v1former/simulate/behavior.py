@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nwb_v1former.simulate.config import FRAME_RATE
+from nwb_v1former.grid import TICK_RATE_HZ
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Behavior:
 
 def _low_pass(signal: np.ndarray, tau_s: float) -> np.ndarray:
     """First-order low-pass filter along time; (T,) -> (T,)."""
-    alpha = 1.0 - np.exp(-1.0 / (tau_s * FRAME_RATE))
+    alpha = 1.0 - np.exp(-1.0 / (tau_s * TICK_RATE_HZ))
     out = np.empty_like(signal)
     state = signal[0]
     for i, value in enumerate(signal):
@@ -36,7 +36,7 @@ def _low_pass(signal: np.ndarray, tau_s: float) -> np.ndarray:
 
 def _ornstein_uhlenbeck(rng: np.random.Generator, n: int, tau_s: float, std: float) -> np.ndarray:
     """Stationary OU process sampled on the 30 Hz grid; (n,) float64."""
-    decay = np.exp(-1.0 / (tau_s * FRAME_RATE))
+    decay = np.exp(-1.0 / (tau_s * TICK_RATE_HZ))
     innovations = rng.standard_normal(n) * std * np.sqrt(1 - decay**2)
     out = np.empty(n)
     state = rng.standard_normal() * std
@@ -52,7 +52,7 @@ def simulate_behavior(rng: np.random.Generator, n_ticks: int) -> Behavior:
     target = np.zeros(n_ticks)
     tick, running = 0, bool(rng.random() < 0.4)
     while tick < n_ticks:
-        length = max(1, int(rng.exponential(8.0 if running else 12.0) * FRAME_RATE))
+        length = max(1, int(rng.exponential(8.0 if running else 12.0) * TICK_RATE_HZ))
         target[tick : tick + length] = rng.uniform(8, 35) if running else 0.0
         tick, running = tick + length, not running
     jitter = np.abs(_ornstein_uhlenbeck(rng, n_ticks, 0.5, 2.0)) * (target > 0)
@@ -64,7 +64,7 @@ def simulate_behavior(rng: np.random.Generator, n_ticks: int) -> Behavior:
 
     # Eye position: slow drift around a fixation point plus saccades that jump and slowly return.
     center = np.stack([_ornstein_uhlenbeck(rng, n_ticks, 2.0, 1.0) for _ in range(2)], axis=1)
-    saccade_times = np.flatnonzero(rng.random(n_ticks) < 0.3 / FRAME_RATE)
+    saccade_times = np.flatnonzero(rng.random(n_ticks) < 0.3 / TICK_RATE_HZ)
     jumps = np.zeros((n_ticks, 2))
     jumps[saccade_times] = rng.normal(0.0, 4.0, size=(len(saccade_times), 2))
     offset = np.cumsum(jumps, axis=0)

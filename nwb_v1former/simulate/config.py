@@ -8,11 +8,10 @@ from typing import Any
 
 from nwb_v1former.config import check_known_keys
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.grid import FRAME_SHAPE, TICK_RATE_HZ
 
-FRAME_RATE = 30.0
 """The model's clock (Hz): stimulus frames, rates and behaviour are simulated on these ticks."""
 
-FRAME_SHAPE = (36, 64)
 """The model's frame (height, width) in pixels; the simulated screen is rendered at this size."""
 
 DEGREES_PER_PIXEL = 120.0 / FRAME_SHAPE[1]
@@ -55,7 +54,7 @@ class SimulationConfig:
             (self.animal >= 0, "animal must be non-negative"),
             (0 < self.imaging_rate <= 120, "imaging_rate must be in (0, 120] Hz"),
             (self.planes >= 1, "planes must be at least 1"),
-            (self.clip_seconds * FRAME_RATE >= 30, "clip_seconds must be at least 1 s (30 frames)"),
+            (self.clip_seconds * TICK_RATE_HZ >= 30, "clip_seconds must be at least 1 s (30 frames)"),
             (self.gap_seconds >= 0, "gap_seconds must be non-negative"),
             (self.repeated_clips >= 1, "repeated_clips must be at least 1"),
             (self.repeats >= 2, "repeats must be at least 2 (a noise ceiling needs repeats)"),
@@ -77,12 +76,12 @@ class SimulationConfig:
     @property
     def clip_frames(self) -> int:
         """Frames per clip on the 30 Hz grid."""
-        return round(self.clip_seconds * FRAME_RATE)
+        return round(self.clip_seconds * TICK_RATE_HZ)
 
     @property
     def gap_frames(self) -> int:
         """Grey frames between clips on the 30 Hz grid."""
-        return round(self.gap_seconds * FRAME_RATE)
+        return round(self.gap_seconds * TICK_RATE_HZ)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON/YAML-serialisable form."""

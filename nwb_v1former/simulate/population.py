@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nwb_v1former.simulate.config import FRAME_RATE, FRAME_SHAPE, SimulationConfig
+from nwb_v1former.grid import FRAME_SHAPE, TICK_RATE_HZ
+from nwb_v1former.simulate.config import SimulationConfig
 
 TEMPORAL_TAPS = 10
 """Length of every temporal kernel in 30 Hz frames (333 ms)."""
@@ -71,7 +72,7 @@ def temporal_kernels(latency_s: np.ndarray) -> np.ndarray:
 
     Tap 0 is the current frame; it is zero so that responses lag the stimulus, as in V1.
     """
-    lag_s = np.arange(TEMPORAL_TAPS)[:, None] / FRAME_RATE
+    lag_s = np.arange(TEMPORAL_TAPS)[:, None] / TICK_RATE_HZ
     order = 3.0
     tau_fast = latency_s[None, :] / order
     tau_slow = 1.6 * tau_fast

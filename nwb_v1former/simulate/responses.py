@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nwb_v1former.grid import FRAME_SHAPE, TICK_RATE_HZ
 from nwb_v1former.metrics import correlation_per_neuron
 from nwb_v1former.simulate.behavior import Behavior
-from nwb_v1former.simulate.config import DEGREES_PER_PIXEL, FRAME_RATE, FRAME_SHAPE, SimulationConfig
+from nwb_v1former.simulate.config import DEGREES_PER_PIXEL, SimulationConfig
 from nwb_v1former.simulate.population import Population, gabor_filters
 from nwb_v1former.simulate.stimuli import GREY
 
@@ -140,7 +141,7 @@ def imaging_positions(
     Computed from integer frame indices, so a 30 Hz recording with phase 0 and no jitter lands exactly
     on ticks. `jitter` (M,) in imaging frames models the acquisition clock's irregularity.
     """
-    ticks_per_frame = FRAME_RATE / imaging_rate
+    ticks_per_frame = TICK_RATE_HZ / imaging_rate
     n_frames = int(np.floor((n_ticks - 1) / ticks_per_frame - phase)) + 1
     frames = phase + np.arange(n_frames, dtype=np.float64)
     if jitter is not None:
@@ -160,7 +161,7 @@ def measure(
     Neurons are independent given the rates, so they are measured a block at a time.
     """
     phase = rng.uniform() if config.imaging_phase is None else config.imaging_phase
-    max_frames = int(len(rates) * config.imaging_rate / FRAME_RATE) + 2
+    max_frames = int(len(rates) * config.imaging_rate / TICK_RATE_HZ) + 2
     jitter = rng.uniform(-config.timing_jitter, config.timing_jitter, size=max_frames)
     position = imaging_positions(
         len(rates), config.imaging_rate, phase, jitter if config.timing_jitter else None
@@ -178,7 +179,7 @@ def measure(
             _measure_block(rates[:, block], position, left, right, config, rng)
         )
     return Measurement(
-        times=tick_times[0] + position / FRAME_RATE,
+        times=tick_times[0] + position / TICK_RATE_HZ,
         measured=measured,
         expected=expected,
         expected_ticks=expected_ticks,
@@ -196,7 +197,7 @@ def _measure_block(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(measured (M, n), expected (M, n), expected on ticks (T, n), noise ceiling (n,)) for n neurons."""
-    decay = float(np.exp(-1.0 / (config.calcium_tau * FRAME_RATE)))
+    decay = float(np.exp(-1.0 / (config.calcium_tau * TICK_RATE_HZ)))
     calcium = _exponential_filter(rng.poisson(rates).astype(np.float32), decay)
     expected_ticks = _exponential_filter(rates, decay)
     # Var(c_t) = sum_k h_k^2 rate_{t-k};  Cov(c_t, c_{t+1}) = decay * Var(c_t)  (h_k = decay**k).

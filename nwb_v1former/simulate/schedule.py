@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nwb_v1former.errors import ConfigError
-from nwb_v1former.simulate.config import FRAME_RATE, SimulationConfig
+from nwb_v1former.grid import TICK_RATE_HZ
+from nwb_v1former.simulate.config import SimulationConfig
 
 ORACLE_TIER = "oracle"
 TEST_TIER = "final_test_main"
@@ -74,4 +75,4 @@ def make_schedule(config: SimulationConfig, rng: np.random.Generator) -> Schedul
 
 def tick_times(n_ticks: int, start_time: float) -> np.ndarray:
     """Time (s) of each 30 Hz tick on the session clock; (n_ticks,) float64."""
-    return start_time + np.arange(n_ticks) / FRAME_RATE
+    return start_time + np.arange(n_ticks) / TICK_RATE_HZ

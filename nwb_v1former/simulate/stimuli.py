@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nwb_v1former.simulate.config import FRAME_RATE, FRAME_SHAPE
+from nwb_v1former.grid import FRAME_SHAPE, TICK_RATE_HZ
 
 GREY = 128
 CLIP_KINDS = ("noise", "grating", "objects")
@@ -63,14 +63,14 @@ def _drifting_gratings(rng: np.random.Generator, n_frames: int) -> np.ndarray:
     """Full-field sinusoidal gratings, a new direction / spatial / temporal frequency every ~1 s."""
     height, width = FRAME_SHAPE
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    segment = int(FRAME_RATE)
+    segment = int(TICK_RATE_HZ)
     frames = np.empty((n_frames, height, width))
     for start in range(0, n_frames, segment):
         direction = rng.uniform(0, 2 * np.pi)
         period_px = rng.uniform(6, 20)
         temporal_hz = rng.uniform(1, 4)
         contrast = rng.uniform(40, 110)
-        t = np.arange(start, min(start + segment, n_frames))[:, None, None] / FRAME_RATE
+        t = np.arange(start, min(start + segment, n_frames))[:, None, None] / TICK_RATE_HZ
         along = xx * np.cos(direction) + yy * np.sin(direction)
         frames[start : start + len(t)] = GREY + contrast * np.sin(
             2 * np.pi * (along / period_px - temporal_hz * t)

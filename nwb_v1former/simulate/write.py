@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from nwb_v1former import __version__
 from nwb_v1former.atomic import atomic_output
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.simulate.config import SimulationConfig
 from nwb_v1former.simulate.recording import Recording, simulate
 from nwb_v1former.simulate.truth import write_truth
@@ -38,7 +39,7 @@ LAYOUTS: dict[str, Layout] = {
     "allen": Layout(write_allen, lambda r: f"{r.session_id}.nwb", imaging_rate=30.0),
     "openscope": Layout(write_openscope, lambda r: f"{r.session_id}.nwb", imaging_rate=30.0),
     "microns": Layout(write_microns, lambda r: f"{r.session_id}.nwb", imaging_rate=6.3),
-    "sensorium": Layout(write_sensorium, sensorium_folder_name, imaging_rate=30.0, on_ticks=True),
+    "sensorium": Layout(write_sensorium, sensorium_folder_name, imaging_rate=TICK_RATE_HZ, on_ticks=True),
 }
 
 
@@ -60,8 +61,10 @@ def layout_config(layout: str, **options) -> SimulationConfig:
     options = {key: value for key, value in options.items() if value is not None}
     options.setdefault("imaging_rate", spec.imaging_rate)
     if spec.on_ticks:
-        if options["imaging_rate"] != 30.0:
-            raise ConfigError(f"layout {layout!r} stores responses on the 30 Hz grid; drop --imaging-rate")
+        if options["imaging_rate"] != TICK_RATE_HZ:
+            raise ConfigError(
+                f"layout {layout!r} stores responses on the {TICK_RATE_HZ:g} Hz grid; drop --imaging-rate"
+            )
         options.update(imaging_phase=0.0, timing_jitter=0.0)
     return SimulationConfig.from_dict(options)
 

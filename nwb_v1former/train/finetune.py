@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from nwb_v1former.data.stats import Normalizer
-from nwb_v1former.data.store import FRAME_HEIGHT, FRAME_WIDTH, SessionStore
+from nwb_v1former.data.store import SessionStore
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import CheckpointError
+from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
 from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.model.config import ModelConfig
 from nwb_v1former.model.importer import PUBLISHED, resolve_published

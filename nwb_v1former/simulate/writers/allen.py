@@ -19,6 +19,7 @@ from pynwb.behavior import BehavioralTimeSeries, EyeTracking, PupilTracking, Spa
 from pynwb.image import GrayscaleImage, IndexSeries
 from pynwb.ophys import DfOverF
 
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.simulate.recording import Recording
 from nwb_v1former.simulate.writers.nwb_common import (
     add_ophys,
@@ -60,7 +61,7 @@ def add_trials(nwbfile, recording: Recording, *, with_tier: bool) -> None:
     for index in range(schedule.n_trials):
         row = {
             "start_time": float(times[schedule.start_tick[index]]),
-            "stop_time": float(times[schedule.stop_tick[index] - 1] + 1 / 30.0),
+            "stop_time": float(times[schedule.stop_tick[index] - 1] + 1 / TICK_RATE_HZ),
             "clip_id": int(schedule.clip_id[index]),
         }
         if with_tier:

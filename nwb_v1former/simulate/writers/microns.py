@@ -19,7 +19,7 @@ from pynwb.epoch import TimeIntervals
 from pynwb.image import ImageSeries
 from pynwb.ophys import Fluorescence
 
-from nwb_v1former.simulate.config import FRAME_RATE
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.simulate.recording import Recording
 from nwb_v1former.simulate.writers.nwb_common import (
     add_ophys,
@@ -63,7 +63,7 @@ def _stimulus_intervals(recording: Recording) -> list[TimeIntervals]:
         clip_id = int(schedule.clip_id[index])
         tables[kinds[clip_id]].add_row(
             start_time=float(times[schedule.start_tick[index]]),
-            stop_time=float(times[schedule.stop_tick[index] - 1] + 1 / FRAME_RATE),
+            stop_time=float(times[schedule.stop_tick[index] - 1] + 1 / TICK_RATE_HZ),
             clip_id=clip_id,
             trial_index=index,
         )

@@ -15,8 +15,8 @@ from pynwb.ophys import ImageSegmentation, ImagingPlane, OpticalChannel, PlaneSe
 
 from nwb_v1former import __version__
 from nwb_v1former.atomic import atomic_output
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.rois import PIXEL_MASK_DTYPE
-from nwb_v1former.simulate.config import FRAME_RATE
 from nwb_v1former.simulate.population import plane_depths_um
 from nwb_v1former.simulate.recording import Recording
 
@@ -246,7 +246,7 @@ def add_ophys(
 
 def tick_clock(recording: Recording) -> dict[str, float]:
     """Timing keywords of a TimeSeries sampled on the 30 Hz ticks (regular: rate, not timestamps)."""
-    return {"starting_time": float(recording.tick_times[0]), "rate": FRAME_RATE}
+    return {"starting_time": float(recording.tick_times[0]), "rate": TICK_RATE_HZ}
 
 
 def behavior_module(nwbfile: NWBFile, name: str = "behavior") -> ProcessingModule:

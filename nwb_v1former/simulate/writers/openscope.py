@@ -18,7 +18,7 @@ from pynwb.epoch import TimeIntervals
 from pynwb.image import ImageSeries
 from pynwb.ophys import DfOverF
 
-from nwb_v1former.simulate.config import FRAME_RATE
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.simulate.recording import Recording
 from nwb_v1former.simulate.writers.allen import shown_frame_indices, template_frames
 from nwb_v1former.simulate.writers.nwb_common import (
@@ -50,7 +50,7 @@ def _presentations(recording: Recording) -> TimeIntervals:
     for row in range(len(ticks)):
         table.add_row(
             start_time=float(start[row]),
-            stop_time=float(start[row] + 1.0 / FRAME_RATE),
+            stop_time=float(start[row] + 1.0 / TICK_RATE_HZ),
             frame=int(frames[row]),
             stimulus_block=int(trial[row]),
             stimulus_name="natural_movies",
@@ -83,7 +83,7 @@ def write_openscope(recording: Recording, path: Path, *, overwrite: bool = False
             unit="n.a.",
             format="raw",
             starting_time=0.0,
-            rate=FRAME_RATE,
+            rate=TICK_RATE_HZ,
             description="Every simulated clip, one after another; presentation tables index its frames.",
         )
     )

@@ -14,6 +14,7 @@ import numpy as np
 
 from nwb_v1former.atomic import atomic_output
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.simulate.recording import Recording
 from nwb_v1former.simulate.schedule import TRAIN_TIER
 
@@ -28,9 +29,10 @@ def sensorium_folder_name(recording: Recording) -> str:
 
 def _check_on_ticks(recording: Recording) -> None:
     config = recording.config
-    if config.imaging_rate != 30.0 or config.imaging_phase != 0.0 or config.timing_jitter != 0.0:
+    if config.imaging_rate != TICK_RATE_HZ or config.imaging_phase != 0.0 or config.timing_jitter != 0.0:
         raise ConfigError(
-            "the sensorium layout stores responses on the 30 Hz frame grid: simulate with imaging_rate=30, "
+            f"the sensorium layout stores responses on the {TICK_RATE_HZ:g} Hz frame grid: simulate with "
+            f"imaging_rate={TICK_RATE_HZ:g}, "
             "imaging_phase=0 and timing_jitter=0 (simulate_and_write does this for layout 'sensorium')"
         )
 

@@ -14,6 +14,8 @@ from nwb_v1former.errors import SessionError
 from nwb_v1former.nwb.trials import canonical_tier, stimulus_id
 
 FRAME_RATE = 30.0
+"""Frames per second of the Sensorium 2023 format (a fact of its data, which the reader then lays on
+the model's grid like any other clock; see nwb_v1former.grid)."""
 INTER_TRIAL_GAP_S = 1.0
 """Gap between consecutive trials on the reconstructed clock (a whole number of 30 Hz frames)."""
 GAP_FRAMES = round(INTER_TRIAL_GAP_S * FRAME_RATE)
