@@ -41,7 +41,7 @@ from nwb_v1former import metrics
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import open_stores
 from nwb_v1former.inference.evaluation import predict_trials, tier_trials
-from nwb_v1former.inference.windows import model_inputs, spans
+from nwb_v1former.inference.windows import model_inputs
 from nwb_v1former.model import V1Former, preset
 from nwb_v1former.model.checkpoint import load_checkpoint, save_checkpoint
 from nwb_v1former.nwb.convert import convert
@@ -101,9 +101,10 @@ def accuracy(store_folder: Path, run: Path) -> dict[str, float]:
     normalizer = Normalizer.from_statistics(store.statistics)
     with torch.inference_mode():
         for index in validation:
-            for first, last in spans(int(store.trials.first_tick[index]), int(store.trials.stop_tick[index])):
-                exact = model.core(*model_inputs(store, normalizer, first, last))
-                errors += float((cache.read(first, last - first) - exact).square().sum())
+            trial = (int(store.trials.first_tick[index]), int(store.trials.stop_tick[index]))
+            for piece in model.config.window.pieces(*trial):
+                exact = model.core(*model_inputs(store, normalizer, piece.begin, piece.stop))
+                errors += float((cache.read(piece.begin, piece.length) - exact).square().sum())
                 norms += float(exact.square().sum())
     responses = [
         np.asarray(store.responses[store.trials.first_tick[i] : store.trials.stop_tick[i]])

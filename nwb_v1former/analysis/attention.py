@@ -227,7 +227,7 @@ def _frames(
     """Summaries and behaviour of every analysed frame of the tier's trials, and how many trials.
 
     Each trial is run from its first tick without earlier context (as in evaluation); a trial longer
-    than the core's `max_frames` is analysed over its first `max_frames` ticks.
+    than the model's window is analysed over its first piece (one pass: one attention map per block).
     """
     indices = tier_trials(store, config.tier, config.skip)
     if config.max_trials is not None:
@@ -242,7 +242,7 @@ def _frames(
     parts: list[dict[str, np.ndarray]] = []
     for index in tqdm(indices, desc="attention", unit="trial", disable=not progress):
         first = int(store.trials.first_tick[index])
-        stop = min(int(store.trials.stop_tick[index]), first + model.config.core.max_frames)
+        stop = min(int(store.trials.stop_tick[index]), first + model.config.window.length)
         summaries = attention_per_frame(model, *model_inputs(store, normalizer, first, stop, device))
         ticks = np.arange(first + config.skip, stop)
         behavior, pupil = np.asarray(store.behavior[ticks]), np.asarray(store.pupil_center[ticks])

@@ -63,7 +63,7 @@ class WindowDataset(Dataset):
         self,
         store: SessionStore,
         *,
-        window: int = 300,
+        window: int,
         tiers: Iterable[str] = ("train",),
         stride: int | None = None,
         subset: np.ndarray | None = None,

@@ -1,6 +1,7 @@
 """Score a fitted model on a tier of a converted session: per neuron and pooled, as DATA.md defines.
 
-Each trial is predicted as a whole, from its first tick and without earlier context, as in training.
+Each trial is predicted from its first tick, with nothing before it, as training sees it; a trial longer
+than the model's window is cut by the window rule, each later piece with history from inside the trial.
 Repeat-based figures (correlation to average, normalised correlation, noise ceiling) are given when
 the tier repeats a stimulus, else None.
 """
@@ -70,9 +71,7 @@ def predict_trials(
     """Predictions of whole trials, each (T_i, N) in the store's units."""
     trials = store.trials
     return [
-        predict_span(
-            model, store, key, int(trials.first_tick[i]), int(trials.stop_tick[i]), context=0, **options
-        )
+        predict_span(model, store, key, int(trials.first_tick[i]), int(trials.stop_tick[i]), **options)
         for i in indices
     ]
 

@@ -1,9 +1,8 @@
 """Run a fitted model over a converted session: predictions on the store's 30 Hz ticks, in its units.
 
-Long spans are cut into windows; each window is run with `context` ticks of the past before it and
-only its own ticks are kept, so a prediction at tick t always sees (up to) `context` ticks of history
-(the temporal Transformer is causal: nothing after t matters). Windows are yielded one at a time, so
-memory does not grow with the session's length.
+Long spans are cut into pieces by the checkpoint's window rule (nwb_v1former.model.window): at most
+the model's window per pass, every later piece with the rule's context of history before it. Pieces
+are yielded one at a time, so memory does not grow with the session's length.
 """
 
 from __future__ import annotations
@@ -17,9 +16,6 @@ from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.model import V1Former
-
-WINDOW_TICKS = 300
-CONTEXT_TICKS = 64
 
 
 def model_inputs(
@@ -49,12 +45,6 @@ def check_session(model: V1Former, store: SessionStore, key: str) -> None:
         )
 
 
-def spans(start: int, stop: int, window: int = WINDOW_TICKS) -> list[tuple[int, int]]:
-    """[first, last) pieces of at most `window` ticks covering [start, stop), in order: how a long span
-    is cut for the model (prediction, evaluation and the feature cache cut it the same way)."""
-    return [(first, min(first + window, stop)) for first in range(start, stop, window)]
-
-
 @torch.inference_mode()
 def predict_windows(
     model: V1Former,
@@ -63,35 +53,31 @@ def predict_windows(
     *,
     start: int = 0,
     stop: int | None = None,
-    window: int = WINDOW_TICKS,
-    context: int = CONTEXT_TICKS,
     device: torch.device | str = "cpu",
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (first_tick, predictions (n, N) float32) covering ticks [start, stop) in order.
 
     Predictions are in the store's response units (the model's normalised output times each neuron's
-    training-tier std). `key` defaults to the store's key.
+    training-tier std). `key` defaults to the store's key. History never reaches before `start`.
     """
     key = store.key if key is None else key
     check_session(model, store, key)
     stop = store.n_ticks if stop is None else stop
     if not 0 <= start < stop <= store.n_ticks:
         raise ConfigError(f"{store.folder}: ticks [{start}, {stop}) are not inside [0, {store.n_ticks})")
-    if window < 1 or context < 0:
-        raise ConfigError(f"window {window} must be positive and context {context} non-negative")
     normalizer = Normalizer.from_statistics(store.statistics)
     model.eval()
-    for first, last in spans(start, stop, window):
-        begin = max(first - context, 0)
-        video, behavior, pupil = model_inputs(store, normalizer, begin, last, device)
-        output = model(video, behavior, pupil, session=key)[0, first - begin :]
-        yield first, normalizer.responses_inverse(output.float().cpu().numpy())
+    for piece in model.config.window.pieces(start, stop):
+        video, behavior, pupil = model_inputs(store, normalizer, piece.begin, piece.stop, device)
+        output = model(video, behavior, pupil, session=key)[0, piece.first - piece.begin :]
+        yield piece.first, normalizer.responses_inverse(output.float().cpu().numpy())
 
 
 def predict_span(
     model: V1Former, store: SessionStore, key: str | None, start: int, stop: int, **options
 ) -> np.ndarray:
-    """Predictions (stop - start, N) float32 for one span of ticks, e.g. one trial."""
+    """Predictions (stop - start, N) float32 for one span of ticks, e.g. one trial (history from inside
+    the span only)."""
     return np.concatenate(
         [values for _, values in predict_windows(model, store, key, start=start, stop=stop, **options)]
     )

@@ -9,6 +9,7 @@ from typing import Any
 from nwb_v1former.config import check_known_keys
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.grid import FRAME_SHAPE
+from nwb_v1former.model.window import WindowRule
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,16 @@ class ModelConfig:
     core: CoreConfig = dataclasses.field(default_factory=CoreConfig)
     heads: HeadConfig = dataclasses.field(default_factory=HeadConfig)
     frame_shape: tuple[int, int] = FRAME_SHAPE
+    context_ticks: int = 64
+    """History before each later piece of a long span (see nwb_v1former.model.window)."""
+
+    def __post_init__(self) -> None:
+        WindowRule(self.core.max_frames, self.context_ticks)  # refuses a context that leaves no new ticks
+
+    @property
+    def window(self) -> WindowRule:
+        """The window rule: at most `core.max_frames` ticks per pass, `context_ticks` of history."""
+        return WindowRule(self.core.max_frames, self.context_ticks)
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

@@ -161,7 +161,7 @@ def _train(
                 "training_data": data_provenance(stores),
                 "code_version": __version__,
             }
-        sessions = training_sessions(stores, config)
+        sessions = training_sessions(stores, config, model.config.window)
         if place.is_main and not resume:
             run.write_config(
                 {

@@ -6,7 +6,7 @@ piece of a session depends only on that piece's inputs and the core's weights, n
 - training runs a frozen core in eval mode (no dropout, no stochastic depth, no random numbers drawn);
 - training windows sit at fixed ticks (each training trial cut from its first tick in steps of the
   window, `window_starts`): the epoch only changes their order;
-- validation and test trials are cut into the pieces prediction uses (`spans`), each run without history.
+- validation and test trials are cut into the pieces evaluation uses (the model's window rule).
 
 So each piece goes through the core once, here, and every epoch reads it back. The heads (shifter,
 Gaussian readout with its random sampling, activation) then compute the same loss and gradients as
@@ -52,8 +52,9 @@ from nwb_v1former.atomic import atomic_output
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError
-from nwb_v1former.inference.windows import model_inputs, spans
+from nwb_v1former.inference.windows import model_inputs
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.model.window import WindowRule
 
 FORMAT_VERSION = 1
 DTYPES = {"float16": np.float16, "float32": np.float32}
@@ -86,16 +87,15 @@ def compute_precision(requested: str, device: torch.device) -> str:
 
 
 def session_pieces(
-    store: SessionStore, window_starts: np.ndarray, window: int, scored_trials: np.ndarray
+    store: SessionStore, window_starts: np.ndarray, window: int, scored_trials: np.ndarray, rule: WindowRule
 ) -> np.ndarray:
-    """(n, 2) int64 [start, length] of every piece training reads: the training windows, then each scored
-    (validation or test) trial cut as prediction cuts it; duplicates dropped, order kept."""
+    """(n, 2) int64 [start, length] of every span the core runs on: the training windows, then each
+    scored (validation or test) trial cut by `rule` as evaluation cuts it; duplicates dropped, order kept."""
     pieces = [(int(start), window) for start in window_starts]
     trials = store.trials
     for index in scored_trials:
-        pieces += [
-            (first, last - first) for first, last in spans(trials.first_tick[index], trials.stop_tick[index])
-        ]
+        cut = rule.pieces(int(trials.first_tick[index]), int(trials.stop_tick[index]))
+        pieces += [(piece.begin, piece.length) for piece in cut]
     return np.asarray(list(dict.fromkeys(pieces)), dtype=np.int64).reshape(-1, 2)
 
 
@@ -250,11 +250,12 @@ def predict_cached_trials(
     trials, predictions = store.trials, []
     for index in indices:
         pieces = []
-        for first, last in spans(int(trials.first_tick[index]), int(trials.stop_tick[index])):
-            _, _, pupil = model_inputs(store, normalizer, first, last, device)
-            core_output = cache.read(first, last - first).to(device)
-            output = model(None, None, pupil, session=store.key, core_output=core_output)[0]
-            pieces.append(normalizer.responses_inverse(output.float().cpu().numpy()))
+        for piece in model.config.window.pieces(int(trials.first_tick[index]), int(trials.stop_tick[index])):
+            _, _, pupil = model_inputs(store, normalizer, piece.begin, piece.stop, device)
+            core_output = cache.read(piece.begin, piece.length).to(device)
+            output = model(None, None, pupil, session=store.key, core_output=core_output)
+            kept = output[0, piece.first - piece.begin :]
+            pieces.append(normalizer.responses_inverse(kept.float().cpu().numpy()))
         predictions.append(np.concatenate(pieces))
     return predictions
 

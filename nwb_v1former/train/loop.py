@@ -32,6 +32,7 @@ from nwb_v1former.errors import SessionError
 from nwb_v1former.inference.evaluation import predict_trials, score_trials, tier_trials
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.model.window import WindowRule
 from nwb_v1former.run_folder import BEST, EVALUATION, FEATURE_CACHE, LAST, RunFolder
 from nwb_v1former.train.clipping import AdaptiveClipper
 from nwb_v1former.train.config import TrainConfig
@@ -47,7 +48,6 @@ from nwb_v1former.train.feature_cache import (
 )
 
 POISSON_EPS = 1e-8
-MAX_WINDOW = 300
 
 
 def poisson_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -83,26 +83,27 @@ def training_subset(store: SessionStore, fraction: float, seed: int) -> np.ndarr
     return subset
 
 
-def resolve_window(stores: list[SessionStore], config: TrainConfig) -> int:
-    """The window length: as configured, else the shortest train trial of any session (at most 300)."""
-    if config.window is not None:
-        return config.window
+def resolve_window(stores: list[SessionStore], config: TrainConfig, rule: WindowRule) -> int:
+    """The window length: as configured, else the shortest train trial of any session; at most the
+    model's window (`rule.length`)."""
     lengths = [
         int((s.trials.stop_tick - s.trials.first_tick)[s.trials.tier == "train"].min())
         for s in stores
         if (s.trials.tier == "train").any()
     ]
-    return min([MAX_WINDOW, *lengths])
+    return rule.training_window(config.window, min(lengths, default=rule.length))
 
 
-def training_sessions(stores: list[SessionStore], config: TrainConfig) -> list[TrainingSession]:
+def training_sessions(
+    stores: list[SessionStore], config: TrainConfig, rule: WindowRule
+) -> list[TrainingSession]:
     """Check every session can be trained and validated on; one clear line for the first that cannot."""
     if not stores:
         raise SessionError("no sessions to train on; pass converted sessions or NWB files")
     keys = [store.key for store in stores]
     if len(set(keys)) != len(keys):
         raise SessionError(f"session keys repeat ({', '.join(keys)}); give each session once")
-    window = resolve_window(stores, config)
+    window = resolve_window(stores, config, rule)
     built = []
     for store in stores:
         counts = {tier: int((store.trials.tier == tier).sum()) for tier in ("train", "validation")}
@@ -232,7 +233,13 @@ class Trainer:
             sessions = [
                 SessionPieces(
                     s.store,
-                    session_pieces(s.store, s.windows.starts, s.windows.window, self._scored_trials(s)),
+                    session_pieces(
+                        s.store,
+                        s.windows.starts,
+                        s.windows.window,
+                        self._scored_trials(s),
+                        self.model.config.window,
+                    ),
                 )
                 for s in self.sessions
             ]

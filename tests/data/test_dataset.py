@@ -111,4 +111,4 @@ def test_tier_without_trials_names_the_tiers_present(store):
 @pytest.mark.parametrize("options", [{"tiers": ("training",)}, {"window": 0}, {"stride": 0}, {"tiers": ()}])
 def test_bad_options_are_config_errors(store, options):
     with pytest.raises(ConfigError):
-        WindowDataset(store, **options)
+        WindowDataset(store, **{"window": 5, **options})

@@ -38,7 +38,7 @@ def trainer(store_folder: Path, run: Path, cache: CacheConfig | None, precision:
     folder.prepare(resume=False, overwrite=False)
     return Trainer(
         model,
-        training_sessions(stores, config),
+        training_sessions(stores, config, model.config.window),
         config,
         folder,
         place=CPU,
@@ -107,12 +107,15 @@ def test_a_readout_finetune_ends_at_the_same_validation_correlation(one_store: P
 def caches_for(one_store: Path, directory: Path, model=None):
     stores = open_stores(one_store)
     config = TrainConfig(**QUICK)
-    sessions = training_sessions(stores, config)
     if model is None:
         base, _ = load_base("tiny-sim")
         model = model_for_finetune(base, stores, "tiny-sim")
+    rule = model.config.window
+    sessions = training_sessions(stores, config, rule)
     pieces = [
-        SessionPieces(s.store, session_pieces(s.store, s.windows.starts, s.windows.window, s.validation))
+        SessionPieces(
+            s.store, session_pieces(s.store, s.windows.starts, s.windows.window, s.validation, rule)
+        )
         for s in sessions
     ]
     lines: list[str] = []
