@@ -14,11 +14,18 @@ def test_ruff_lint_and_format_are_clean():
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_layers_without_nwb_stay_free_of_pynwb_h5py_dandi_and_click():
-    """data/ and model/ must work without the NWB stack (one direction of dependencies)."""
-    probe = (
-        "import sys, nwb_v1former.data.dataset, nwb_v1former.model.checkpoint, nwb_v1former.metrics; "
-        "print(sorted(m for m in ('pynwb', 'h5py', 'dandi', 'click') if m in sys.modules))"
+def test_import_contracts_hold():
+    """The layers and the NWB-free rooms of pyproject.toml's [tool.importlinter], over whole packages."""
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))], cwd=ROOT, capture_output=True, text=True
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    assert result.returncode == 0 and "0 broken" in result.stdout, result.stdout[-3000:] + result.stderr
+
+
+def test_nothing_below_the_command_line_imports_it():
+    importers = [
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "nwb_v1former").rglob("*.py")
+        if "nwb_v1former.cli" in path.read_text() and path.name != "__main__.py"
+    ]
+    assert importers == []
