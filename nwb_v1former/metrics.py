@@ -9,7 +9,7 @@ metric here:
   before anything is computed.
 - Results are per neuron, (N,) float64. The population figure the competition reports is the mean over
   neurons, `mean_over_neurons(values)`, which leaves out NaN (unscorable) neurons.
-- Repeat-based metrics (correlation to average, FEVE, CCnorm) use only the stimuli shown at least twice.
+- Repeat-based metrics (correlation to average, CCnorm) use only the stimuli shown at least twice.
   Trials are grouped by `stimulus_ids` (groups in order of first appearance); a group is cut to its
   shortest trial, keeping the frames right after the skip, so that frame t means the same time since
   stimulus onset in every repeat.
@@ -82,43 +82,6 @@ def correlation_to_average(
     mean_prediction = np.concatenate([prediction.mean(axis=0) for prediction, _ in groups])
     mean_response = np.concatenate([response.mean(axis=0) for _, response in groups])
     return correlation_per_neuron(mean_prediction, mean_response)
-
-
-def feve(
-    predictions: Trials,
-    responses: Trials,
-    stimulus_ids: Sequence[Hashable],
-    *,
-    skip: int = SKIP_FRAMES,
-    min_fev: float = 0.15,
-) -> np.ndarray:
-    """Fraction of explainable variance explained, over the repeated stimuli; K trials of (T_i, N) -> (N,).
-
-    Per neuron, over every repeated trial and frame (after the skip):
-        noise       = mean over stimuli s and frames t of Var_r(y_{s,r,t})   (across repeats, ddof 1)
-        total       = Var(y) over all repeated trials and frames              (ddof 1)
-        explainable = total - noise,   FEV = explainable / total
-        MSE         = mean over all repeated trials and frames of (yhat - y)^2
-        FEVE        = 1 - (MSE - noise) / explainable
-    A noise-free prediction scores 1 in expectation (its MSE is the noise variance). Neurons with
-    FEV < `min_fev` get NaN: with so little explainable variance, FEVE divides by a number close to its
-    own sampling error and says nothing about the model. Raises ValueError when no stimulus is repeated.
-    """
-    if not 0.0 <= min_fev <= 1.0:
-        raise ValueError(f"min_fev is a fraction of variance, in [0, 1]; got {min_fev}")
-    groups = _repeat_groups(predictions, responses, stimulus_ids, skip)
-    neurons = groups[0][1].shape[-1]
-    repeated = np.concatenate([response.reshape(-1, neurons) for _, response in groups])
-    squared_error = np.concatenate([((p - r) ** 2).reshape(-1, neurons) for p, r in groups])
-    noise = np.concatenate([response.var(axis=0, ddof=1) for _, response in groups]).mean(axis=0)
-    total = repeated.var(axis=0, ddof=1)
-    explainable = total - noise
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fev = explainable / total
-        result = 1.0 - (squared_error.mean(axis=0) - noise) / explainable
-    scorable = (fev >= min_fev) & (explainable > 0)  # a NaN FEV (constant responses) compares False
-    result[~scorable] = np.nan
-    return result
 
 
 def normalized_correlation(
@@ -249,7 +212,7 @@ def _repeat_groups(
     if not groups:
         raise ValueError(
             f"no stimulus is shown at least twice among the {len(responses)} trials "
-            f"({len(trials_of)} distinct stimulus ids); correlation to average, FEVE and CCnorm need "
+            f"({len(trials_of)} distinct stimulus ids); correlation to average and CCnorm need "
             "repeated stimuli"
         )
     return groups

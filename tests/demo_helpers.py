@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from nwb_v1former.cli.main import main
 
@@ -22,3 +23,8 @@ def small_demo(factory: pytest.TempPathFactory) -> tuple[Path, str]:
         assert result.exit_code == 0, result.output
         _made["demo"] = (out, result.stdout)
     return _made["demo"]
+
+
+def first_session(run: Path) -> str:
+    """The key of the first session a run trained on (its config.yaml lists the stores in order)."""
+    return Path(yaml.safe_load((run / "config.yaml").read_text())["data"]["stores"][0]).name

@@ -42,10 +42,6 @@ class RunRecord:
         best = [row["epoch"] for row in self.metrics if row.get("best")]
         return best[-1] if best else None
 
-    def session_keys(self) -> list[str]:
-        """Sessions in the order training logged them (the stores' folder names)."""
-        return [Path(folder).name for folder in self.config.get("data", {}).get("stores", [])]
-
     def store(self, key: str) -> SessionStore | None:
         """The session's store where training left it (or under RUN/data/); None when it is gone."""
         candidates = [Path(f) for f in self.config.get("data", {}).get("stores", []) if Path(f).name == key]

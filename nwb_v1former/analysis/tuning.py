@@ -141,13 +141,6 @@ class TuningResult:
     depth: np.ndarray
     provenance: AnalysisProvenance
 
-    def state_index(self, name: str) -> int:
-        """Position of the behaviour state `name` along the S axis."""
-        names = [state.name for state in self.states]
-        if name not in names:
-            raise ConfigError(f"no behaviour state {name!r}; the result has {', '.join(names)}")
-        return names.index(name)
-
     @property
     def tuned(self) -> np.ndarray:
         """(S, N) bool: depth >= TUNED_DEPTH, i.e. OSI and DSI describe a real preference."""

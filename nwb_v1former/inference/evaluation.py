@@ -19,8 +19,6 @@ from nwb_v1former.errors import SessionError
 from nwb_v1former.inference.windows import predict_span
 from nwb_v1former.model.model import V1Former
 
-PER_NEURON = ("single_trial_correlation", "correlation_to_average", "normalized_correlation", "noise_ceiling")
-
 
 @dataclass(frozen=True)
 class SessionEvaluation:

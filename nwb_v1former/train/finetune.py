@@ -44,11 +44,12 @@ def resolve_base(reference: str | Path) -> Path:
 
 def base_provenance(reference: str | Path, path: Path) -> dict[str, Any]:
     """What a fine-tuned model inherits: the base's name, file digest, preset and data origin."""
-    parent = read_checkpoint(path)["extra"].get("provenance", {})
+    payload = read_checkpoint(path)
+    parent = payload["extra"].get("provenance", {})
     return {
         "name": str(reference),
         "sha256": sha256(path),
-        "preset": read_checkpoint(path)["config"]["preset"],
+        "preset": payload["config"]["preset"],
         "trained_on_simulated_data": bool(parent.get("trained_on_simulated_data", False)),
         "training_data": parent.get("training_data", []),
     }

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from demo_helpers import small_demo
+from demo_helpers import first_session, small_demo
 from nwb_v1former.cli.main import main
 
 from nwb_v1former.analysis.report import write_report
@@ -37,7 +37,7 @@ def images(page: str) -> list[str]:
 
 def test_every_figure_is_a_png_the_page_shows(demo):
     report = demo / "run" / "report"
-    key = load_run(demo / "run").session_keys()[0]
+    key = first_session(demo / "run")
     expected = {
         "learning-curves.png",
         *(f"{kind}-{key}.png" for kind in ("correlation", "traces", "readout")),
@@ -55,7 +55,7 @@ def test_every_figure_is_a_png_the_page_shows(demo):
 
 def test_page_states_the_runs_scores_and_the_true_retinotopy(demo):
     run = load_run(demo / "run")
-    key = run.session_keys()[0]
+    key = first_session(run.folder)
     page = html.unescape((demo / "run" / "report" / "index.html").read_text())
     summary = run.evaluation["summary"][key]
     assert f"{summary['single_trial_correlation']:.3f}" in page

@@ -77,7 +77,8 @@ def test_the_simulators_orientations_are_recovered(twin_tuning):
 
 def test_running_scales_responses_by_the_true_gain_and_keeps_the_tuning(twin_tuning):
     population, result = twin_tuning
-    still, running = result.state_index("still"), result.state_index("running")
+    names = [state.name for state in result.states]
+    still, running = names.index("still"), names.index("running")
     assert np.corrcoef(result.modulation_index(running), population.gain_running)[0, 1] > 0.99
     np.testing.assert_allclose(result.osi[running], result.osi[still], atol=1e-4)
     table = result.table()

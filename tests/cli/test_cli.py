@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 from nwb_v1former.cli.main import main
 
@@ -17,10 +18,23 @@ def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and subcommand under `group`, as the words that invoke it."""
+    paths = [prefix]
+    for name, command in group.commands.items():
+        paths += (
+            command_paths(command, (*prefix, name)) if isinstance(command, click.Group) else [(*prefix, name)]
+        )
+    return paths
+
+
 def test_every_command_has_help():
-    for command in ([], ["simulate"], ["inspect"]):
+    paths = command_paths(main)
+    assert len(paths) >= 16 and ("insilico", "tuning") in paths and ("finetune",) in paths
+    for command in paths:
         result = run(*command, "--help")
-        assert result.exit_code == 0 and "Usage:" in result.output
+        assert result.exit_code == 0 and "Usage:" in result.output, command
+        assert len(result.output.splitlines()) > 3, command  # a description and options, not a bare usage
 
 
 def test_simulate_then_inspect(tmp_path):

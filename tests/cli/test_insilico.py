@@ -9,11 +9,10 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from demo_helpers import small_demo
+from demo_helpers import first_session, small_demo
 from nwb_v1former.cli.main import main
 from prediction_helpers import checkpoint_for, simulated_session
 
-from nwb_v1former.analysis.report_data import load_run
 from nwb_v1former.digest import sha256
 from nwb_v1former.model.checkpoint import load_checkpoint, save_checkpoint
 from nwb_v1former.nwb.write import DEFAULT_NAME
@@ -77,9 +76,7 @@ def test_a_runs_results_go_into_the_run_where_its_report_finds_them(tmp_path_fac
     demo = small_demo(tmp_path_factory)[0]
     run_folder = tmp_path / "run"
     shutil.copytree(demo / "run", run_folder, ignore=shutil.ignore_patterns("insilico", "report"))
-    roi = int(
-        load_checkpoint(run_folder / "best.ckpt").sessions[load_run(run_folder).session_keys()[0]].roi_ids[0]
-    )
+    roi = int(load_checkpoint(run_folder / "best.ckpt").sessions[first_session(run_folder)].roi_ids[0])
     code, output = run("insilico", "rf", run_folder / "best", "--roi", roi, "--clips", 1, "--json")
     assert code == 0, output
     assert json.loads(output)["files"]["json"] == str(run_folder / "insilico" / "receptive_fields.json")

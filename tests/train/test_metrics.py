@@ -11,13 +11,12 @@ from nwb_v1former.metrics import (
     SKIP_FRAMES,
     correlation_per_neuron,
     correlation_to_average,
-    feve,
     mean_over_neurons,
     normalized_correlation,
     single_trial_correlation,
 )
 
-REPEAT_METRICS = [correlation_to_average, feve, normalized_correlation]
+REPEAT_METRICS = [correlation_to_average, normalized_correlation]
 
 
 def _with_burn_in(trace: list[list[float]], rng: np.random.Generator) -> np.ndarray:
@@ -97,24 +96,6 @@ def test_correlation_to_average_by_hand_uses_only_repeats_and_the_shortest_repea
     np.testing.assert_allclose(correlation_to_average(predictions, responses, [7, 7, 9]), [0.5], atol=1e-7)
 
 
-def test_feve_by_hand():
-    rng = np.random.default_rng(2)
-    # Two repeats of one stimulus, two frames, three neurons (columns).
-    # Neuron 0: repeats (0, 4), (2, 6): across-repeat variances 2, 2 -> noise 2; all four values
-    #   (0, 4, 2, 6) have variance 20/3 (ddof 1) -> explainable 14/3, FEV 0.7. Prediction (3, 3):
-    #   squared errors 9, 1, 1, 9 -> MSE 5 -> FEVE = 1 - (5 - 2) / (14/3) = 5/14.
-    # Neuron 1: repeats (0, 2), (2, 0): noise 2, total 4/3 -> FEV < 0: NaN.
-    # Neuron 2: repeats (0, 2), (2, 4): noise 2, total 8/3 -> explainable 2/3, FEV 0.25. Prediction
-    #   (1, 3) (the repeat mean): MSE 1 -> FEVE = 1 - (1 - 2) / (2/3) = 2.5 (beats the noise: over 1).
-    responses = [_with_burn_in([[0, 0, 0], [4, 2, 2]], rng), _with_burn_in([[2, 2, 2], [6, 0, 4]], rng)]
-    predictions = [_with_burn_in([[3, 0, 1], [3, 0, 3]], rng), _with_burn_in([[3, 0, 1], [3, 0, 3]], rng)]
-    np.testing.assert_allclose(feve(predictions, responses, ["a", "a"]), [5 / 14, np.nan, 2.5], rtol=1e-12)
-    # Neuron 2's FEV (0.25) is below a 0.3 threshold; neuron 0's (0.7) is not.
-    np.testing.assert_allclose(
-        feve(predictions, responses, ["a", "a"], min_fev=0.3), [5 / 14, np.nan, np.nan], rtol=1e-12
-    )
-
-
 def test_normalized_correlation_by_hand():
     rng = np.random.default_rng(3)
     # Repeats (1, 2, 6) and (1, 4, 4): Var(sum) = Var(2, 6, 10) = 32/3, Var(r1) = 14/3, Var(r2) = 2 (ddof 0)
@@ -152,21 +133,18 @@ def test_perfect_prediction_scores_one():
     np.testing.assert_allclose(single_trial_correlation(predictions, responses), 1.0, atol=1e-7)
     np.testing.assert_allclose(correlation_to_average(predictions, responses, ids), 1.0, atol=1e-7)
     np.testing.assert_allclose(normalized_correlation(predictions, responses, ids), 1.0, atol=1e-7)
-    # Noise variance 0 and MSE 0 -> FEVE exactly 1 (up to rounding in the variances).
-    np.testing.assert_allclose(feve(predictions, responses, ids), 1.0, atol=1e-12)
 
 
 @pytest.mark.parametrize("repeats", [[10] * 10, [2, 3, 4, 5, 6] * 2], ids=["equal", "unequal"])
-def test_noise_free_signal_scores_one_under_feve_and_ccnorm_despite_noise(repeats):
-    # Signal and noise both have unit variance (FEV about 0.5). Over 200 seeds, per-neuron FEVE had
-    # standard deviation 0.005 and CCnorm 0.0024 (equal repeats) / 0.009 (unequal), both unbiased
-    # (means 1.0000 +- 0.0004); so 0.05 per neuron is over 5 standard deviations and 0.02 for the
-    # mean over 20 neurons over 9. A pooling that ignored the repeat counts would be off by far more.
+def test_noise_free_signal_scores_one_under_ccnorm_despite_noise(repeats):
+    # Signal and noise both have unit variance. Over 200 seeds, per-neuron CCnorm had standard
+    # deviation 0.0024 (equal repeats) / 0.009 (unequal), unbiased (mean 1.0000 +- 0.0004); so 0.05 per
+    # neuron is over 5 standard deviations and 0.02 for the mean over 20 neurons over 9. A pooling that
+    # ignored the repeat counts would be off by far more.
     predictions, responses, ids, _ = _repeated(6, repeats)
-    for metric in (feve, normalized_correlation):
-        result = metric(predictions, responses, ids)
-        np.testing.assert_allclose(result, 1.0, atol=0.05, err_msg=metric.__name__)
-        assert mean_over_neurons(result) == pytest.approx(1.0, abs=0.02), metric.__name__
+    result = normalized_correlation(predictions, responses, ids)
+    np.testing.assert_allclose(result, 1.0, atol=0.05)
+    assert mean_over_neurons(result) == pytest.approx(1.0, abs=0.02)
     # The plain correlations stay well below 1: noise they cannot predict.
     assert single_trial_correlation(predictions, responses).mean() < 0.8
 
@@ -178,8 +156,6 @@ def test_unrelated_prediction_scores_about_zero():
     # 1,000 repeat-averaged frames: sd 0.03 (CCnorm: times sqrt(Var(ybar) / SP), about 1.05); 0.15 is 5.
     assert np.abs(correlation_to_average(unrelated, responses, ids)).max() < 0.15
     assert np.abs(normalized_correlation(unrelated, responses, ids)).max() < 0.15
-    # The unrelated prediction adds its own variance to the error: FEVE is negative.
-    assert (feve(unrelated, responses, ids) < 0).all()
 
 
 @pytest.mark.parametrize("repeats", [[4] * 5, [2, 5, 3]], ids=["equal", "unequal"])
@@ -207,15 +183,14 @@ def test_constant_prediction_scores_zero_not_nan():
 def test_unscorable_neurons_are_nan():
     rng = np.random.default_rng(10)
     predictions, responses, ids, _ = _repeated(10, [4] * 6, frames=50, neurons=3)
-    # Neuron 1: pure noise, no signal (FEV about 0 < 0.15). Neuron 2: constant (no variance at all).
+    # Neuron 2: constant (no variance at all): no correlation can be computed.
     for response in responses:
-        response[:, 1] = rng.normal(size=len(response))
         response[:, 2] = 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        result = feve(predictions, responses, ids)
-    assert np.isfinite(result[0]) and np.isnan(result[1:]).all()
-    assert mean_over_neurons(result) == result[0]
+        result = normalized_correlation(predictions, responses, ids)
+    assert np.isfinite(result[:2]).all() and np.isnan(result[2])
+    assert mean_over_neurons(result) == pytest.approx(result[:2].mean())
     assert np.isnan(mean_over_neurons(np.array([np.nan, np.nan])))
     # CCnorm: two repeats of opposite sign average to 0 -> no signal, SP < 0 -> NaN.
     trace = rng.normal(size=(SKIP_FRAMES + 20, 1))
@@ -257,7 +232,5 @@ def test_shape_mismatches_raise():
                 metric([trial, trial], [trial, trial], ids)
     with pytest.raises(ValueError, match="skip"):
         single_trial_correlation([trial], [trial], skip=-1)
-    with pytest.raises(ValueError, match="min_fev"):
-        feve([trial, trial], [trial, trial], [0, 0], min_fev=1.5)
     with pytest.raises(ValueError, match="one shape"):
         correlation_per_neuron(trial, trial[:, :2])
