@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,18 +60,37 @@ def training_options(command: Callable) -> Callable:
             help="Write RUN/report/ (HTML + figures) at the end.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
-        click.option("--quiet", is_flag=True, help="No progress bars."),
+        click.option(
+            "--quiet",
+            is_flag=True,
+            help="Say nothing while training (by default: progress bars on a terminal; without one, a "
+            "line per epoch and at least one a minute).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return source_options(command)
 
 
-def fetch_options(options: dict[str, Any]) -> Any:
-    """The DANDI options (--cache-dir, --stream, --dandi-api-url) as the pipeline takes them."""
-    from nwb_v1former.pipeline.train import SourceOptions
+def run_options(options: dict[str, Any], feature_cache: Any = None) -> Any:
+    """The RunOptions of the parsed options (what pretrain and finetune share)."""
+    from nwb_v1former.pipeline.train import DandiOptions, RunOptions
+    from nwb_v1former.progress import Reporter
 
-    return SourceOptions(options["cache_dir"], options["stream"], options["dandi_api_url"])
+    return RunOptions(
+        resume=options["resume"],
+        overwrite=options["overwrite"],
+        device=options["device"],
+        report=options["report"],
+        dandi=DandiOptions(options["cache_dir"], options["stream"], options["dandi_api_url"]),
+        feature_cache=feature_cache,
+        reporter=Reporter.for_terminal(quiet=options["quiet"]),
+    )
+
+
+def check_sources(sources: tuple[str, ...], options: dict[str, Any]) -> None:
+    if not sources and not options["resume"]:
+        raise click.UsageError("give at least one SOURCE (or --resume an interrupted run)")
 
 
 def train_config(strategy: str, options: dict[str, Any], **extra: Any) -> TrainConfig:
@@ -109,10 +127,6 @@ def print_result(result: FitResult, out: str, as_json: bool) -> None:
             line += f" (noise ceiling {ceiling:.3f}; normalised correlation {normalized:.3f})"
         click.echo(line)
     click.echo(f"Per-neuron metrics: {out}/evaluation.json; learning curve: {out}/metrics.jsonl")
-
-
-def _progress(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty()
 
 
 @click.command("finetune")
@@ -175,30 +189,13 @@ def finetune_command(
 ) -> None:
     """Fresh readouts for new animals on a pretrained core (SOURCES: NWB, folders, dandisets, stores)."""
     from nwb_v1former.pipeline.train import finetune
-
-    if not sources and not options["resume"]:
-        raise click.UsageError("give at least one SOURCE (or --resume an interrupted run)")
     from nwb_v1former.train.feature_cache import CacheConfig
 
+    check_sources(sources, options)
     config = train_config(strategy, options, unfreeze_after=unfreeze_after, precision=precision)
-    cache = (
-        CacheConfig(feature_cache_dir and Path(feature_cache_dir), feature_cache_dtype)
-        if feature_cache
-        else None
-    )
-    result = finetune(
-        list(sources),
-        options["out"],
-        base=base,
-        config=config,
-        resume=options["resume"],
-        overwrite=options["overwrite"],
-        device=options["device"],
-        progress=_progress(options["quiet"]),
-        fetch=fetch_options(options),
-        report=options["report"],
-        feature_cache=cache,
-    )
+    cache = CacheConfig(feature_cache_dir and Path(feature_cache_dir), feature_cache_dtype)
+    run = run_options(options, cache if feature_cache else None)
+    result = finetune(list(sources), options["out"], base=base, config=config, options=run)
     print_result(result, options["out"], options["as_json"])
 
 
@@ -217,19 +214,9 @@ def pretrain_command(sources: tuple[str, ...], model_preset: str, **options: Any
     """Train a core and readouts from scratch on many sessions at once (SOURCES as for finetune)."""
     from nwb_v1former.pipeline.train import pretrain
 
-    if not sources and not options["resume"]:
-        raise click.UsageError("give at least one SOURCE (or --resume an interrupted run)")
+    check_sources(sources, options)
     config = train_config("scratch", options)
     result = pretrain(
-        list(sources),
-        options["out"],
-        model_preset=model_preset,
-        config=config,
-        resume=options["resume"],
-        overwrite=options["overwrite"],
-        device=options["device"],
-        progress=_progress(options["quiet"]),
-        fetch=fetch_options(options),
-        report=options["report"],
+        list(sources), options["out"], model_preset=model_preset, config=config, options=run_options(options)
     )
     print_result(result, options["out"], options["as_json"])

@@ -11,9 +11,9 @@ printed. The run folder holds best.ckpt, metrics.jsonl and evaluation.json (per-
 from __future__ import annotations
 
 import argparse
-import sys
 
-from nwb_v1former.pipeline.train import finetune
+from nwb_v1former.pipeline.train import RunOptions, finetune
+from nwb_v1former.progress import Reporter
 from nwb_v1former.train.config import TrainConfig
 
 
@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         args.out,
         base=args.base,
         config=config,
-        overwrite=args.overwrite,
-        progress=sys.stderr.isatty(),
+        options=RunOptions(overwrite=args.overwrite, reporter=Reporter.for_terminal()),
     )
     print(f"best validation correlation {result.best_score:.3f} at epoch {result.best_epoch}")
     for key, scores in result.evaluation["summary"].items():

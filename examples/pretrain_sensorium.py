@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from nwb_v1former.pipeline.train import pretrain
+from nwb_v1former.pipeline.train import RunOptions, pretrain
+from nwb_v1former.progress import Reporter
 from nwb_v1former.sources.sensorium import convert_sensorium
 from nwb_v1former.train.config import TrainConfig
 
@@ -44,9 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{folder} -> {out}")
         nwb_files.append(out)
     config = TrainConfig(max_epochs=args.max_epochs, window=args.window, warmup_steps=args.warmup_steps)
-    result = pretrain(
-        nwb_files, args.out, model_preset=args.preset, config=config, progress=sys.stderr.isatty()
-    )
+    options = RunOptions(reporter=Reporter.for_terminal())
+    result = pretrain(nwb_files, args.out, model_preset=args.preset, config=config, options=options)
     print(f"best validation correlation {result.best_score:.3f} at epoch {result.best_epoch}")
     print(f"core and readouts: {args.out}/best.ckpt (fine-tune new mice on it with --base)")
 

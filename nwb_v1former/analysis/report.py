@@ -305,20 +305,19 @@ def _figure_html(panel: Panel) -> str:
 
 
 def _overview(record: RunRecord) -> str:
-    provenance = record.config.get("provenance", {})
-    train = record.config.get("train", {})
-    base = provenance.get("base", {}) if isinstance(provenance.get("base"), dict) else {}
+    config = record.config
+    provenance = config.provenance
     facts = [
-        f"command: {record.config.get('command', '?')}",
-        f"model preset: {provenance.get('preset') or record.config.get('model', {}).get('preset', '?')}",
-        f"strategy: {train.get('strategy', '?')}",
-        f"base: {base.get('name', 'none (trained from scratch)')}",
+        f"command: {config.command}",
+        f"model preset: {config.model.preset}",
+        f"strategy: {config.train.strategy}",
+        f"base: {provenance.base.name if provenance.base else 'none (trained from scratch)'}",
         f"epochs run: {len(record.metrics)} (best: {record.best_epoch})",
-        f"code version: {record.config.get('code_version', '?')}",
+        f"code version: {config.code_version}",
     ]
     items = "".join(f"<li>{html.escape(fact)}</li>" for fact in facts)
     text = f"<ul>{items}</ul>"
-    if provenance.get("trained_on_simulated_data"):
+    if provenance.trained_on_simulated_data:
         text += (
             '<p class="warning">Trained on SIMULATED data (nwb-v1former\'s ground-truth simulator): these '
             "figures show that the pipeline works, not how real neurons respond.</p>"

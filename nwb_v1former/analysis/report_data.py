@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from nwb_v1former import metrics
 from nwb_v1former.data.store import SessionStore
@@ -23,6 +22,7 @@ from nwb_v1former.inference.evaluation import predict_trials, tier_trials
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.run_folder import CONFIG, DATA, EVALUATION, RunFolder
 from nwb_v1former.simulate.truth import load_truth
+from nwb_v1former.train.run_config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class RunRecord:
     """A run folder's small files: config.yaml, metrics.jsonl (one dict per epoch), evaluation.json."""
 
     folder: Path
-    config: dict[str, Any]
+    config: RunConfig
     metrics: list[dict[str, Any]]
     evaluation: dict[str, Any] | None
 
@@ -44,7 +44,7 @@ class RunRecord:
 
     def store(self, key: str) -> SessionStore | None:
         """The session's store where training left it (or under RUN/data/); None when it is gone."""
-        candidates = [Path(f) for f in self.config.get("data", {}).get("stores", []) if Path(f).name == key]
+        candidates = [Path(f) for f in self.config.stores if Path(f).name == key]
         for folder in [*candidates, self.folder / DATA / key]:
             if (folder / "meta.json").is_file():
                 return SessionStore(folder)
@@ -60,8 +60,7 @@ def load_run(run: str | Path) -> RunRecord:
         )
     evaluation_path = folder / EVALUATION
     evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else None
-    config = yaml.safe_load((folder / CONFIG).read_text())
-    return RunRecord(folder.path, config, folder.metrics(), evaluation)
+    return RunRecord(folder.path, RunConfig.from_dict(folder.read_config()), folder.metrics(), evaluation)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import yaml
 
 from nwb_v1former.errors import CheckpointError, ConfigError
 from nwb_v1former.model.checkpoint import save_checkpoint
+from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.model.published import model_from_authors
 
 HUB_REPOSITORY = "bryanlimy/ViV1T-closed-loop"
@@ -48,13 +49,13 @@ def import_viv1t(folder: str | Path, out: str | Path, *, overwrite: bool = False
         model = model_from_authors(args, state_dict)
     except ConfigError as error:
         raise CheckpointError(f"{run}: {error}") from None
-    provenance = {
-        "imported_from": str(run.resolve()),
-        "model": "ViV1T V-2025 (Li et al., bioRxiv 2025)",
-        "authors_epoch": int(info.get("epoch", -1)),
-        "authors_best_corr": float(info.get("best_corr", float("nan"))),
-    }
-    return save_checkpoint(model, out, extra=provenance, overwrite=overwrite)
+    provenance = Provenance(
+        imported_from=str(run.resolve()),
+        model="ViV1T V-2025 (Li et al., bioRxiv 2025)",
+        authors_epoch=int(info.get("epoch", -1)),
+        authors_best_corr=float(info.get("best_corr", float("nan"))),
+    )
+    return save_checkpoint(model, out, extra={"provenance": provenance.to_dict()}, overwrite=overwrite)
 
 
 def default_cache_dir() -> Path:

@@ -33,7 +33,8 @@ from nwb_v1former.nwb.convert import convert
 from nwb_v1former.pipeline.demo_config import DemoConfig
 from nwb_v1former.pipeline.insilico import run_attention, run_receptive_fields, run_tuning
 from nwb_v1former.pipeline.predict import predict
-from nwb_v1former.pipeline.train import finetune
+from nwb_v1former.pipeline.train import RunOptions, finetune
+from nwb_v1former.progress import Reporter
 from nwb_v1former.run_folder import BEST
 from nwb_v1former.simulate.write import simulate_and_write
 from nwb_v1former.train.finetune import resolve_base
@@ -131,8 +132,7 @@ def _run(out: Path, config: DemoConfig, progress: bool, log: Callable[[str], Non
             out / "run",
             base=config.base,
             config=config.training(),
-            progress=progress,
-            report=False,
+            options=RunOptions(report=False, reporter=Reporter("bars" if progress else "quiet")),
         )
     predictions = out / "predictions.nwb"
     with _step("predict", seconds, log, "Writing predictions into a copy of the NWB file"):

@@ -22,6 +22,7 @@ from nwb_v1former.inference.evaluation import SessionEvaluation, evaluate_sessio
 from nwb_v1former.inference.windows import check_session, predict_windows
 from nwb_v1former.metrics import SKIP_FRAMES
 from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
+from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
 from nwb_v1former.nwb.write import DEFAULT_NAME, WrittenPredictions, output_path, write_predictions
@@ -97,18 +98,17 @@ def model_provenance(
     checkpoint: Path, payload: dict[str, Any], key: str, evaluation: SessionEvaluation | None
 ) -> ModelProvenance:
     """What the file records about the model, from the checkpoint (every provenance field optional)."""
-    provenance = dict(payload["extra"].get("provenance") or {})
-    base = provenance.get("base") if isinstance(provenance.get("base"), dict) else {}
-    training = list(provenance.get("training_data") or []) + list(base.get("training_data") or [])
+    provenance = Provenance.of_checkpoint(payload)
+    training = list(provenance.all_training_data)
     dandisets = sorted({d for d in map(_dandiset, training) if d})
-    simulated = bool(provenance.get("trained_on_simulated_data", False))
+    simulated = provenance.trained_on_simulated_data
     scores = {
         "session": None if evaluation is None else {"key": key, **evaluation.to_dict(neurons=False)},
-        "training": provenance.get("evaluation"),
+        "training": provenance.evaluation,
     }
     scores = {name: value for name, value in scores.items() if value is not None}
     return ModelProvenance(
-        model_name=str(provenance.get("name") or checkpoint.name),
+        model_name=provenance.name or checkpoint.name,
         checkpoint_sha256=sha256(checkpoint),
         session_key=key,
         config=payload["config"],
@@ -119,7 +119,7 @@ def model_provenance(
         training_data=tuple(dict.fromkeys(map(_training_id, training))),
         training_dandisets=tuple(dandisets),
         evaluation=scores or None,
-        checkpoint_provenance=provenance or None,
+        checkpoint_provenance=None if provenance == Provenance() else provenance.to_dict(),
     )
 
 

@@ -1,13 +1,13 @@
 """`pretrain` and `finetune`: sources in, a run folder out (see nwb_v1former.run_folder for its files).
 
-Sources are converted sessions (store folders) or NWB files / folders; NWB files are converted into
-RUN/data/ first. Under torchrun only the main process converts and writes; the others wait for it.
+Sources are converted sessions (store folders) or NWB files / folders / dandisets; the latter are
+converted into RUN/data/ first. Under torchrun only the main process converts and writes; the others
+wait for it. Both commands are one `train` call with a different way to build the model.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,27 +23,43 @@ from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.nwb.convert import convert
+from nwb_v1former.progress import QUIET, Reporter
 from nwb_v1former.run_folder import DATA, LAST, RunFolder
 from nwb_v1former.sources import local_sources, resolve_sources
 from nwb_v1former.train.config import TrainConfig
-from nwb_v1former.train.distributed import Distributed, distributed
+from nwb_v1former.train.distributed import Worker, distributed
 from nwb_v1former.train.feature_cache import CacheConfig
 from nwb_v1former.train.finetune import add_sessions, check_frames, load_base, model_for_finetune
 from nwb_v1former.train.loop import FitResult, Trainer, training_sessions
+from nwb_v1former.train.run_config import RunConfig
 
 SIMULATED_IDENTIFIER = "nwb-v1former-sim"
-IN_RUN_FOLDER = CacheConfig()
-"""The default feature cache: float16, in RUN/feature-cache."""
 
 
 @dataclass(frozen=True)
-class SourceOptions:
-    """Where DANDI sources come from and go: cache folder, streaming, API of the instance."""
+class DandiOptions:
+    """Where DANDI sources come from and go: download cache folder, streaming, API of the instance."""
 
     cache_dir: str | Path | None = None
     stream: bool = False
     api_url: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a training command runs, apart from what it trains: continue (`resume`) or replace
+    (`overwrite`) the run folder, the device, the report at the end, DANDI access, the frozen core's
+    feature cache (None: run the core at every step) and how progress is told."""
+
+    resume: bool = False
+    overwrite: bool = False
+    device: str | None = None
+    report: bool = True
+    dandi: DandiOptions = dataclasses.field(default_factory=DandiOptions)
+    feature_cache: CacheConfig | None = dataclasses.field(default_factory=CacheConfig)
+    reporter: Reporter = QUIET
 
 
 def is_store(source: Path) -> bool:
@@ -52,20 +68,20 @@ def is_store(source: Path) -> bool:
 
 
 def prepare_stores(
-    sources: list[str | Path], run: RunFolder, *, progress: bool, fetch: SourceOptions
+    sources: list[str | Path], run: RunFolder, *, reporter: Reporter, dandi: DandiOptions
 ) -> list[SessionStore]:
     """Open store sources as they are; resolve the others (NWB files, folders, dandisets) and convert
     them into RUN/data/ (replacing an earlier one). Unusable DANDI sessions are skipped, one line each."""
     stores = [store for path in _store_paths(sources) for store in open_stores(path)]
     others = [source for source in sources if Path(source) not in _store_paths([source])]
     if others:
-        resolved = resolve_sources(others, progress=progress, **dataclasses.asdict(fetch))
+        resolved = resolve_sources(others, progress=reporter.bars, **dataclasses.asdict(dandi))
         convert(
             [item.session_input for item in resolved],
             run / DATA,
             overwrite=True,
-            progress=progress,
-            on_skip=lambda line: print(line, file=sys.stderr),
+            progress=reporter.bars,
+            on_skip=reporter.note,
         )
         stores += open_stores(run / DATA)
     return stores
@@ -87,108 +103,87 @@ def data_provenance(stores: list[SessionStore]) -> list[dict[str, Any]]:
 
 
 def _stores(
-    place: Distributed,
-    sources: list[str | Path],
-    run: RunFolder,
-    *,
-    resume: bool,
-    overwrite: bool,
-    progress: bool,
-    fetch: SourceOptions,
+    worker: Worker, sources: list[str | Path], run: RunFolder, options: RunOptions
 ) -> list[SessionStore]:
     """Prepare the run folder and sessions on the main process; the others then open what it made."""
-    if place.is_main:
-        run.prepare(resume=resume, overwrite=overwrite)
-        if not resume:
-            prepare_stores(sources, run, progress=progress, fetch=fetch)
-    place.barrier()
-    if resume:
-        return [SessionStore(folder) for folder in run.read_config()["data"]["stores"]]
+    if worker.is_main:
+        run.prepare(resume=options.resume, overwrite=options.overwrite)
+        if not options.resume:
+            prepare_stores(sources, run, reporter=options.reporter, dandi=options.dandi)
+    worker.barrier()
+    if options.resume:
+        return [SessionStore(folder) for folder in RunConfig.from_dict(run.read_config()).stores]
     stores = [store for path in _store_paths(sources) for store in open_stores(path)]
     return stores + (open_stores(run / DATA) if (run / DATA).is_dir() else [])
 
 
-def _plain(config: CacheConfig) -> dict[str, Any]:
-    """The cache settings as config.yaml keeps them (paths as text)."""
-    return {"directory": None if config.directory is None else str(config.directory), "dtype": config.dtype}
-
-
-def _resumed_config(run: RunFolder, config: TrainConfig) -> TrainConfig:
+def _resumed(run: RunFolder, config: TrainConfig) -> tuple[RunConfig, TrainConfig]:
     """On --resume the run's own config.yaml decides; only max_epochs may be raised."""
-    saved = TrainConfig.from_dict(run.read_config()["train"])
-    return TrainConfig.from_dict({**saved.to_dict(), "max_epochs": max(saved.max_epochs, config.max_epochs)})
+    saved = RunConfig.from_dict(run.read_config())
+    return saved, dataclasses.replace(saved.train, max_epochs=max(saved.train.max_epochs, config.max_epochs))
 
 
-BuildModel = Callable[[list[SessionStore]], tuple[V1Former, dict[str, Any]]]
+BuildModel = Callable[[list[SessionStore]], tuple[V1Former, Provenance]]
+"""Sessions -> the model to train and what it records of its origin (command, data and code filled in)."""
 
 
-def _train(
+def train(
     command: str,
     build: BuildModel,
     sources: list[str | Path],
     out: str | Path,
     config: TrainConfig,
-    *,
-    resume: bool,
-    overwrite: bool,
-    device: str | None,
-    progress: bool,
-    fetch: SourceOptions,
-    report: bool,
-    feature_cache: CacheConfig | None = None,
+    options: RunOptions,
 ) -> FitResult:
     """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit.
 
     A new run's folder may not overlap a local source (starting over would delete it).
     """
     run = RunFolder(out)
-    if not resume:
+    if not options.resume:
         check_apart(run.path, local_sources(sources))
-    with distributed(device) as place:
-        stores = _stores(
-            place, sources, run, resume=resume, overwrite=overwrite, progress=progress, fetch=fetch
-        )
-        if resume:
-            config = _resumed_config(run, config)
-            model, provenance = load_checkpoint(run / LAST), run.read_config()["provenance"]
+    with distributed(options.device) as worker:
+        stores = _stores(worker, sources, run, options)
+        if options.resume:
+            saved, config = _resumed(run, config)
+            model, provenance = load_checkpoint(run / LAST), saved.provenance
         else:
             torch.manual_seed(config.seed)  # fresh heads (and a fresh core) start the same every run
             model, provenance = build(stores)
-            provenance = {
-                "command": command,
-                "preset": model.config.preset,
-                **provenance,
-                "training_data": data_provenance(stores),
-                "code_version": __version__,
-            }
-        sessions = training_sessions(stores, config, model.config.window)
-        if place.is_main and not resume:
-            run.write_config(
-                {
-                    "command": command,
-                    "code_version": __version__,
-                    "model": model.config.to_dict(),
-                    "train": config.to_dict(),
-                    "window": sessions[0].windows.window,
-                    "processes": place.world_size,
-                    "global_batch_size": config.batch_size * place.world_size,
-                    "feature_cache": None if feature_cache is None else _plain(feature_cache),
-                    "data": {"stores": [str(store.folder.resolve()) for store in stores]},
-                    "provenance": provenance,
-                }
+            provenance = dataclasses.replace(
+                provenance,
+                command=command,
+                preset=model.config.preset,
+                training_data=tuple(data_provenance(stores)),
+                code_version=__version__,
             )
+        sessions = training_sessions(stores, config, model.config.window)
+        if worker.is_main and not options.resume:
+            run_config = RunConfig(
+                command=command,
+                code_version=__version__,
+                model=model.config,
+                train=config,
+                window=sessions[0].windows.window,
+                stores=tuple(str(store.folder.resolve()) for store in stores),
+                provenance=provenance,
+                processes=worker.world_size,
+                global_batch_size=config.batch_size * worker.world_size,
+                feature_cache=options.feature_cache,
+            )
+            run.write_config(run_config.to_dict())
         trainer = Trainer(
             model,
             sessions,
             config,
             run,
-            place=place,
+            worker=worker,
             provenance=provenance,
-            progress=progress,
-            feature_cache=feature_cache,
+            reporter=options.reporter,
+            feature_cache=options.feature_cache,
         )
-        result = trainer.fit(resume=resume)
-        if report and place.is_main:
+        result = trainer.fit(resume=options.resume)
+        if options.report and worker.is_main:
             write_report(run.path)
         return result
 
@@ -199,18 +194,12 @@ def finetune(
     *,
     base: str | Path = "tiny-sim",
     config: TrainConfig | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    device: str | None = None,
-    progress: bool = True,
-    fetch: SourceOptions | None = None,
-    report: bool = True,
-    feature_cache: CacheConfig | None = IN_RUN_FOLDER,
+    options: RunOptions | None = None,
 ) -> FitResult:
     """Fresh readouts for `sources` on the core of `base` (checkpoint, `tiny-sim` or `viv1t-2025`).
 
     While the core is frozen (strategy readout, or gradual before it unfreezes) its output is computed
-    once into `feature_cache` (see nwb_v1former.train.feature_cache); None runs the core every step.
+    once into `options.feature_cache` (see nwb_v1former.train.feature_cache).
     """
     config = config or TrainConfig(strategy="readout")
     if config.strategy == "scratch":
@@ -218,30 +207,15 @@ def finetune(
             "finetune strategies are readout, full and gradual; use `pretrain` to train from scratch"
         )
 
-    def build(stores: list[SessionStore]) -> tuple[V1Former, dict[str, Any]]:
+    def build(stores: list[SessionStore]) -> tuple[V1Former, Provenance]:
         base_model, parent = load_base(base)
-        simulated_data = parent["trained_on_simulated_data"] or any(map(simulated, stores))
-        provenance = {
-            "strategy": config.strategy,
-            "base": parent,
-            "trained_on_simulated_data": simulated_data,
-        }
+        simulated_data = parent.trained_on_simulated_data or any(map(simulated, stores))
+        provenance = Provenance(
+            strategy=config.strategy, base=parent, trained_on_simulated_data=simulated_data
+        )
         return model_for_finetune(base_model, stores, str(base)), provenance
 
-    return _train(
-        "finetune",
-        build,
-        sources,
-        out,
-        config,
-        resume=resume,
-        overwrite=overwrite,
-        device=device,
-        progress=progress,
-        fetch=fetch or SourceOptions(),
-        report=report,
-        feature_cache=feature_cache,
-    )
+    return train("finetune", build, sources, out, config, options or RunOptions())
 
 
 def pretrain(
@@ -250,12 +224,7 @@ def pretrain(
     *,
     model_preset: str = "small",
     config: TrainConfig | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    device: str | None = None,
-    progress: bool = True,
-    fetch: SourceOptions | None = None,
-    report: bool = True,
+    options: RunOptions | None = None,
 ) -> FitResult:
     """Core and readouts of a fresh `model_preset` model trained on all `sources` together."""
     config = config or TrainConfig()
@@ -264,22 +233,10 @@ def pretrain(
             f"pretrain trains everything from scratch; strategy {config.strategy!r} is for finetune"
         )
 
-    def build(stores: list[SessionStore]) -> tuple[V1Former, dict[str, Any]]:
+    def build(stores: list[SessionStore]) -> tuple[V1Former, Provenance]:
         model_config = preset(model_preset)
         check_frames(model_config, model_preset)
         model = add_sessions(V1Former(model_config), stores)
-        return model, {"trained_on_simulated_data": any(map(simulated, stores))}
+        return model, Provenance(strategy="scratch", trained_on_simulated_data=any(map(simulated, stores)))
 
-    return _train(
-        "pretrain",
-        build,
-        sources,
-        out,
-        config,
-        resume=resume,
-        overwrite=overwrite,
-        device=device,
-        progress=progress,
-        fetch=fetch or SourceOptions(),
-        report=report,
-    )
+    return train("pretrain", build, sources, out, config, options or RunOptions())

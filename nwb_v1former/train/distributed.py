@@ -17,8 +17,8 @@ from nwb_v1former.device import pick_device
 
 
 @dataclass(frozen=True)
-class Distributed:
-    """This process's place: rank among world_size processes, and the device it trains on."""
+class Worker:
+    """This process among the torchrun workers: its rank of world_size, and the device it trains on."""
 
     rank: int
     world_size: int
@@ -39,19 +39,19 @@ class Distributed:
 
 
 @contextlib.contextmanager
-def distributed(device: str | None = None) -> Iterator[Distributed]:
+def distributed(device: str | None = None) -> Iterator[Worker]:
     """Join the torchrun process group when launched by torchrun; yield this process's place."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     chosen = pick_device(device, local_rank)
     if world_size == 1:
-        yield Distributed(0, 1, chosen)
+        yield Worker(0, 1, chosen)
         return
     backend = "nccl" if chosen.type == "cuda" else "gloo"
     if chosen.type == "cuda":
         torch.cuda.set_device(chosen)
     dist.init_process_group(backend)
     try:
-        yield Distributed(dist.get_rank(), world_size, chosen)
+        yield Worker(dist.get_rank(), world_size, chosen)
     finally:
         dist.destroy_process_group()

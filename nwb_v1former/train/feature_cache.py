@@ -6,7 +6,7 @@ piece of a session depends only on that piece's inputs and the core's weights, n
 - training runs a frozen core in eval mode (no dropout, no stochastic depth, no random numbers drawn);
 - training windows sit at fixed ticks (each training trial cut from its first tick in steps of the
   window, `window_starts`): the epoch only changes their order;
-- validation and test trials are cut into the pieces evaluation uses (the model's window rule).
+- validation trials are cut into the pieces evaluation uses (the model's window rule).
 
 So each piece goes through the core once, here, and every epoch reads it back. The heads (shifter,
 Gaussian readout with its random sampling, activation) then compute the same loss and gradients as
@@ -37,16 +37,13 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from nwb_v1former.atomic import atomic_output
 from nwb_v1former.data.stats import Normalizer
@@ -55,6 +52,7 @@ from nwb_v1former.errors import ConfigError
 from nwb_v1former.inference.windows import model_inputs
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.window import WindowRule
+from nwb_v1former.progress import QUIET, Reporter
 
 FORMAT_VERSION = 1
 DTYPES = {"float16": np.float16, "float32": np.float32}
@@ -90,7 +88,7 @@ def session_pieces(
     store: SessionStore, window_starts: np.ndarray, window: int, scored_trials: np.ndarray, rule: WindowRule
 ) -> np.ndarray:
     """(n, 2) int64 [start, length] of every span the core runs on: the training windows, then each
-    scored (validation or test) trial cut by `rule` as evaluation cuts it; duplicates dropped, order kept."""
+    scored (validation) trial cut by `rule` as evaluation cuts it; duplicates dropped, order kept."""
     pieces = [(int(start), window) for start in window_starts]
     trials = store.trials
     for index in scored_trials:
@@ -186,15 +184,14 @@ class SessionCache:
         *,
         device: torch.device,
         precision: str,
-        progress: bool,
+        reporter: Reporter,
     ) -> None:
         """Run the core over every piece not yet written, in order; fsync, then count each one."""
         normalizer = Normalizer.from_statistics(store.statistics)
         first = self.written()
         core = model.core.eval()
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-        todo = range(first, len(self.starts))
-        bar = tqdm(todo, desc=f"core pass {store.key}", unit="piece", disable=not progress, leave=False)
+        bar = reporter.loop(range(first, len(self.starts)), what=f"core pass over {store.key}", unit="piece")
         with open(self.path, "r+b") as handle, torch.inference_mode(), autocast:
             data_offset = _data_offset(handle)
             for index in bar:
@@ -286,8 +283,7 @@ def open_caches(
     precision: str,
     rank: int = 0,
     world_size: int = 1,
-    progress: bool = True,
-    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    reporter: Reporter = QUIET,
 ) -> dict[str, SessionCache]:
     """Complete caches for `sessions` (store key -> cache), built where missing.
 
@@ -315,7 +311,7 @@ def open_caches(
     mine = [key for number, key in enumerate(caches) if number % world_size == rank]
     todo = [key for key in mine if not caches[key].complete]
     if todo:
-        _check_space(directory, [caches[key] for key in todo], say)
+        _check_space(directory, [caches[key] for key in todo], reporter)
     for number, store_key in enumerate(caches):
         if store_key not in todo:
             continue
@@ -324,21 +320,21 @@ def open_caches(
         if not (cache.folder / "progress.json").is_file():
             cache.create(keys[store_key])
         started = time.perf_counter()
-        cache.build(model, store, device=device, precision=precision, progress=progress)
-        say(f"feature cache: {store.key} done in {time.perf_counter() - started:.0f} s")
+        cache.build(model, store, device=device, precision=precision, reporter=reporter)
+        reporter.note(f"feature cache: {store.key} done in {time.perf_counter() - started:.0f} s")
     while not all(cache.complete for cache in caches.values()):
         time.sleep(WAIT_SECONDS)
     return caches
 
 
-def _check_space(directory: Path, caches: list[SessionCache], say: Callable[[str], None]) -> None:
+def _check_space(directory: Path, caches: list[SessionCache], reporter: Reporter) -> None:
     """Say how big the cache will be and where; refuse when the disk cannot hold it."""
     needed = sum(cache.n_bytes for cache in caches)
     existing = Path(directory)
     while not existing.exists():
         existing = existing.parent
     free = shutil.disk_usage(existing).free
-    say(
+    reporter.note(
         f"feature cache: {needed / 1e9:.2f} GB for {len(caches)} session(s) in {directory} "
         f"(the frozen core runs once; --no-feature-cache to skip)"
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.model.config import ModelConfig
 from nwb_v1former.model.importer import PUBLISHED, resolve_published
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.model.provenance import BaseCore, Provenance
 
 SHIPPED = {"tiny-sim": "tiny-sim.ckpt"}
 """Cores inside the package (nwb_v1former/weights/); see nwb_v1former/weights/README.md."""
@@ -42,17 +42,17 @@ def resolve_base(reference: str | Path) -> Path:
     return path
 
 
-def base_provenance(reference: str | Path, path: Path) -> dict[str, Any]:
+def base_core(reference: str | Path, path: Path) -> BaseCore:
     """What a fine-tuned model inherits: the base's name, file digest, preset and data origin."""
     payload = read_checkpoint(path)
-    parent = payload["extra"].get("provenance", {})
-    return {
-        "name": str(reference),
-        "sha256": sha256(path),
-        "preset": payload["config"]["preset"],
-        "trained_on_simulated_data": bool(parent.get("trained_on_simulated_data", False)),
-        "training_data": parent.get("training_data", []),
-    }
+    parent = Provenance.of_checkpoint(payload)
+    return BaseCore(
+        name=str(reference),
+        sha256=sha256(path),
+        preset=payload["config"]["preset"],
+        trained_on_simulated_data=parent.trained_on_simulated_data,
+        training_data=parent.all_training_data,
+    )
 
 
 def check_frames(config: ModelConfig, source: str) -> None:
@@ -87,7 +87,7 @@ def model_for_finetune(base: V1Former, stores: list[SessionStore], source: str) 
     return add_sessions(model, stores)
 
 
-def load_base(reference: str | Path) -> tuple[V1Former, dict[str, Any]]:
-    """The base model and its provenance."""
+def load_base(reference: str | Path) -> tuple[V1Former, BaseCore]:
+    """The base model and what a model fine-tuned from it records of it."""
     path = resolve_base(reference)
-    return load_checkpoint(path), base_provenance(reference, path)
+    return load_checkpoint(path), base_core(reference, path)

@@ -12,8 +12,8 @@ the same step as one process with batch size N x b.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from nwb_v1former import metrics
 from nwb_v1former.data.dataset import MultiSessionDataset, RoundRobinSampler, WindowDataset
@@ -32,11 +31,13 @@ from nwb_v1former.errors import SessionError
 from nwb_v1former.inference.evaluation import predict_trials, score_trials, tier_trials
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.model.window import WindowRule
+from nwb_v1former.progress import QUIET, Reporter
 from nwb_v1former.run_folder import BEST, EVALUATION, FEATURE_CACHE, LAST, RunFolder
 from nwb_v1former.train.clipping import AdaptiveClipper
 from nwb_v1former.train.config import TrainConfig
-from nwb_v1former.train.distributed import Distributed
+from nwb_v1former.train.distributed import Worker
 from nwb_v1former.train.feature_cache import (
     CacheConfig,
     SessionCache,
@@ -130,7 +131,7 @@ def training_sessions(
 
 
 @dataclass
-class Progress:
+class TrainingState:
     """What a resumed run must know besides the weights; saved in last.ckpt."""
 
     epoch: int = 0  # the next epoch to run
@@ -166,18 +167,18 @@ class Trainer:
         config: TrainConfig,
         run: RunFolder,
         *,
-        place: Distributed,
-        provenance: dict[str, Any],
-        progress: bool = True,
+        worker: Worker,
+        provenance: Provenance,
+        reporter: Reporter | None = None,
         feature_cache: CacheConfig | None = None,
     ) -> None:
-        self.model = model.to(place.device)
+        self.model = model.to(worker.device)
         self.sessions = sessions
         self.config = config
         self.run = run
-        self.place = place
+        self.worker = worker
         self.provenance = provenance
-        self.show_progress = progress and place.is_main
+        self.reporter = reporter if reporter is not None and worker.is_main else QUIET
         self.core_parameters = list(model.core.parameters())
         core_ids = {id(p) for p in self.core_parameters}
         self.head_parameters = [p for p in model.parameters() if id(p) not in core_ids]
@@ -196,7 +197,7 @@ class Trainer:
             ]
         )
         self.clipper = AdaptiveClipper(config.clip_percentile, config.clip_history)
-        self.state = Progress()
+        self.state = TrainingState()
         self.dataset = MultiSessionDataset({s.key: s.windows for s in sessions})
         self.sampler = RoundRobinSampler(self.dataset, seed=config.seed, shuffle=True)
         self.wrapped: torch.nn.Module = model
@@ -208,7 +209,7 @@ class Trainer:
     @property
     def global_batch_size(self) -> int:
         """Windows per session per step over all processes: each torchrun process takes `batch_size`."""
-        return self.config.batch_size * self.place.world_size
+        return self.config.batch_size * self.worker.world_size
 
     # --- phases and rates -------------------------------------------------------------------------
     def _set_phase(self, epoch: int) -> None:
@@ -219,8 +220,8 @@ class Trainer:
         self.core_trainable = trainable
         for parameter in self.core_parameters:
             parameter.requires_grad_(trainable)
-        if self.place.enabled:
-            device_ids = [self.place.device.index] if self.place.device.type == "cuda" else None
+        if self.worker.enabled:
+            device_ids = [self.worker.device.index] if self.worker.device.type == "cuda" else None
             self.wrapped = DistributedDataParallel(
                 self.model, device_ids=device_ids, find_unused_parameters=True
             )
@@ -237,7 +238,7 @@ class Trainer:
                         s.store,
                         s.windows.starts,
                         s.windows.window,
-                        self._scored_trials(s),
+                        s.validation,
                         self.model.config.window,
                     ),
                 )
@@ -248,25 +249,13 @@ class Trainer:
                 sessions,
                 Path(self.feature_cache.directory or self.run / FEATURE_CACHE),
                 self.feature_cache.dtype,
-                device=self.place.device,
-                precision=compute_precision(self.config.precision, self.place.device),
-                rank=self.place.rank,
-                world_size=self.place.world_size,
-                progress=self.show_progress,
-                say=self._say,
+                device=self.worker.device,
+                precision=compute_precision(self.config.precision, self.worker.device),
+                rank=self.worker.rank,
+                world_size=self.worker.world_size,
+                reporter=self.reporter,
             )
         return self.caches
-
-    def _say(self, line: str) -> None:
-        if self.place.is_main:
-            tqdm.write(line, file=sys.stderr)
-
-    @staticmethod
-    def _scored_trials(session: TrainingSession) -> np.ndarray:
-        """Validation trials, then the held-out trials the final evaluation scores."""
-        return np.concatenate(
-            [session.validation, tier_trials(session.store, evaluation_tier(session.store))]
-        )
 
     def _set_rates(self, epoch: int) -> tuple[float, float]:
         """Learning rates of this step: base x plateau scale x linear warm-up."""
@@ -297,40 +286,40 @@ class Trainer:
         return steps
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        device = self.place.device
+        device = self.worker.device
         use_bf16 = device.type == "cuda" and self.config.precision == "bf16"
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
     def _train_step(self, epoch: int, index: int, batch: dict[str, list[int]]) -> float:
         """Accumulate every session's share of the loss over the global batch, clip, apply; the loss."""
         self.optimizer.zero_grad(set_to_none=True)
-        place, world = self.place, self.place.world_size
+        worker, world = self.worker, self.worker.world_size
         mine = [
             (number, session, position, window)
             for number, session in enumerate(self.sessions)
             for position, window in enumerate(batch[session.key])
-            if position % world == place.rank
+            if position % world == worker.rank
         ]
         total = 0.0
         caches = self._frozen_core_cache()
         for count, (number, session, position, window) in enumerate(mine):
             torch.manual_seed(hash_seed(self.config.seed, epoch, index, number, position))
             item = session.windows[window]
-            inputs = [item[name][None].to(place.device) for name in ("video", "behavior", "pupil_center")]
+            inputs = [item[name][None].to(worker.device) for name in ("video", "behavior", "pupil_center")]
             core_output = None
             if caches is not None:  # the frozen core's output for this window, computed once
                 core_output = caches[session.key].read(item["first_tick"], session.windows.window)
                 inputs[:2] = [None, None]
             last = count == len(mine) - 1
-            sync = contextlib.nullcontext() if last or not place.enabled else self.wrapped.no_sync()
+            sync = contextlib.nullcontext() if last or not worker.enabled else self.wrapped.no_sync()
             with sync:
                 with self._autocast():
                     prediction = self.wrapped(
                         *inputs,
                         session=session.key,
-                        core_output=None if core_output is None else core_output.to(place.device),
+                        core_output=None if core_output is None else core_output.to(worker.device),
                     )
-                loss = poisson_loss(prediction.float(), item["responses"][None].to(place.device))
+                loss = poisson_loss(prediction.float(), item["responses"][None].to(worker.device))
                 weighted = loss * session.share / len(batch[session.key])
                 (weighted * world).backward()
             total += weighted.item()
@@ -358,9 +347,9 @@ class Trainer:
         """Whole-trial predictions (T_i, N): from the feature cache while the core is frozen."""
         caches = self._frozen_core_cache()
         if caches is None:
-            return predict_trials(self.model, session.store, indices, device=self.place.device)
+            return predict_trials(self.model, session.store, indices, device=self.worker.device)
         return predict_cached_trials(
-            self.model, caches[session.key], session.store, indices, self.place.device
+            self.model, caches[session.key], session.store, indices, self.worker.device
         )
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
@@ -371,14 +360,9 @@ class Trainer:
             self.model.core.eval()  # a frozen core runs as in inference: no dropout
         losses = []
         steps = self._steps(epoch)
-        bar = tqdm(steps, desc=f"epoch {epoch}", unit="step", disable=not self.show_progress, leave=False)
-        best = self.state.best_score
-        for index, batch in enumerate(bar):
+        for index, batch in enumerate(self.reporter.loop(steps, what=f"epoch {epoch}")):
             rates = self._set_rates(epoch)
             losses.append(self._train_step(epoch, index, batch))
-            bar.set_postfix(
-                loss=f"{losses[-1]:.4f}", best_val_corr="-" if best == -math.inf else f"{best:.3f}"
-            )
         scores = self._validate()
         score = float(np.mean(list(scores.values())))
         return {
@@ -402,11 +386,14 @@ class Trainer:
             "config": self.config.to_dict(),
         }
         save_checkpoint(
-            self.model, self.run / LAST, extra={"provenance": self.provenance, "training": training}
+            self.model,
+            self.run / LAST,
+            extra={"provenance": self.provenance.to_dict(), "training": training},
         )
 
     def _save_best(self, epoch: int, score: float) -> None:
-        extra = {"provenance": {**self.provenance, "epoch": epoch, "validation_correlation": score}}
+        best = dataclasses.replace(self.provenance, epoch=epoch, validation_correlation=score)
+        extra = {"provenance": best.to_dict()}
         save_checkpoint(self.model, self.run / BEST, extra=extra)
 
     def _restore_best(self) -> None:
@@ -420,7 +407,7 @@ class Trainer:
         self._set_phase(training["progress"]["epoch"])
         self.optimizer.load_state_dict(training["optimizer"])
         self.clipper.load_state(training["clipper"])
-        self.state = Progress(**training["progress"])
+        self.state = TrainingState(**training["progress"])
 
     # --- the run ----------------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> FitResult:
@@ -443,36 +430,39 @@ class Trainer:
                 state.since_best += 1
             state.epoch = epoch + 1
             row["best"] = improved
-            if self.place.is_main:
+            if self.worker.is_main:
                 if improved:
                     self._save_best(epoch, score)
                 self.run.append_metrics(row, keep_epochs_below=epoch)
-            self.place.barrier()
+            self.worker.barrier()
             if not improved and state.since_best % config.plateau_patience == 0:
                 state.lr_scale *= config.plateau_factor
                 self._restore_best()
-            if self.place.is_main:
+            if self.worker.is_main:
                 self._save_last()
-            self.place.barrier()
-            if self.show_progress:
-                tqdm.write(
-                    f"epoch {epoch}: validation correlation {score:.4f} (best {state.best_score:.4f} "
-                    f"at epoch {state.best_epoch})"
-                )
+            self.worker.barrier()
+            self.reporter.note(
+                f"epoch {epoch}: train loss {row['train_loss']:.4f}, validation correlation {score:.4f} "
+                f"(best {state.best_score:.4f} at epoch {state.best_epoch}), {row['seconds']:.0f} s"
+            )
         if state.since_best >= config.patience:
             stopped_early = True
-        evaluation = self.evaluate_best() if self.place.is_main else {}
-        self.place.barrier()
+        evaluation = self.evaluate_best() if self.worker.is_main else {}
+        self.worker.barrier()
         return FitResult(state.best_score, state.best_epoch, state.epoch, stopped_early, evaluation)
 
     def evaluate_best(self) -> dict[str, Any]:
-        """Score best.ckpt on held-out trials (test, else validation); write evaluation.json."""
+        """Score best.ckpt on held-out trials (test, else validation); write evaluation.json.
+
+        Always through the whole model in float32, never from the feature cache: the figures a run
+        reports are those `predict` and `evaluate` reproduce from best.ckpt.
+        """
         self._restore_best()
         sessions = {}
         for session in self.sessions:
             tier = evaluation_tier(session.store)
             indices = tier_trials(session.store, tier)
-            predictions = self._predict(session, indices)
+            predictions = predict_trials(self.model, session.store, indices, device=self.worker.device)
             sessions[session.key] = score_trials(session.store, indices, predictions, tier).to_dict()
         summary = {
             key: {name: value for name, value in values.items() if name != "neurons"}
@@ -486,7 +476,8 @@ class Trainer:
         }
         self.run.write_json(EVALUATION, evaluation)
         payload = read_checkpoint(self.run / BEST)
-        payload["extra"]["provenance"]["evaluation"] = summary
+        evaluated = dataclasses.replace(Provenance.of_checkpoint(payload), evaluation=summary)
+        payload["extra"]["provenance"] = evaluated.to_dict()
         save_checkpoint(self.model, self.run / BEST, extra=payload["extra"])
         return evaluation
 

@@ -13,6 +13,7 @@ from nwb_v1former.cli.main import main
 from nwb_v1former.errors import CheckpointError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.importer import HUB_REPOSITORY, resolve_published
+from nwb_v1former.model.provenance import Provenance
 
 
 def authors_run_folder(folder: Path, reference: dict, **override) -> Path:
@@ -39,8 +40,8 @@ def test_import_viv1t_cli_maps_every_weight(tmp_path, reference_small):
     assert result.exit_code == 0, result.output
     assert "sessions: A (40 neurons), B (25 neurons)" in result.output
     _assert_reproduces(out, reference_small)
-    extra = torch.load(out, weights_only=True)["extra"]
-    assert extra["authors_epoch"] == 42 and extra["authors_best_corr"] == 0.25
+    provenance = Provenance.of_checkpoint(torch.load(out, weights_only=True))
+    assert provenance.authors_epoch == 42 and provenance.authors_best_corr == 0.25
 
 
 def test_import_refuses_other_architectures_and_missing_files(tmp_path, reference_small):

@@ -12,16 +12,18 @@ import torch
 from nwb_v1former.data.store import open_stores
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import read_checkpoint
-from nwb_v1former.pipeline.train import finetune
+from nwb_v1former.model.provenance import Provenance
+from nwb_v1former.pipeline.train import RunOptions, finetune
+from nwb_v1former.progress import Reporter
 from nwb_v1former.run_folder import RunFolder
 from nwb_v1former.train.config import TrainConfig
-from nwb_v1former.train.distributed import Distributed
+from nwb_v1former.train.distributed import Worker
 from nwb_v1former.train.feature_cache import CacheConfig, SessionPieces, open_caches, session_pieces
 from nwb_v1former.train.finetune import load_base, model_for_finetune
 from nwb_v1former.train.loop import Trainer, training_sessions
 
 QUICK = {"strategy": "readout", "max_epochs": 2, "warmup_steps": 5, "window": 60, "seed": 4}
-CPU = Distributed(0, 1, torch.device("cpu"))
+CPU = Worker(0, 1, torch.device("cpu"))
 FLOAT16_RELATIVE = 2e-3
 """Float16 keeps 11 significant bits (relative rounding <= 4.9e-4 per value): measured here, loss and head
 gradients from a float16 cache stay within 6e-4 of the float32 path; 2e-3 leaves room, and fails if the
@@ -41,9 +43,8 @@ def trainer(store_folder: Path, run: Path, cache: CacheConfig | None, precision:
         training_sessions(stores, config, model.config.window),
         config,
         folder,
-        place=CPU,
-        provenance={},
-        progress=False,
+        worker=CPU,
+        provenance=Provenance(),
         feature_cache=cache,
     )
 
@@ -89,9 +90,7 @@ def test_a_readout_finetune_ends_at_the_same_validation_correlation(one_store: P
             tmp_path / name,
             base="tiny-sim",
             config=config,
-            progress=False,
-            report=False,
-            feature_cache=cache,
+            options=RunOptions(report=False, feature_cache=cache),
         )
         scores[name] = result
     assert scores["cached"].best_score == pytest.approx(scores["core"].best_score, abs=0.01)
@@ -104,7 +103,8 @@ def test_a_readout_finetune_ends_at_the_same_validation_correlation(one_store: P
     assert provenance["strategy"] == "readout"
 
 
-def caches_for(one_store: Path, directory: Path, model=None):
+def caches_for(one_store: Path, directory: Path, capsys: pytest.CaptureFixture, model=None):
+    """The caches of `one_store` in `directory`, and the lines open_caches said."""
     stores = open_stores(one_store)
     config = TrainConfig(**QUICK)
     if model is None:
@@ -118,7 +118,7 @@ def caches_for(one_store: Path, directory: Path, model=None):
         )
         for s in sessions
     ]
-    lines: list[str] = []
+    capsys.readouterr()
     caches = open_caches(
         model,
         pieces,
@@ -126,16 +126,15 @@ def caches_for(one_store: Path, directory: Path, model=None):
         "float32",
         device=torch.device("cpu"),
         precision="float32",
-        progress=False,
-        say=lines.append,
+        reporter=Reporter("lines"),
     )
-    return model, caches, lines
+    return model, caches, capsys.readouterr().err.splitlines()
 
 
 def test_an_interrupted_build_is_completed_and_a_changed_key_rebuilds(
-    one_store: Path, tmp_path: Path
+    one_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    model, caches, lines = caches_for(one_store, tmp_path)
+    model, caches, lines = caches_for(one_store, tmp_path, capsys)
     ((key, cache),) = caches.items()
     assert any("GB" in line and str(tmp_path) in line for line in lines), lines  # size and place said first
     reference = np.load(cache.path)
@@ -148,17 +147,17 @@ def test_an_interrupted_build_is_completed_and_a_changed_key_rebuilds(
         handle.seek(-reference.nbytes + half, 2)
         handle.write(b"\x00" * (reference.nbytes - half))
     (cache.folder / "progress.json").write_text(json.dumps({"pieces": 2}))
-    _, again, lines = caches_for(one_store, tmp_path, model)
+    _, again, lines = caches_for(one_store, tmp_path, capsys, model)
     assert again[key].folder == cache.folder and again[key].complete
     assert np.array_equal(np.load(cache.path), reference)
     assert any("done" in line for line in lines)
 
     # A complete cache is reused without a word; other core weights key a new one and the old goes.
-    _, reused, lines = caches_for(one_store, tmp_path, model)
+    _, reused, lines = caches_for(one_store, tmp_path, capsys, model)
     assert lines == [] and reused[key].folder == cache.folder
     with torch.no_grad():
         next(model.core.parameters()).add_(0.01)
-    _, changed, _ = caches_for(one_store, tmp_path, model)
+    _, changed, _ = caches_for(one_store, tmp_path, capsys, model)
     assert changed[key].folder != cache.folder and not cache.folder.exists()
     assert [p.name for p in tmp_path.iterdir()] == [changed[key].folder.name]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from nwb_v1former.model.checkpoint import read_checkpoint
 from nwb_v1former.nwb.convert import convert
-from nwb_v1former.pipeline.train import finetune
+from nwb_v1former.pipeline.train import RunOptions, finetune
 from nwb_v1former.simulate import simulate_and_write
 from nwb_v1former.train.config import TrainConfig
 
@@ -25,7 +25,11 @@ def test_readout_finetuning_of_the_shipped_core_reaches_a_fraction_of_the_noise_
     convert([tmp_path / "nwb"], tmp_path / "stores", progress=False)
     config = TrainConfig(strategy="readout", max_epochs=5, warmup_steps=10, window=60)
     result = finetune(
-        [tmp_path / "stores"], tmp_path / "run", base="tiny-sim", config=config, progress=False, report=False
+        [tmp_path / "stores"],
+        tmp_path / "run",
+        base="tiny-sim",
+        config=config,
+        options=RunOptions(report=False),
     )
     ((key, summary),) = result.evaluation["summary"].items()
     assert summary["tier"] == "test" and summary["noise_ceiling"] > 0.3, key

@@ -13,12 +13,13 @@ from nwb_v1former.data.store import open_stores
 from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from nwb_v1former.model.config import preset
 from nwb_v1former.model.model import V1Former
-from nwb_v1former.pipeline.train import finetune, pretrain
+from nwb_v1former.pipeline.train import RunOptions, finetune, pretrain
 from nwb_v1former.train.clipping import AdaptiveClipper
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.loop import poisson_loss, training_subset
 
 QUICK = {"max_epochs": 2, "warmup_steps": 5, "window": 60}
+NO_REPORT = RunOptions(report=False)
 
 
 def state(path: Path) -> dict[str, torch.Tensor]:
@@ -26,9 +27,7 @@ def state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def test_pretrain_writes_a_complete_run_folder(sim_stores: Path, tmp_path: Path) -> None:
-    result = pretrain(
-        [sim_stores], tmp_path / "run", model_preset="tiny", config=TrainConfig(**QUICK), progress=False
-    )
+    result = pretrain([sim_stores], tmp_path / "run", model_preset="tiny", config=TrainConfig(**QUICK))
     run = tmp_path / "run"
     assert {p.name for p in run.iterdir()} == {
         "config.yaml",
@@ -59,13 +58,11 @@ def test_pretrain_writes_a_complete_run_folder(sim_stores: Path, tmp_path: Path)
 def test_same_seed_same_run(one_store: Path, tmp_path: Path) -> None:
     config = TrainConfig(**{**QUICK, "max_epochs": 1})
     for name in ("a", "b"):
-        pretrain(
-            [one_store], tmp_path / name, model_preset="tiny", config=config, progress=False, report=False
-        )
+        pretrain([one_store], tmp_path / name, model_preset="tiny", config=config, options=NO_REPORT)
     first, second = state(tmp_path / "a" / "last.ckpt"), state(tmp_path / "b" / "last.ckpt")
     assert all(torch.equal(first[key], second[key]) for key in first)
     other = TrainConfig(**{**QUICK, "max_epochs": 1, "seed": 1})
-    pretrain([one_store], tmp_path / "c", model_preset="tiny", config=other, progress=False, report=False)
+    pretrain([one_store], tmp_path / "c", model_preset="tiny", config=other, options=NO_REPORT)
     third = state(tmp_path / "c" / "last.ckpt")
     assert not all(torch.equal(first[key], third[key]) for key in first)
 
@@ -84,7 +81,7 @@ def core_changed(base: Path, run: Path) -> bool:
 
 def test_readout_strategy_keeps_the_core(one_store: Path, base_checkpoint: Path, tmp_path: Path) -> None:
     config = TrainConfig(strategy="readout", **QUICK)
-    finetune([one_store], tmp_path / "run", base=base_checkpoint, config=config, progress=False, report=False)
+    finetune([one_store], tmp_path / "run", base=base_checkpoint, config=config, options=NO_REPORT)
     assert not core_changed(base_checkpoint, tmp_path / "run")
     model = load_checkpoint(tmp_path / "run" / "best.ckpt")
     assert set(model.sessions) == {store.key for store in open_stores(one_store)}
@@ -97,7 +94,7 @@ def test_full_and_gradual_train_the_core(
     one_store: Path, base_checkpoint: Path, tmp_path: Path, strategy: str, unfreeze_after: int, changed: bool
 ) -> None:
     config = TrainConfig(strategy=strategy, unfreeze_after=unfreeze_after, **QUICK)
-    finetune([one_store], tmp_path / "run", base=base_checkpoint, config=config, progress=False, report=False)
+    finetune([one_store], tmp_path / "run", base=base_checkpoint, config=config, options=NO_REPORT)
     assert core_changed(base_checkpoint, tmp_path / "run") is changed  # gradual: 2 epochs, still frozen
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all((row["core_lr"] > 0) is changed for row in rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,7 +94,9 @@ def test_two_gloo_processes_on_one_session_match_one_process_with_the_same_globa
     assert_same_weights(tmp_path / "two" / "last.ckpt", tmp_path / "one" / "last.ckpt", atol=1e-5)
 
 
-FINETUNE = ["--from", "tiny-sim", "--strategy", "readout", "--window", "60", "--warmup-steps", "5", "--quiet"]
+LOUD = ["--from", "tiny-sim", "--strategy", "readout", "--window", "60", "--warmup-steps", "5"]
+"""Without --quiet and without a terminal: plain lines on stderr."""
+FINETUNE = [*LOUD, "--quiet"]
 
 
 @pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="torch built without gloo")
@@ -116,16 +119,19 @@ def test_two_gloo_processes_share_the_feature_cache_of_two_sessions(sim_stores: 
 def test_resume_reuses_the_feature_cache(sim_stores: Path, tmp_path: Path) -> None:
     store, run = str(one_store(sim_stores)), tmp_path / "run"
     first = subprocess.run(
-        [*CLI, "finetune", store, "--out", str(run), *FINETUNE, "--no-report", "--max-epochs", "1"],
+        [*CLI, "finetune", store, "--out", str(run), *LOUD, "--no-report", "--max-epochs", "1"],
         capture_output=True,
         text=True,
         check=True,
     )
     assert "feature cache:" in first.stderr and "GB" in first.stderr
+    # A batch job (no terminal): one plain line per epoch, no progress-bar control characters.
+    assert re.search(r"^epoch 0: train loss [\d.]+, validation correlation -?[\d.]+", first.stderr, re.M)
+    assert "\r" not in first.stderr
     (features,) = (run / "feature-cache").glob("*/features.npy")
     written = features.stat().st_mtime_ns
     resumed = subprocess.run(
-        [*CLI, "finetune", "--out", str(run), "--resume", *FINETUNE, "--no-report", "--max-epochs", "2"],
+        [*CLI, "finetune", "--out", str(run), "--resume", *LOUD, "--no-report", "--max-epochs", "2"],
         capture_output=True,
         text=True,
         check=True,
