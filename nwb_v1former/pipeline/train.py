@@ -32,8 +32,9 @@ from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Worker, distributed
 from nwb_v1former.train.feature_cache import CacheConfig
 from nwb_v1former.train.finetune import add_sessions, check_frames, load_base, model_for_finetune
-from nwb_v1former.train.loop import FitResult, Trainer, training_sessions
+from nwb_v1former.train.loop import FitResult, Trainer
 from nwb_v1former.train.run_config import RunConfig
+from nwb_v1former.train.sessions import training_sessions
 
 SIMULATED_IDENTIFIER = "nwb-v1former-sim"
 

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import math
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,11 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from nwb_v1former import metrics
-from nwb_v1former.data.dataset import MultiSessionDataset, RoundRobinSampler, WindowDataset
-from nwb_v1former.data.store import SessionStore
-from nwb_v1former.errors import SessionError
+from nwb_v1former.data.dataset import MultiSessionDataset, RoundRobinSampler
 from nwb_v1former.inference.evaluation import predict_trials, score_trials, tier_trials
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.provenance import Provenance
-from nwb_v1former.model.window import WindowRule
 from nwb_v1former.progress import QUIET, Reporter
 from nwb_v1former.run_folder import BEST, EVALUATION, FEATURE_CACHE, LAST, RunFolder
 from nwb_v1former.train.clipping import AdaptiveClipper
@@ -47,87 +43,8 @@ from nwb_v1former.train.feature_cache import (
     predict_cached_trials,
     session_pieces,
 )
-
-POISSON_EPS = 1e-8
-
-
-def poisson_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over windows, frames and neurons of pred - y log(pred + eps); (B, T, N) -> scalar.
-
-    Targets below zero (dF/F under baseline) are taken as 0: a Poisson rate has no negative counts,
-    and the unclamped term would reward predictions collapsing to 0.
-    """
-    target = target.clamp_min(0)
-    return (prediction - target * torch.log(prediction + POISSON_EPS)).mean()
-
-
-@dataclass(frozen=True)
-class TrainingSession:
-    """One session as training sees it: its windows, its validation trials and its loss weight."""
-
-    store: SessionStore
-    windows: WindowDataset
-    validation: np.ndarray
-    share: float
-
-    @property
-    def key(self) -> str:
-        return self.store.key
-
-
-def training_subset(store: SessionStore, fraction: float, seed: int) -> np.ndarray:
-    """(n_trials,) bool: a seeded `fraction` of the train trials (at least one); nested in `fraction`."""
-    train = np.flatnonzero(store.trials.tier == "train")
-    order = np.random.default_rng([seed, zlib.crc32(store.key.encode())]).permutation(train)
-    subset = np.zeros(len(store.trials), dtype=bool)
-    subset[order[: max(1, round(fraction * len(train)))]] = True
-    return subset
-
-
-def resolve_window(stores: list[SessionStore], config: TrainConfig, rule: WindowRule) -> int:
-    """The window length: as configured, else the shortest train trial of any session; at most the
-    model's window (`rule.length`)."""
-    lengths = [
-        int((s.trials.stop_tick - s.trials.first_tick)[s.trials.tier == "train"].min())
-        for s in stores
-        if (s.trials.tier == "train").any()
-    ]
-    return rule.training_window(config.window, min(lengths, default=rule.length))
-
-
-def training_sessions(
-    stores: list[SessionStore], config: TrainConfig, rule: WindowRule
-) -> list[TrainingSession]:
-    """Check every session can be trained and validated on; one clear line for the first that cannot."""
-    if not stores:
-        raise SessionError("no sessions to train on; pass converted sessions or NWB files")
-    keys = [store.key for store in stores]
-    if len(set(keys)) != len(keys):
-        raise SessionError(f"session keys repeat ({', '.join(keys)}); give each session once")
-    window = resolve_window(stores, config, rule)
-    built = []
-    for store in stores:
-        counts = {tier: int((store.trials.tier == tier).sum()) for tier in ("train", "validation")}
-        if counts["train"] == 0:
-            raise SessionError(
-                f"{store.folder}: the training tier is empty ({len(store.trials)} trials, none 'train'); "
-                "the session needs training trials (check its tier column or convert it again)"
-            )
-        validation = tier_trials(store, "validation")
-        if not len(validation):
-            raise SessionError(
-                f"{store.folder}: too few trials: no validation trial longer than {metrics.SKIP_FRAMES} "
-                f"ticks ({counts['validation']} validation trials); early stopping needs at least one"
-            )
-        subset = training_subset(store, config.train_fraction, config.seed)
-        built.append(
-            (store, WindowDataset(store, window=window, tiers=("train",), subset=subset), validation)
-        )
-    total = sum(len(windows) for _, windows, _ in built)
-    return [
-        TrainingSession(store, windows, validation, len(windows) / total)
-        for store, windows, validation in built
-    ]
+from nwb_v1former.train.loss import poisson_loss
+from nwb_v1former.train.sessions import TrainingSession, evaluation_tier
 
 
 @dataclass
@@ -480,11 +397,6 @@ class Trainer:
         payload["extra"]["provenance"] = evaluated.to_dict()
         save_checkpoint(self.model, self.run / BEST, extra=payload["extra"])
         return evaluation
-
-
-def evaluation_tier(store: SessionStore) -> str:
-    """Where a run's best weights are scored: the test tier, else validation."""
-    return "test" if len(tier_trials(store, "test")) else "validation"
 
 
 def hash_seed(*parts: int) -> int:

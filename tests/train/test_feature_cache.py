@@ -20,7 +20,8 @@ from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Worker
 from nwb_v1former.train.feature_cache import CacheConfig, SessionPieces, open_caches, session_pieces
 from nwb_v1former.train.finetune import load_base, model_for_finetune
-from nwb_v1former.train.loop import Trainer, training_sessions
+from nwb_v1former.train.loop import Trainer
+from nwb_v1former.train.sessions import training_sessions
 
 QUICK = {"strategy": "readout", "max_epochs": 2, "warmup_steps": 5, "window": 60, "seed": 4}
 CPU = Worker(0, 1, torch.device("cpu"))

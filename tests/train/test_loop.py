@@ -16,7 +16,8 @@ from nwb_v1former.model.model import V1Former
 from nwb_v1former.pipeline.train import RunOptions, finetune, pretrain
 from nwb_v1former.train.clipping import AdaptiveClipper
 from nwb_v1former.train.config import TrainConfig
-from nwb_v1former.train.loop import poisson_loss, training_subset
+from nwb_v1former.train.loss import poisson_loss
+from nwb_v1former.train.sessions import training_subset
 
 QUICK = {"max_epochs": 2, "warmup_steps": 5, "window": 60}
 NO_REPORT = RunOptions(report=False)
