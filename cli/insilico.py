@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from nwb_v1former.analysis.attention import AttentionConfig
+from nwb_v1former.analysis.insilico_text import summary_lines
 from nwb_v1former.analysis.receptive_fields import NoiseConfig
 from nwb_v1former.analysis.tuning import GratingConfig
 from nwb_v1former.nwb.write import DEFAULT_NAME
@@ -71,22 +72,18 @@ def _library_options(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _report(output: InsilicoOutput, options: dict[str, Any], lines: list[str]) -> None:
-    """Print the result as JSON, or where it went and `lines`."""
+def _report(output: InsilicoOutput, options: dict[str, Any]) -> None:
+    """Print the result as JSON, or where it went and its summary in words."""
     if options["as_json"]:
         click.echo(json.dumps(output.to_dict(), indent=2))
         return
     click.echo(
         f"{output.analysis} ({output.provenance.session}) -> {', '.join(map(str, output.files.values()))}"
     )
-    for line in lines:
+    for line in summary_lines(output.analysis, output.summary, output.config):
         click.echo(f"  {line}")
     for table in output.nwb_tables:
         click.echo(f"  added {table} to {options['nwb']}")
-
-
-def _number(value: float | None, style: str = ".3f") -> str:
-    return "n/a" if value is None else format(value, style)
 
 
 @click.group("insilico")
@@ -105,19 +102,7 @@ def tuning_command(checkpoint: str, data: str | None, directions: int, **options
     """Drifting gratings shown to CHECKPOINT: per-ROI orientation and direction tuning, still and running."""
     config = GratingConfig(directions=directions)
     output = run_tuning(checkpoint, options["out"], data=data, config=config, **_library_options(options))
-    lines = [f"{output.summary['rois']} ROIs"]
-    for state, values in output.summary.items():
-        if not isinstance(values, dict):
-            continue
-        line = (
-            f"{state}: {values['tuned_rois']} tuned (depth >= {output.summary['tuned_depth']:g}), their "
-            f"median OSI {_number(values['median_osi'])}, DSI {_number(values['median_dsi'])}; median depth "
-            f"{_number(values['median_tuning_depth'])}"
-        )
-        if "median_modulation_index" in values:
-            line += f", modulation index {_number(values['median_modulation_index'])}"
-        lines.append(line)
-    _report(output, options, lines)
+    _report(output, options)
 
 
 @insilico_group.command("rf")
@@ -136,12 +121,7 @@ def rf_command(checkpoint: str, data: str | None, rois: tuple[int, ...], clips: 
         config=NoiseConfig(clips=clips),
         **_library_options(options),
     )
-    summary = output.summary
-    line = (
-        f"{summary['mapped']} of {summary['rois']} ROIs mapped; median radius "
-        f"{_number(summary['median_radius_px'])} px, RF contrast {_number(summary['median_rf_contrast'])}"
-    )
-    _report(output, options, [line])
+    _report(output, options)
 
 
 @insilico_group.command("attention")
@@ -155,12 +135,4 @@ def attention_command(checkpoint: str, data: str, tier: str, max_trials: int | N
     pupil position, pupil size and running speed, with a circular-shift control."""
     config = AttentionConfig(tier=tier, max_trials=max_trials)
     output = run_attention(checkpoint, data, options["out"], config=config, **_library_options(options))
-    summary = output.summary
-    lines = [f"{summary['frames']} frames of {summary['trials']} {tier} trials, {summary['shifts']} shifts"]
-    for name, behaviors in summary["correlations"].items():
-        cells = [
-            f"{behavior} r={_number(values['r'])} (p={_number(values['p_value'], '.2g')})"
-            for behavior, values in behaviors.items()
-        ]
-        lines.append(f"{name}: {', '.join(cells)}")
-    _report(output, options, lines)
+    _report(output, options)

@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nwb_v1former.analysis.experiment import model_device
-from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable, plain
+from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError, SessionError
@@ -40,6 +40,7 @@ from nwb_v1former.metrics import SKIP_FRAMES
 from nwb_v1former.model.attention import capture_attention
 from nwb_v1former.model.core import ViViTCore
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.plain import plain
 
 SUMMARIES = {
     "spatial_center_x": "column (pixels) of the centre of the spatial attention map",

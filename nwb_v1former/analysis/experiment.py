@@ -71,14 +71,6 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return next(itertools.chain(model.parameters(), model.buffers())).device
 
 
-def readout_roi_ids(model: V1Former, session: str) -> np.ndarray:
-    """(N,) ROI ids of the readout `session`, in output column order; ConfigError naming the readouts."""
-    if session not in model.sessions:
-        known = ", ".join(model.sessions) or "none"
-        raise ConfigError(f"the checkpoint has no readout for session {session!r}; it has: {known}")
-    return np.asarray(model.sessions[session].roi_ids)
-
-
 @torch.inference_mode()
 def mean_responses(
     model: V1Former,

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, model_device, readout_roi_ids
+from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, model_device
 from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
@@ -203,7 +203,7 @@ def map_receptive_fields(
 ) -> ReceptiveFieldResult:
     """Sensitivity maps and RF geometry of the ROIs `roi_ids` (default: every ROI of the readout)."""
     config = config or NoiseConfig()
-    readout = readout_roi_ids(model, session)
+    readout = np.asarray(model.session(session).roi_ids)
     chosen = readout if roi_ids is None else np.asarray(roi_ids)
     column_of = {int(roi): column for column, roi in enumerate(readout)}
     missing = [int(roi) for roi in chosen if int(roi) not in column_of]

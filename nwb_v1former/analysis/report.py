@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from nwb_v1former.analysis import report_figures as figures
+from nwb_v1former.analysis.insilico_text import summary_lines
 from nwb_v1former.analysis.report_data import (
     GroundTruth,
     RunRecord,
@@ -241,44 +242,8 @@ def _insilico_panels(record: RunRecord, folder: Path) -> list[Panel]:
 
 def _insilico_caption(analysis: str, details: dict[str, Any]) -> str:
     """The numbers of one in-silico result, in words."""
-    summary, config = details["summary"], details["config"]
-    if analysis == "tuning":
-        states = [name for name, values in summary.items() if isinstance(values, dict)]
-        parts = [
-            f"{name}: {summary[name]['tuned_rois']} tuned, their median OSI "
-            f"{_number(summary[name]['median_osi'])} and DSI {_number(summary[name]['median_dsi'])}"
-            + (
-                f", running modulation index {_number(summary[name]['median_modulation_index'])} (all ROIs)"
-                if "median_modulation_index" in summary[name]
-                else ""
-            )
-            for name in states
-        ]
-        return (
-            f"{summary['rois']} ROIs shown drifting gratings ({config['directions']} directions, periods "
-            f"{config['periods_px']} px, {config['temporal_hz']} Hz) with behaviour held still and running. "
-            + "; ".join(parts)
-            + f". Tuned: responses vary by a tuning depth ((max - min) / (max + min) over directions) of at "
-            f"least {summary['tuned_depth']:g}; the median depth is "
-            f"{_number(summary[states[0]]['median_tuning_depth'])}."
-        )
-    if analysis == "receptive_fields":
-        return (
-            f"{summary['mapped']} of {summary['rois']} ROIs mapped from gradients over {config['clips']} "
-            f"noise clips: median half-maximum radius {_number(summary['median_radius_px'])} px, median RF "
-            f"contrast {_number(summary['median_rf_contrast'])} (1: localised, 0: flat)."
-        )
-    significant = [
-        f"{attention} vs {behavior} r = {values['r']:.2f} (p = {values['p_value']:.2g})"
-        for attention, behaviors in summary["correlations"].items()
-        for behavior, values in behaviors.items()
-        if values["p_value"] is not None and values["p_value"] < 0.05
-    ]
-    found = "; ".join(significant) if significant else "no pair beyond its shuffle control (p < 0.05)"
-    return (
-        f"Attention summaries over {summary['frames']} frames of {summary['trials']} {config['tier']} trials "
-        f"against behaviour, each against {summary['shifts']} circular shifts: {found}."
-    )
+    text = "; ".join(summary_lines(analysis, details["summary"], details["config"]))
+    return text[0].upper() + text[1:] + "."
 
 
 # --- the page ---------------------------------------------------------------------------------------

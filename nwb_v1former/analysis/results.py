@@ -17,6 +17,7 @@ import numpy as np
 from nwb_v1former import __version__
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.digest import sha256
+from nwb_v1former.plain import plain
 
 
 @dataclass(frozen=True)
@@ -85,16 +86,3 @@ class ResultTable:
             "columns": {name: description for name, (description, _) in self.columns.items()},
             "rows": {name: plain(values) for name, (_, values) in self.columns.items()},
         }
-
-
-def plain(value: Any) -> Any:
-    """A JSON-ready copy: numpy scalars and arrays as Python values, NaN and infinities as None."""
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    if isinstance(value, (np.generic, np.ndarray)):
-        return plain(value.tolist())
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

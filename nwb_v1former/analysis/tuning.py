@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, mean_responses, readout_roi_ids
+from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, mean_responses
 from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH, TICK_RATE_HZ
@@ -268,7 +268,7 @@ def measure_tuning(
     config = config or GratingConfig()
     if not states or len({state.name for state in states}) != len(states):
         raise ConfigError("give at least one behaviour state, each with its own name")
-    roi_ids = readout_roi_ids(model, session)
+    roi_ids = np.asarray(model.session(session).roi_ids)
     clips = torch.cat([grating_clips(config), torch.zeros(1, config.frames, FRAME_HEIGHT, FRAME_WIDTH)])
     shape = (config.directions, len(config.periods_px), len(config.temporal_hz), len(roi_ids))
     responses, baseline = [], []

@@ -29,6 +29,7 @@ import numpy as np
 
 from nwb_v1former.errors import SessionError
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
+from nwb_v1former.plain import plain
 
 SCHEMA_VERSION = 1
 TIERS = ("train", "validation", "test", "none")
@@ -104,19 +105,9 @@ class StoreWriter:
         trials.to_npz(self.folder / "trials.npz")
         np.savez(self.folder / "statistics.npz", **statistics)
         meta = {"schema_version": SCHEMA_VERSION, **meta}
-        (self.folder / "meta.json").write_text(json.dumps(meta, indent=2, default=_json_default) + "\n")
+        (self.folder / "meta.json").write_text(json.dumps(plain(meta), indent=2) + "\n")
         for array in self.arrays.values():
             array.flush()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
 class SessionStore:

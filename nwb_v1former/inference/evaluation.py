@@ -18,6 +18,7 @@ from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import SessionError
 from nwb_v1former.inference.windows import predict_span
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.plain import plain
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class SessionEvaluation:
     def summary(self) -> dict[str, float | None]:
         """Mean over neurons of every metric (NaN neurons left out)."""
         return {
-            name: None if values is None else _finite(metrics.mean_over_neurons(values))
+            name: None if values is None else plain(metrics.mean_over_neurons(values))
             for name, values in self.per_neuron.items()
         }
 
@@ -44,16 +45,11 @@ class SessionEvaluation:
             result["neurons"] = {
                 "roi_id": self.roi_ids.tolist(),
                 **{
-                    name: None if values is None else [_finite(v) for v in values.tolist()]
+                    name: None if values is None else plain(values)
                     for name, values in self.per_neuron.items()
                 },
             }
         return result
-
-
-def _finite(value: float) -> float | None:
-    """NaN (an unscorable neuron) as None, so the JSON stays standard."""
-    return None if np.isnan(value) else float(value)
 
 
 def tier_trials(store: SessionStore, tier: str, skip: int = metrics.SKIP_FRAMES) -> np.ndarray:

@@ -31,13 +31,7 @@ def model_inputs(
 
 def check_session(model: V1Former, store: SessionStore, key: str) -> None:
     """The model has heads for `key`, built for this store's ROIs in this order."""
-    if key not in model.sessions:
-        known = ", ".join(model.sessions) or "none"
-        raise ConfigError(
-            f"{store.folder}: the checkpoint has no readout for session {key!r} (it has: {known}); "
-            "fine-tune on this session first (`nwb-v1former finetune`) or pass --session"
-        )
-    roi_ids = model.sessions[key].roi_ids
+    roi_ids = model.session(key).roi_ids
     if len(roi_ids) != store.n_neurons or not np.array_equal(roi_ids, store.roi_ids):
         raise ConfigError(
             f"{store.folder}: session {key!r} of the checkpoint was fitted to {len(roi_ids)} ROIs, the data "

@@ -72,15 +72,20 @@ class V1Former(nn.Module):
             heads_of[key].to(device).train(self.training)
         self.sessions[key] = SessionInfo(roi_ids, coordinates)
 
-    def _check_session(self, key: str) -> None:
+    def session(self, key: str) -> SessionInfo:
+        """The readout `key`'s ROI ids and coordinates; one clear line naming the readouts if unknown."""
         if key not in self.sessions:
             known = ", ".join(self.sessions) or "none"
-            raise ConfigError(f"unknown session {key!r}; this model has heads for: {known}")
+            raise ConfigError(
+                f"the checkpoint has no readout for session {key!r}; it has: {known} (fine-tune on this "
+                "session first with `nwb-v1former finetune`, or pass --session)"
+            )
+        return self.sessions[key]
 
     def _check_inputs(
         self, video: torch.Tensor, behavior: torch.Tensor, pupil_center: torch.Tensor, key: str
     ) -> None:
-        self._check_session(key)
+        self.session(key)
         height, width = self.config.frame_shape
         if video.ndim != 5 or video.shape[1] != 1 or tuple(video.shape[3:]) != (height, width):
             raise ConfigError(f"video must be (B, 1, T, {height}, {width}), got {tuple(video.shape)}")
@@ -112,7 +117,7 @@ class V1Former(nn.Module):
         return self.activations[session](responses) if activate else responses
 
     def _check_core_output(self, core_output: torch.Tensor, pupil_center: torch.Tensor, key: str) -> None:
-        self._check_session(key)
+        self.session(key)
         batch, frames = pupil_center.shape[0], pupil_center.shape[-1]
         expected = (batch, self.config.core.emb_dim, frames, *self.core.grid)
         if tuple(core_output.shape) != expected:

@@ -6,7 +6,6 @@ Plain data here; `nwb_v1former.nwb.write` puts it into the file (ndx-v1former ty
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from nwb_v1former import __version__
 from nwb_v1former.nwb.extension import V1FormerModel
+from nwb_v1former.plain import plain
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,4 @@ class RoiEvaluation:
 
 def to_json(value: Any) -> str:
     """Plain JSON (NaN and infinity as null), keys sorted, so any reader can parse it."""
-
-    def clean(item: Any) -> Any:
-        if isinstance(item, dict):
-            return {str(key): clean(inner) for key, inner in item.items()}
-        if isinstance(item, (list, tuple)):
-            return [clean(inner) for inner in item]
-        if isinstance(item, (np.generic, np.ndarray)):
-            return clean(item.tolist())
-        if isinstance(item, float) and not math.isfinite(item):
-            return None
-        return item
-
-    return json.dumps(clean(value), sort_keys=True)
+    return json.dumps(plain(value), sort_keys=True)

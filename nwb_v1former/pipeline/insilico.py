@@ -38,7 +38,7 @@ from nwb_v1former.analysis.attention import (
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, session_states
 from nwb_v1former.analysis.receptive_fields import NoiseConfig, ReceptiveFieldResult, map_receptive_fields
 from nwb_v1former.analysis.report import INSILICO
-from nwb_v1former.analysis.results import AnalysisProvenance, plain, provenance
+from nwb_v1former.analysis.results import AnalysisProvenance, provenance
 from nwb_v1former.analysis.tuning import GratingConfig, TuningResult, measure_tuning
 from nwb_v1former.atomic import atomic_output, check_writable
 from nwb_v1former.data.store import SessionStore, open_stores
@@ -50,6 +50,7 @@ from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.insilico import add_tables, check_predictions
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import checkpoint_file
+from nwb_v1former.plain import plain
 from nwb_v1former.run_folder import CONFIG
 
 Result = TuningResult | ReceptiveFieldResult | AttentionResult
@@ -62,6 +63,7 @@ class InsilicoOutput:
     analysis: str
     files: dict[str, Path]
     summary: dict[str, Any]
+    config: dict[str, Any]
     provenance: AnalysisProvenance
     nwb_tables: list[str]
 
@@ -147,7 +149,9 @@ def _finish(
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         raise
-    return InsilicoOutput(analysis, paths, plain(result.summary()), result.provenance, tables)
+    return InsilicoOutput(
+        analysis, paths, plain(result.summary()), plain(details["config"]), result.provenance, tables
+    )
 
 
 def resolve_paths(checkpoint: str | Path, out: str | Path | None) -> tuple[Path, Path]:

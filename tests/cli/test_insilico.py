@@ -110,7 +110,8 @@ def test_bad_input_is_one_line_and_writes_nothing(session, tmp_path):
     source, store, checkpoint = session
     code, output = run("insilico", "tuning", checkpoint, "--out", tmp_path / "a", "--session", "nope")
     assert code == 1 and output.strip().splitlines() == [
-        f"Error: the checkpoint has no readout for session 'nope'; it has: {store.key}"
+        f"Error: the checkpoint has no readout for session 'nope'; it has: {store.key} (fine-tune on this "
+        "session first with `nwb-v1former finetune`, or pass --session)"
     ]
     code, output = run("insilico", "attention", checkpoint, tmp_path, "--out", tmp_path / "b")
     assert code == 1 and output.strip().splitlines() == [

@@ -91,7 +91,7 @@ def test_wrong_shapes_and_unknown_sessions_get_clear_errors():
         model(video.transpose(3, 4), behavior, behavior, session="mouse-1")
     with pytest.raises(ConfigError, match=r"pupil_center must be \(B, 2, T\) = \(1, 2, 8\)"):
         model(video, behavior, behavior[..., :5], session="mouse-1")
-    with pytest.raises(ConfigError, match="unknown session 'mouse-2'; this model has heads for: mouse-1"):
+    with pytest.raises(ConfigError, match="no readout for session 'mouse-2'; it has: mouse-1"):
         model(video, behavior, behavior, session="mouse-2")
     with pytest.raises(ConfigError, match=r"contain no '\.'"):
         model.add_session("a.b", [0], [[0.0, 0.0]])

@@ -1,0 +1,55 @@
+"""The numbers of an in-silico result in words: the CLI prints these lines, the report joins them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def number(value: float | None, style: str = ".3f") -> str:
+    """A figure as text; None (not computable, e.g. no tuned ROI) as n/a."""
+    return "n/a" if value is None else format(value, style)
+
+
+def summary_lines(analysis: str, summary: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """Short sentences stating one result's summary (`analysis`: tuning, receptive_fields or attention)."""
+    if analysis == "tuning":
+        return _tuning(summary, config)
+    if analysis == "receptive_fields":
+        return [
+            f"{summary['mapped']} of {summary['rois']} ROIs mapped from gradients over {config['clips']} "
+            f"noise clips: median half-maximum radius {number(summary['median_radius_px'])} px, median RF "
+            f"contrast {number(summary['median_rf_contrast'])} (1: localised, 0: flat)"
+        ]
+    lines = [
+        f"attention summaries over {summary['frames']} frames of {summary['trials']} {config['tier']} trials "
+        f"against behaviour, each against {summary['shifts']} circular shifts"
+    ]
+    for name, behaviors in summary["correlations"].items():
+        cells = [
+            f"{behavior} r={number(values['r'], '.2f')} (p={number(values['p_value'], '.2g')})"
+            for behavior, values in behaviors.items()
+        ]
+        lines.append(f"{name}: {', '.join(cells)}")
+    return lines
+
+
+def _tuning(summary: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    states = {name: values for name, values in summary.items() if isinstance(values, dict)}
+    lines = [
+        f"{summary['rois']} ROIs shown drifting gratings ({config['directions']} directions, periods "
+        f"{config['periods_px']} px, {config['temporal_hz']} Hz) with behaviour held still and running"
+    ]
+    for name, values in states.items():
+        line = (
+            f"{name}: {values['tuned_rois']} of {summary['rois']} ROIs tuned, their median OSI "
+            f"{number(values['median_osi'])} and DSI {number(values['median_dsi'])}"
+        )
+        if "median_modulation_index" in values:
+            line += f", running modulation index {number(values['median_modulation_index'])} (all ROIs)"
+        lines.append(line)
+    first = next(iter(states.values()))
+    lines.append(
+        f"tuned: a tuning depth ((max - min) / (max + min) over directions) of at least "
+        f"{summary['tuned_depth']:g}; median depth {number(first['median_tuning_depth'])}"
+    )
+    return lines
