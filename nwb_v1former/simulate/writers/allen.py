@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from pynwb.base import ImageReferences, Images, TimeSeries
-from pynwb.behavior import BehavioralTimeSeries, EyeTracking, PupilTracking, SpatialSeries
+from pynwb.behavior import BehavioralTimeSeries
 from pynwb.image import GrayscaleImage, IndexSeries
 from pynwb.ophys import DfOverF
 
@@ -25,7 +25,9 @@ from nwb_v1former.simulate.writers.nwb_common import (
     add_ophys,
     behavior_module,
     compressed,
+    eye_tracking,
     new_nwbfile,
+    pupil_tracking,
     tick_clock,
     write_nwbfile,
 )
@@ -117,33 +119,6 @@ def write_allen(recording: Recording, path: Path, *, overwrite: bool = False) ->
         description="Running speed on the wheel",
     )
     module.add(BehavioralTimeSeries(name="BehavioralTimeSeries", time_series=[running]))
-    module.add(
-        PupilTracking(
-            name="PupilTracking",
-            time_series=[
-                TimeSeries(
-                    name="pupil_size",
-                    data=compressed(behavior.pupil_diameter),
-                    **clock,
-                    unit="mm",
-                    description="Pupil diameter",
-                )
-            ],
-        )
-    )
-    module.add(
-        EyeTracking(
-            name="EyeTracking",
-            spatial_series=[
-                SpatialSeries(
-                    name="pupil_location",
-                    data=compressed(behavior.pupil_center),
-                    **clock,
-                    reference_frame="(0, 0) is the eye looking at the screen centre; azimuth, elevation",
-                    unit="degrees",
-                    description="Eye position (azimuth, elevation)",
-                )
-            ],
-        )
-    )
+    module.add(pupil_tracking(recording, "pupil_size", behavior.pupil_diameter, "mm", "Pupil diameter"))
+    module.add(eye_tracking(recording, "pupil_location"))
     return write_nwbfile(nwbfile, path, overwrite=overwrite)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from hdmf.data_utils import DataChunkIterator
 from pynwb.base import TimeSeries
-from pynwb.behavior import BehavioralTimeSeries, EyeTracking, PupilTracking, SpatialSeries
+from pynwb.behavior import BehavioralTimeSeries
 from pynwb.epoch import TimeIntervals
 from pynwb.image import ImageSeries
 from pynwb.ophys import Fluorescence
@@ -24,7 +24,9 @@ from nwb_v1former.simulate.recording import Recording
 from nwb_v1former.simulate.writers.nwb_common import (
     add_ophys,
     compressed,
+    eye_tracking,
     new_nwbfile,
+    pupil_tracking,
     tick_clock,
     write_nwbfile,
 )
@@ -122,33 +124,6 @@ def write_microns(recording: Recording, path: Path, *, overwrite: bool = False) 
         )
     )
     radius = behavior.pupil_diameter / 2
-    module.add(
-        PupilTracking(
-            name="PupilTracking",
-            time_series=[
-                TimeSeries(
-                    name="pupil_major_radius",
-                    data=compressed(radius),
-                    unit="mm",
-                    description="Pupil major radius",
-                    **clock,
-                )
-            ],
-        )
-    )
-    module.add(
-        EyeTracking(
-            name="EyeTracking",
-            spatial_series=[
-                SpatialSeries(
-                    name="eye_position",
-                    data=compressed(behavior.pupil_center),
-                    unit="degrees",
-                    reference_frame="(0, 0) is the eye looking at the screen centre; azimuth, elevation",
-                    description="Eye position (azimuth, elevation)",
-                    **clock,
-                )
-            ],
-        )
-    )
+    module.add(pupil_tracking(recording, "pupil_major_radius", radius, "mm", "Pupil major radius"))
+    module.add(eye_tracking(recording, "eye_position"))
     return write_nwbfile(nwbfile, path, overwrite=overwrite)

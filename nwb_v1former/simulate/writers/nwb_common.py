@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from hdmf.common import VectorData, VectorIndex
 from hdmf.data_utils import DataChunkIterator
-from pynwb import NWBHDF5IO, H5DataIO, NWBFile, ProcessingModule
+from pynwb import NWBHDF5IO, H5DataIO, NWBFile, ProcessingModule, TimeSeries
+from pynwb.behavior import EyeTracking, PupilTracking, SpatialSeries
 from pynwb.file import Subject
 from pynwb.ophys import ImageSegmentation, ImagingPlane, OpticalChannel, PlaneSegmentation, RoiResponseSeries
 
@@ -251,6 +252,29 @@ def tick_clock(recording: Recording) -> dict[str, float]:
 
 def behavior_module(nwbfile: NWBFile, name: str = "behavior") -> ProcessingModule:
     return nwbfile.create_processing_module(name, "Behavioural measurements aligned to the session clock")
+
+
+def pupil_tracking(
+    recording: Recording, name: str, data: np.ndarray, unit: str, description: str
+) -> PupilTracking:
+    """The pupil's size as one series of a PupilTracking container, on the tick clock."""
+    series = TimeSeries(
+        name=name, data=compressed(data), unit=unit, description=description, **tick_clock(recording)
+    )
+    return PupilTracking(name="PupilTracking", time_series=[series])
+
+
+def eye_tracking(recording: Recording, name: str) -> EyeTracking:
+    """Eye position (azimuth, elevation in degrees) as the SpatialSeries `name` of an EyeTracking."""
+    series = SpatialSeries(
+        name=name,
+        data=compressed(recording.behavior.pupil_center),
+        unit="degrees",
+        reference_frame="(0, 0) is the eye looking at the screen centre; azimuth, elevation",
+        description="Eye position (azimuth, elevation)",
+        **tick_clock(recording),
+    )
+    return EyeTracking(name="EyeTracking", spatial_series=[series])
 
 
 def write_nwbfile(nwbfile: NWBFile, path: Path, *, overwrite: bool) -> Path:

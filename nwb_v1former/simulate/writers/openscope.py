@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 from pynwb.base import TimeSeries
-from pynwb.behavior import EyeTracking, PupilTracking, SpatialSeries
 from pynwb.epoch import TimeIntervals
 from pynwb.image import ImageSeries
 from pynwb.ophys import DfOverF
@@ -25,7 +24,9 @@ from nwb_v1former.simulate.writers.nwb_common import (
     add_ophys,
     centers_px,
     compressed,
+    eye_tracking,
     new_nwbfile,
+    pupil_tracking,
     tick_clock,
     write_nwbfile,
 )
@@ -102,31 +103,8 @@ def write_openscope(recording: Recording, path: Path, *, overwrite: bool = False
     )
     eye = nwbfile.create_processing_module("eye_tracking", "Eye tracking")
     area = np.pi * (behavior.pupil_diameter / 2) ** 2
-    eye.add(
-        PupilTracking(
-            name="PupilTracking",
-            time_series=[
-                TimeSeries(
-                    name="pupil_area", data=compressed(area), unit="mm^2", description="Pupil area", **clock
-                )
-            ],
-        )
-    )
-    eye.add(
-        EyeTracking(
-            name="EyeTracking",
-            spatial_series=[
-                SpatialSeries(
-                    name="eye_position",
-                    data=compressed(behavior.pupil_center),
-                    unit="degrees",
-                    reference_frame="(0, 0) is the eye looking at the screen centre; azimuth, elevation",
-                    description="Eye position (azimuth, elevation)",
-                    **clock,
-                )
-            ],
-        )
-    )
+    eye.add(pupil_tracking(recording, "pupil_area", area, "mm^2", "Pupil area"))
+    eye.add(eye_tracking(recording, "eye_position"))
     return write_nwbfile(nwbfile, path, overwrite=overwrite)
 
 

@@ -8,7 +8,6 @@ the client; it never appears in a message.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from dandi.exceptions import NotFoundError
 
 from nwb_v1former.errors import SourceError
 from nwb_v1former.sources.dandi.asset import DandiAsset
+from nwb_v1former.sources.dandi.quiet import quiet_dandi
 from nwb_v1former.sources.dandi.reference import DandiRef
 
 API_URL_ENV = "NWB_V1FORMER_DANDI_API_URL"
@@ -33,18 +33,6 @@ _VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 def api_url_for(ref: DandiRef, api_url: str | None) -> str | None:
     """The API to ask: the option, else the environment variable, else the server a URL named."""
     return api_url or os.environ.get(API_URL_ENV) or ref.api_url
-
-
-@contextlib.contextmanager
-def quiet_dandi() -> Iterator[None]:
-    """Keep the dandi library's own log lines (retries, HTTP errors) off the terminal: ours say it."""
-    logger = logging.getLogger("dandi")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @contextlib.contextmanager

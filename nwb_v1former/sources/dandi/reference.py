@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from nwb_v1former.errors import SourceError
+from nwb_v1former.sources.dandi.quiet import quiet_dandi
 
 FORMS = "dandiset:000123[@version][/glob], DANDI:000123[/version], an archive URL or dandi://..."
 _ID = re.compile(r"\d{6}")
@@ -85,8 +86,6 @@ def _ref(
 def _parse_url(text: str) -> DandiRef:
     """Archive and dandi:// URLs through dandi's own parser (which may ask the named server for its API)."""
     from dandi.dandiarchive import AssetIDURL, BaseAssetIDURL, parse_dandi_url
-
-    from nwb_v1former.sources.dandi.archive import quiet_dandi
 
     try:
         with quiet_dandi():
