@@ -45,7 +45,7 @@ from nwb_v1former.inference.windows import model_inputs
 from nwb_v1former.model import V1Former, preset
 from nwb_v1former.model.checkpoint import load_checkpoint, save_checkpoint
 from nwb_v1former.nwb.convert import convert
-from nwb_v1former.pipeline.train import finetune
+from nwb_v1former.pipeline.train import RunOptions, finetune
 from nwb_v1former.simulate import simulate_and_write
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.feature_cache import CacheConfig, SessionCache, predict_cached_trials
@@ -71,9 +71,7 @@ def fit(store: Path, base: Path, run: Path, epochs: int, cached: bool) -> dict[s
         run,
         base=base,
         config=config,
-        progress=False,
-        report=False,
-        feature_cache=CacheConfig() if cached else None,
+        options=RunOptions(report=False, feature_cache=CacheConfig() if cached else None),
     )
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     cache_bytes = (

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from nwb_v1former.nwb.convert import convert
-from nwb_v1former.pipeline.train import finetune, pretrain
+from nwb_v1former.pipeline.train import RunOptions, finetune, pretrain
 from nwb_v1former.simulate import simulate_and_write
 from nwb_v1former.train.config import TrainConfig
 
@@ -61,8 +61,7 @@ def main() -> None:
             root / "scratch",
             model_preset="tiny",
             config=TrainConfig(**common),
-            progress=False,
-            report=False,
+            options=RunOptions(report=False),
         )
         rows.append(("scratch", 1.0, score(scratch), time.perf_counter() - started))
         for strategy in ("readout", "full"):
@@ -74,8 +73,7 @@ def main() -> None:
                     root / f"{strategy}-{fraction}",
                     base="tiny-sim",
                     config=config,
-                    progress=False,
-                    report=False,
+                    options=RunOptions(report=False),
                 )
                 rows.append((strategy, fraction, score(result), time.perf_counter() - started))
     baseline = rows[0][2]

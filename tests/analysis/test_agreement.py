@@ -160,7 +160,7 @@ def test_a_model_fitted_to_a_new_animal_recovers_orientations_and_rf_centres(tmp
     median: 28.6), RF centres of the 40 best 2.0 px from the truth (shuffled, 1st percentile: 13.5)."""
     session = simulate_and_write(tmp_path / "nwb", layout="allen", progress=False, **EASY_ANIMAL)[0]
     store = SessionStore(convert([session.data], tmp_path / "store", progress=False)[0].folder)
-    pretrain([store.folder], tmp_path / "run", model_preset="tiny", config=LONG_FIT, progress=False)
+    pretrain([store.folder], tmp_path / "run", model_preset="tiny", config=LONG_FIT)
     checkpoint = tmp_path / "run" / "best.ckpt"
     found = agreement(load_checkpoint(checkpoint), store, load_truth(session.truth), checkpoint)
     assert found["orientation_error"] < 15.0
