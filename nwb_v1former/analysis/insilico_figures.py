@@ -11,7 +11,7 @@ import numpy as np
 
 from nwb_v1former.analysis.attention import BEHAVIORS, SUMMARIES, AttentionResult, relative_to_time_course
 from nwb_v1former.analysis.receptive_fields import ReceptiveFieldResult
-from nwb_v1former.analysis.report_figures import CEILING, PREDICTED, RECORDED, _figure, _save
+from nwb_v1former.analysis.report_figures import CEILING, PREDICTED, RECORDED, new_figure, save_png
 from nwb_v1former.analysis.tuning import TUNED_DEPTH, TuningResult
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
 
@@ -28,7 +28,7 @@ def _ranked(score: np.ndarray, count: int) -> np.ndarray:
 def tuning_figure(result: TuningResult, path: Path) -> Path:
     """Direction tuning of the most deeply tuned ROIs per state, the OSI distributions, and the preferred
     grating's response in the second state against the first."""
-    figure = _figure(13, 3.6)
+    figure = new_figure(13, 3.6)
     curve_axes, osi_axes, peak_axes = figure.subplots(1, 3)
     directions = result.config.directions_deg
     neurons = np.arange(len(result.roi_ids))
@@ -76,13 +76,13 @@ def tuning_figure(result: TuningResult, path: Path) -> Path:
         peak_axes.set_axis_off()
     for axes in (curve_axes, osi_axes, peak_axes):
         axes.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def receptive_field_figure(result: ReceptiveFieldResult, path: Path) -> Path:
     """The clearest sensitivity maps with their centres, and every RF centre and radius on the frame."""
     examples = _ranked(result.contrast, 6)
-    figure = _figure(13, 4.2)
+    figure = new_figure(13, 4.2)
     grid = figure.add_gridspec(2, 5)
     for rank, column in enumerate(examples):
         axes = figure.add_subplot(grid[rank // 3, rank % 3])
@@ -105,7 +105,7 @@ def receptive_field_figure(result: ReceptiveFieldResult, path: Path) -> Path:
         title=f"RF centres and half-maximum radii ({mapped.sum()} ROIs)",
     )
     overview.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def _circle(center: tuple[float, float], radius: float, **style):
@@ -135,7 +135,7 @@ def attention_figure(result: AttentionResult, path: Path) -> Path:
     """Correlations of attention summaries with behaviour against their shuffle band, and the strongest
     spatial-pupil and temporal-running pairs over time (summaries without their mean time course over
     trials, as correlated)."""
-    figure = _figure(13, 4.4)
+    figure = new_figure(13, 4.4)
     grid = figure.add_gridspec(2, 2, width_ratios=(1, 1.5))
     matrix_axes = figure.add_subplot(grid[:, 0])
     image = matrix_axes.imshow(result.r, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -163,4 +163,4 @@ def attention_figure(result: AttentionResult, path: Path) -> Path:
         axes.set(xlabel=f"frame (concatenated {result.config.tier} trials)", ylabel="z-scored")
         axes.legend(fontsize="x-small", ncols=2, loc="upper right")
         axes.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)

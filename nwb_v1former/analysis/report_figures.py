@@ -23,7 +23,8 @@ RECORDED, PREDICTED, CEILING = "#222222", "#d95f02", "#1b9e77"
 DPI = 110
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """An empty figure of `width` x `height` inches on the Agg canvas (no display needed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -32,14 +33,15 @@ def _figure(width: float, height: float) -> Figure:
     return figure
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_png(figure: Figure, path: Path) -> Path:
+    """Write `figure` to `path` as PNG at the report's resolution."""
     figure.savefig(path, dpi=DPI)
     return path
 
 
 def learning_curves(metrics: list[dict], best_epoch: int | None, path: Path) -> Path:
     """Train loss and validation correlation (per session, and their mean) by epoch; best epoch marked."""
-    figure = _figure(10, 3.6)
+    figure = new_figure(10, 3.6)
     loss_axes, score_axes = figure.subplots(1, 2)
     epochs = [row["epoch"] for row in metrics]
     losses = [np.nan if row.get("train_loss") is None else row["train_loss"] for row in metrics]
@@ -61,7 +63,7 @@ def learning_curves(metrics: list[dict], best_epoch: int | None, path: Path) -> 
     for axes in (loss_axes, score_axes):
         axes.xaxis.get_major_locator().set_params(integer=True)
         axes.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def correlation_figure(
@@ -70,7 +72,7 @@ def correlation_figure(
     """Per-neuron single-trial correlation (N,): histogram; with a ceiling (N,) also the scatter against it
     and the histogram of the fraction of the ceiling reached."""
     panels = 1 if ceiling is None else 3
-    figure = _figure(4.2 * panels, 3.6)
+    figure = new_figure(4.2 * panels, 3.6)
     axes = np.atleast_1d(figure.subplots(1, panels))
     scored = np.isfinite(correlation)
     bins = np.linspace(min(-0.1, np.nanmin(correlation[scored], initial=0.0)), 1.0, 34)
@@ -100,7 +102,7 @@ def correlation_figure(
             title="Fraction of the ceiling reached",
         )
     axes[0].legend(fontsize="small")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def traces_figure(
@@ -112,7 +114,7 @@ def traces_figure(
     path: Path,
 ) -> Path:
     """Recorded repeats (grey), their mean (black) and the mean prediction (orange), one row per neuron."""
-    figure = _figure(10, 2.2 * len(neurons) + 0.4)
+    figure = new_figure(10, 2.2 * len(neurons) + 0.4)
     rows = np.atleast_1d(figure.subplots(len(neurons), 1, sharex=True))
     for axes, (label, column) in zip(rows, neurons.items(), strict=True):
         for repeat in traces.recorded[:, :, column]:
@@ -132,7 +134,7 @@ def traces_figure(
     rows[0].plot([], [], color=PREDICTED, label="predicted, mean")
     rows[0].legend(fontsize="small", ncols=3, loc="upper right")
     rows[-1].set_xlabel(f"seconds from the start of the {traces.tier} clip (grey: not scored)")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def readout_figure(
@@ -146,7 +148,7 @@ def readout_figure(
     """Readout positions (N, 2) (row, column px) over the frame, coloured by cortical x and y (N, >=2);
     with true RF centres (N, 2) also readout against truth, per axis, with Pearson r."""
     panels = 2 if truth is None else 4
-    figure = _figure(10, 3.3 * (panels // 2) + 0.2)
+    figure = new_figure(10, 3.3 * (panels // 2) + 0.2)
     axes = figure.subplots(panels // 2, 2, squeeze=False).ravel()
     for ax, axis, name in ((axes[0], 0, "x"), (axes[1], 1, "y")):
         points = ax.scatter(readout[:, 1], readout[:, 0], c=cortex[:, axis], s=10, cmap="viridis")
@@ -167,4 +169,4 @@ def readout_figure(
             )
             ax.set(xlim=(0, size), ylim=(0, size), aspect="equal")
             ax.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)
