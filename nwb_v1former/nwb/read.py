@@ -313,8 +313,11 @@ def write_store(
     max_nan_fraction: float,
     progress: bool,
     origin: Mapping[str, str] | None = None,
+    split: str = "auto",
 ) -> None:
     """Stream one planned session into a store folder (memory does not grow with session length).
+
+    `split` chooses how trials get their tiers (nwb_v1former.nwb.trials.SPLITS).
 
     `origin` (e.g. a DANDI asset's dandiset, version, path and id) is recorded in meta.json's source.
     """
@@ -333,7 +336,7 @@ def write_store(
     writer["times"][:] = plan.tick_times
     start, stop, source_tiers, trials_from = trial_intervals(plan.nwbfile, plan.timeline, object_path)
     first, end = to_ticks(start, stop, plan.tick_times, TICK_TOLERANCE_S)
-    trials, tier_rule = build_trials(first, end, writer["video"], source_tiers)
+    trials, tier_rule = build_trials(first, end, writer["video"], source_tiers, split)
     if len(trials) == 0:
         raise SessionError(
             f"{plan.path}: no trial overlaps the recording; check the trials / intervals tables"
@@ -369,6 +372,7 @@ def write_store(
             "dropped_response_frames": dropped,
             "trials_from": trials_from,
             "tiers": tier_rule,
+            "split": split,
             "blank_value": BLANK_VALUE,
             "notes": plan.notes + behavior.notes,
             "code_version": __version__,

@@ -37,6 +37,9 @@ class SimulationConfig:
     gap_seconds: float = 1.0
     repeated_clips: int = 6
     repeats: int = 10
+    only_repeats: bool = False
+    """Every trial shows one of the `repeated_clips` clips (as Allen natural-movie sessions and many lab
+    designs do): no clip is shown once, and the file has no tier column."""
     complex_fraction: float = 0.4
     cortex_size_um: tuple[float, float] = (800.0, 500.0)
     retinotopic_scatter_px: float = 1.5

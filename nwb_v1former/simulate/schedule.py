@@ -56,6 +56,9 @@ def make_schedule(config: SimulationConfig, rng: np.random.Generator) -> Schedul
     """Draw the presentation order. Clip ids 0..repeated_clips-1 are shared by every animal of a seed;
     training clips are unique to each animal (ids offset by the animal index)."""
     n_trials, n_repeated, repeats = repeat_plan(config)
+    if config.only_repeats:
+        repeats = n_trials // n_repeated
+        n_trials = n_repeated * repeats
     n_unique = n_trials - n_repeated * repeats
     repeated_ids = np.repeat(np.arange(n_repeated), repeats)
     unique_ids = n_repeated + config.animal * 100_000 + np.arange(n_unique)

@@ -107,7 +107,7 @@ def write_allen(recording: Recording, path: Path, *, overwrite: bool = False) ->
             description="Template frame shown at each timestamp (the screen is grey between clips).",
         )
     )
-    add_trials(nwbfile, recording, with_tier=True)
+    add_trials(nwbfile, recording, with_tier=not recording.config.only_repeats)
 
     behavior, clock = recording.behavior, tick_clock(recording)
     module = behavior_module(nwbfile)
