@@ -39,11 +39,13 @@ def source_options(command: Callable) -> Callable:
 def resolve(
     sources: Sequence[str], *, cache_dir: str | None, stream: bool, dandi_api_url: str | None, quiet: bool
 ) -> list[ResolvedSource]:
-    """The command's SOURCEs as files to read; download progress only on a terminal and not --quiet."""
+    """The command's SOURCEs as files to read; download progress only on a terminal and not --quiet;
+    notes (e.g. a dandiset's draft is used) on stderr unless --quiet."""
     return resolve_sources(
         list(sources),
         cache_dir=cache_dir,
         stream=stream,
         api_url=dandi_api_url,
         progress=not quiet and sys.stderr.isatty(),
+        on_note=None if quiet else lambda line: click.echo(line, err=True),
     )

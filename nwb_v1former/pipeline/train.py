@@ -76,7 +76,9 @@ def prepare_stores(
     stores = [store for path in _store_paths(sources) for store in open_stores(path)]
     others = [source for source in sources if Path(source) not in _store_paths([source])]
     if others:
-        resolved = resolve_sources(others, progress=reporter.bars, **dataclasses.asdict(dandi))
+        resolved = resolve_sources(
+            others, progress=reporter.bars, on_note=reporter.note, **dataclasses.asdict(dandi)
+        )
         convert(
             [item.session_input for item in resolved],
             run / DATA,

@@ -6,7 +6,7 @@ the one entry point `inspect`, `convert`, `finetune` and `predict` share.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +45,11 @@ def resolve_sources(
     stream: bool = False,
     api_url: str | None = None,
     progress: bool = True,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[ResolvedSource]:
     """Resolve SOURCEs in order: local files and folders as they are (folders expanded), DANDI
-    references downloaded into the cache (or, with `stream`, read in place); duplicates dropped."""
+    references downloaded into the cache (or, with `stream`, read in place); duplicates dropped.
+    `on_note` hears what the user should know (e.g. that an unpublished dandiset's draft is used)."""
     resolved: dict[NWBSource, ResolvedSource] = {}
     for source in sources:
         text = str(source)
@@ -57,7 +59,12 @@ def resolve_sources(
             found = [
                 ResolvedSource(file, text, asset)
                 for asset, file in fetch_dandi(
-                    parse_source(text), cache_dir=cache_dir, stream=stream, api_url=api_url, progress=progress
+                    parse_source(text),
+                    cache_dir=cache_dir,
+                    stream=stream,
+                    api_url=api_url,
+                    progress=progress,
+                    on_note=on_note,
                 )
             ]
         else:

@@ -82,3 +82,16 @@ def test_dandi_errors_are_one_line_and_never_show_the_api_key(dandi, tmp_path):
     )
     assert right.exit_code == 0, right.output
     assert all(dandi.api_key not in r.output for r in (unknown, bare, wrong, right))
+
+
+def test_an_unpublished_dandiset_converts_from_its_draft(dandi, tmp_path):
+    """A lab's own, unpublished data: `dandiset:ID` without a version takes the draft and says so."""
+    out = tmp_path / "store"
+    result = run(
+        "convert", "dandiset:000456", "--out", str(out), "--json", *server_options(dandi, tmp_path / "c")
+    )
+    assert result.exit_code == 0, result.output
+    assert "000456: no published version, so its draft is used; a draft can change" in result.stderr
+    (meta,) = [json.loads(path.read_text()) for path in out.glob("*/meta.json")]
+    served = dandi.asset("000456", "draft", SESSION_0)
+    assert (meta["source"]["version"], meta["source"]["digest"]) == ("draft", served.digest)

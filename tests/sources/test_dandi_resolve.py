@@ -29,6 +29,7 @@ def test_latest_published_version_by_default(dandi, tmp_path):
             "version": LATEST,
             "asset_path": item.asset.path,
             "asset_id": served.asset_id,
+            "digest": served.digest,
             "dandi_api": dandi.api_url,
         }
         assert item.source == "dandiset:000123"
@@ -89,11 +90,6 @@ def test_environment_names_the_server_and_the_cache(dandi, tmp_path, monkeypatch
             "dandiset:000123@0.999999.9999: dandiset 000123 has no version '0.999999.9999'; "
             f"published: {LATEST}, {OLD} (or @draft)",
         ),
-        (
-            "dandiset:000456",
-            "dandiset:000456: dandiset 000456 has no published version yet; "
-            "use dandiset:000456@draft for its draft",
-        ),
     ],
 )
 def test_unknown_dandiset_version_or_no_published_version(dandi, tmp_path, source, message):
@@ -142,3 +138,20 @@ def test_embargoed_dandiset_needs_the_key_which_is_never_shown(dandi, tmp_path, 
     shown = [str(no_key.value), str(wrong_key.value), repr(downloaded), repr(streamed), caplog.text]
     shown += list(capsys.readouterr())
     assert all(dandi.api_key not in text for text in shown)
+
+
+def test_an_unpublished_dandiset_resolves_to_its_draft_and_says_it_can_change(dandi, tmp_path):
+    """As the dandi client does: no published version -> the draft; each asset's digest is recorded."""
+    notes: list[str] = []
+    (found,) = resolve(dandi, "dandiset:000456", tmp_path, on_note=notes.append)
+    assert found.asset.version == "draft" and found.asset.path == SESSION_0
+    assert notes == [
+        "dandiset:000456: no published version, so its draft is used; a draft can change (each asset's "
+        "digest is recorded with the session)"
+    ]
+    origin = found.session_input.origin
+    assert (
+        origin["version"] == "draft" and origin["digest"] == found.asset.digest and len(origin["digest"]) > 8
+    )
+    assert resolve(dandi, "dandiset:000123", tmp_path / "published", on_note=notes.append)
+    assert len(notes) == 1  # a published dandiset says nothing

@@ -66,7 +66,9 @@ def connect(api_url: str | None) -> Iterator[DandiAPIClient]:
 
 
 def open_version(client: DandiAPIClient, ref: DandiRef) -> RemoteDandiset:
-    """The dandiset at the version `ref` asks for: latest published by default, or draft, or a given one."""
+    """The dandiset at the version `ref` asks for: by default its most recent published version, else
+    (unpublished, as a lab's own data often is) its draft, as the dandi client resolves it; or the draft
+    or a given version."""
     with quiet_dandi(), _api_errors(ref, client):
         try:
             dandiset = client.get_dandiset(ref.dandiset_id, lazy=False)
@@ -75,14 +77,9 @@ def open_version(client: DandiAPIClient, ref: DandiRef) -> RemoteDandiset:
                 f"{ref}: no dandiset {ref.dandiset_id} on {client.api_url}; check the id"
                 f"{'' if os.environ.get(API_KEY_ENV) else f' (embargoed? set {API_KEY_ENV})'}"
             ) from None
-        if ref.version is None:
-            if dandiset.most_recent_published_version is None:
-                raise SourceError(
-                    f"{ref}: dandiset {ref.dandiset_id} has no published version yet; "
-                    f"use dandiset:{ref.dandiset_id}@draft for its draft"
-                )
+        if ref.version is None and dandiset.most_recent_published_version is not None:
             chosen = dandiset
-        elif ref.version == DRAFT:
+        elif ref.version in (None, DRAFT):
             chosen = dandiset.for_version(dandiset.draft_version)
         else:
             try:

@@ -32,5 +32,6 @@ class DandiAsset:
             "version": self.version,
             "asset_path": self.path,
             "asset_id": self.asset_id,
+            "digest": self.digest,
             "dandi_api": self.api_url,
         }
