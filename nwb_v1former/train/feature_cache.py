@@ -226,12 +226,12 @@ class SessionCache:
             self._handle = os.open(self.path, os.O_RDONLY)
             with open(self.path, "rb") as handle:
                 self._data_offset = _data_offset(handle)
-        count = int(length) * self.tick_bytes
-        raw = os.pread(self._handle, count, self._data_offset + int(self.offsets[index]) * self.tick_bytes)
-        values = np.frombuffer(raw, self.dtype).reshape(int(length), *self.feature_shape)
-        return torch.from_numpy(values.astype(np.float32)).transpose(0, 1)[None]
+        values = np.empty((int(length), *self.feature_shape), self.dtype)
+        os.preadv(self._handle, [values], self._data_offset + int(self.offsets[index]) * self.tick_bytes)
+        return torch.from_numpy(values).float().transpose(0, 1)[None]  # torch converts float16 fastest
 
     def close(self) -> None:
+        """Let go of the file (reading opens it again when needed)."""
         if self._handle is not None:
             os.close(self._handle)
             self._handle = None

@@ -364,6 +364,8 @@ class Trainer:
             )
         if state.since_best >= config.patience:
             stopped_early = True
+        for cache in (self.caches or {}).values():
+            cache.close()
         evaluation = self.evaluate_best() if self.worker.is_main else {}
         self.worker.barrier()
         return FitResult(state.best_score, state.best_epoch, state.epoch, stopped_early, evaluation)
