@@ -53,10 +53,10 @@ def _common(command: Callable) -> Callable:
 def _data_option(command: Callable) -> Callable:
     return click.option(
         "--data",
-        type=click.Path(file_okay=False),
         default=None,
-        help="Converted session whose behaviour to hold (its median pupil size; still, or its "
-        "90th-percentile running speed) [default: pupil 4, running 0 or 2, normalised units].",
+        help="Session whose behaviour to hold, any SOURCE (store, NWB file, folder, dandiset): its median "
+        "pupil size; still, or its 90th-percentile running speed [default: pupil 4, running 0 or 2, "
+        "normalised units].",
     )(command)
 
 
@@ -126,13 +126,14 @@ def rf_command(checkpoint: str, data: str | None, rois: tuple[int, ...], clips: 
 
 @insilico_group.command("attention")
 @click.argument("checkpoint", type=click.Path())
-@click.argument("data", type=click.Path(file_okay=False))
+@click.argument("data")
 @click.option("--tier", default="test", show_default=True, help="Held-out trials to analyse.")
 @click.option("--max-trials", type=click.IntRange(1), default=None, help="Analyse at most this many trials.")
 @_common
 def attention_command(checkpoint: str, data: str, tier: str, max_trials: int | None, **options: Any) -> None:
     """Attention of CHECKPOINT's spatial and temporal Transformers on DATA's held-out trials, against
-    pupil position, pupil size and running speed, with a circular-shift control."""
+    pupil position, pupil size and running speed, with a circular-shift control (DATA: any SOURCE, a
+    converted store, an NWB file, a folder or a dandiset)."""
     config = AttentionConfig(tier=tier, max_trials=max_trials)
     output = run_attention(checkpoint, data, options["out"], config=config, **_library_options(options))
     _report(output, options)

@@ -157,6 +157,11 @@ class SessionStore:
         return f"SessionStore({self.key!r}: {size})"
 
 
+def is_store(folder: Path) -> bool:
+    """A converted session, or a folder of them (what `convert` writes)."""
+    return (folder / "meta.json").is_file() or any(folder.glob("*/meta.json"))
+
+
 def open_stores(root: str | Path) -> list[SessionStore]:
     """Every session folder under `root` (a convert output), or `root` itself if it is one."""
     root = Path(root)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -41,17 +42,19 @@ from nwb_v1former.analysis.report import INSILICO
 from nwb_v1former.analysis.results import AnalysisProvenance, provenance
 from nwb_v1former.analysis.tuning import GratingConfig, TuningResult, measure_tuning
 from nwb_v1former.atomic import atomic_output, check_writable
-from nwb_v1former.data.store import SessionStore, open_stores
+from nwb_v1former.data.store import SessionStore, is_store, open_stores
 from nwb_v1former.device import pick_device
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.insilico import add_tables, check_predictions
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import checkpoint_file
 from nwb_v1former.plain import plain
 from nwb_v1former.run_folder import CONFIG
+from nwb_v1former.sources import resolve_sources
 
 Result = TuningResult | ReceptiveFieldResult | AttentionResult
 
@@ -77,9 +80,23 @@ class InsilicoOutput:
         }
 
 
-def open_session_store(data: str | Path, session: str | None) -> SessionStore:
+@contextlib.contextmanager
+def session_store(data: str | Path, session: str | None, *, progress: bool = False) -> Iterator[SessionStore]:
+    """DATA as a converted session, like every SOURCE: a store (or a folder of them) as it is; an NWB
+    file, a folder of them or a dandiset converted into a scratch store that lives as long as the block."""
+    if Path(str(data)).is_dir() and is_store(Path(str(data))):
+        yield _one_store(data, session)
+        return
+    resolved = resolve_sources([str(data)], progress=progress)
+    with tempfile.TemporaryDirectory(prefix="nwb-v1former-insilico-") as scratch:
+        store_folder = Path(scratch) / "store"
+        convert([item.session_input for item in resolved], store_folder, progress=progress)
+        yield _one_store(store_folder, session, shown_as=data)
+
+
+def _one_store(data: str | Path, session: str | None, shown_as: str | Path | None = None) -> SessionStore:
     """The converted session in `data`: its only one, else the one named `session`."""
-    stores = open_stores(data)
+    data, stores = shown_as or data, open_stores(data)
     if len(stores) == 1:
         return stores[0]
     keys = ", ".join(store.key for store in stores)
@@ -176,23 +193,35 @@ def _check_outputs(
         check_predictions(nwb, sha256(checkpoint), module)
 
 
-def _prepare(
+@dataclass(frozen=True)
+class Experiment:
+    """What every experiment starts from: the checkpoint file, the results folder, the model and (when
+    DATA was given) the session whose behaviour or trials it uses."""
+
+    checkpoint: Path
+    out: Path
+    model: V1Former
+    store: SessionStore | None
+
+
+@contextlib.contextmanager
+def _experiment(
     stem: str,
     checkpoint: str | Path,
     out: str | Path | None,
     data: str | Path | None,
-    session: str | None,
-    device: str | None,
-    nwb: str | Path | None,
-    module: str,
-    overwrite: bool,
-) -> tuple[Path, Path, V1Former, SessionStore | None, str]:
-    """Checks before any work, then the checkpoint file, results folder, model, session store and readout."""
+    options: dict[str, Any],
+) -> Iterator[Experiment]:
+    """Checks before any work (results writable, predictions of this checkpoint in `nwb`), then the model
+    and DATA's session. `options`: session, device, nwb, module, overwrite, progress."""
     checkpoint, out = resolve_paths(checkpoint, out)
-    _check_outputs(out, stem, overwrite, checkpoint, nwb, module)
-    model = load_checkpoint(checkpoint).to(pick_device(device))
-    store = None if data is None else open_session_store(data, session)
-    return checkpoint, out, model, store, choose_session(model, session, store)
+    _check_outputs(out, stem, options["overwrite"], checkpoint, options["nwb"], options["module"])
+    model = load_checkpoint(checkpoint).to(pick_device(options["device"]))
+    if data is None:
+        yield Experiment(checkpoint, out, model, None)
+        return
+    with session_store(data, options["session"], progress=options["progress"]) as store:
+        yield Experiment(checkpoint, out, model, store)
 
 
 def _states(store: SessionStore | None) -> tuple[BehaviorState, ...]:
@@ -214,17 +243,17 @@ def run_tuning(
 ) -> InsilicoOutput:
     """Drifting-grating tuning of every ROI of a readout, still and running (the session's own behaviour
     values when `data` is given), into `out`/tuning.*."""
-    checkpoint, out, model, store, key = _prepare(
-        "tuning", checkpoint, out, data, session, device, nwb, module, overwrite
-    )
-    result = measure_tuning(
-        model,
-        key,
-        provenance(checkpoint, key, store),
-        config=config,
-        states=_states(store),
-        progress=progress,
-    )
+    options = {"session": session, "device": device, "nwb": nwb, "module": module, "overwrite": overwrite}
+    with _experiment("tuning", checkpoint, out, data, {**options, "progress": progress}) as run:
+        key = choose_session(run.model, session, run.store)
+        result = measure_tuning(
+            run.model,
+            key,
+            provenance(run.checkpoint, key, run.store),
+            config=config,
+            states=_states(run.store),
+            progress=progress,
+        )
     arrays = {
         "roi_ids": result.roi_ids,
         "responses": result.responses,
@@ -236,7 +265,7 @@ def run_tuning(
         **{name: values for name, (_, values) in result.table().columns.items() if name != "roi_id"},
     }
     draw = partial(figures.tuning_figure, result)
-    return _finish("tuning", result, arrays, draw, out, nwb=nwb, module=module, overwrite=overwrite)
+    return _finish("tuning", result, arrays, draw, run.out, nwb=nwb, module=module, overwrite=overwrite)
 
 
 def run_receptive_fields(
@@ -257,18 +286,18 @@ def run_receptive_fields(
 
     `data` (the session) sets the behaviour: its median pupil size, not running.
     """
-    checkpoint, out, model, store, key = _prepare(
-        "receptive_fields", checkpoint, out, data, session, device, nwb, module, overwrite
-    )
-    result = map_receptive_fields(
-        model,
-        key,
-        provenance(checkpoint, key, store),
-        config=config,
-        state=_states(store)[0],
-        roi_ids=None if roi_ids is None else np.asarray(roi_ids, np.int64),
-        progress=progress,
-    )
+    options = {"session": session, "device": device, "nwb": nwb, "module": module, "overwrite": overwrite}
+    with _experiment("receptive_fields", checkpoint, out, data, {**options, "progress": progress}) as run:
+        key = choose_session(run.model, session, run.store)
+        result = map_receptive_fields(
+            run.model,
+            key,
+            provenance(run.checkpoint, key, run.store),
+            config=config,
+            state=_states(run.store)[0],
+            roi_ids=None if roi_ids is None else np.asarray(roi_ids, np.int64),
+            progress=progress,
+        )
     arrays = {
         "roi_ids": result.roi_ids,
         "maps": result.maps,
@@ -277,7 +306,9 @@ def run_receptive_fields(
         "contrast": result.contrast,
     }
     draw = partial(figures.receptive_field_figure, result)
-    return _finish("receptive_fields", result, arrays, draw, out, nwb=nwb, module=module, overwrite=overwrite)
+    return _finish(
+        "receptive_fields", result, arrays, draw, run.out, nwb=nwb, module=module, overwrite=overwrite
+    )
 
 
 def run_attention(
@@ -297,15 +328,14 @@ def run_attention(
 
     Only the core is used, so any checkpoint can be analysed on any converted session.
     """
-    checkpoint, out = resolve_paths(checkpoint, out)
-    _check_outputs(out, "attention", overwrite, checkpoint, nwb, module)
-    model = load_checkpoint(checkpoint).to(pick_device(device))
-    store = open_session_store(data, session)
-    if session is not None and store.key != session:
-        raise ConfigError(f"{data} holds session {store.key!r}, not {session!r}")
-    result = attention_behavior(
-        model, store, provenance(checkpoint, store.key, store), config=config, progress=progress
-    )
+    options = {"session": session, "device": device, "nwb": nwb, "module": module, "overwrite": overwrite}
+    with _experiment("attention", checkpoint, out, data, {**options, "progress": progress}) as run:
+        store = run.store
+        if session is not None and store.key != session:
+            raise ConfigError(f"{data} holds session {store.key!r}, not {session!r}")
+        result = attention_behavior(
+            run.model, store, provenance(run.checkpoint, store.key, store), config=config, progress=progress
+        )
     arrays = {
         **result.frames,
         "r": result.r,
@@ -315,4 +345,4 @@ def run_attention(
         "behaviors": np.array(list(BEHAVIORS)),
     }
     draw = partial(figures.attention_figure, result)
-    return _finish("attention", result, arrays, draw, out, nwb=nwb, module=module, overwrite=overwrite)
+    return _finish("attention", result, arrays, draw, run.out, nwb=nwb, module=module, overwrite=overwrite)

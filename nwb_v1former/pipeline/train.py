@@ -18,7 +18,7 @@ import torch
 from nwb_v1former import __version__
 from nwb_v1former.analysis.report import write_report
 from nwb_v1former.atomic import check_apart
-from nwb_v1former.data.store import SessionStore, open_stores
+from nwb_v1former.data.store import SessionStore, is_store, open_stores
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
@@ -61,11 +61,6 @@ class RunOptions:
     dandi: DandiOptions = dataclasses.field(default_factory=DandiOptions)
     feature_cache: CacheConfig | None = dataclasses.field(default_factory=CacheConfig)
     reporter: Reporter = QUIET
-
-
-def is_store(source: Path) -> bool:
-    """A converted session, or a folder of them (what `convert` writes)."""
-    return (source / "meta.json").is_file() or any(source.glob("*/meta.json"))
 
 
 def prepare_stores(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,9 +116,7 @@ def test_bad_input_is_one_line_and_writes_nothing(session, tmp_path):
         "session first with `nwb-v1former finetune`, or pass --session)"
     ]
     code, output = run("insilico", "attention", checkpoint, tmp_path, "--out", tmp_path / "b")
-    assert code == 1 and output.strip().splitlines() == [
-        f"Error: {tmp_path}: no converted sessions found; run `nwb-v1former convert` first"
-    ]
+    assert code == 1 and output.strip().splitlines() == [f"Error: {tmp_path}: a folder without .nwb files"]
     code, output = run("insilico", "rf", tmp_path / "missing.ckpt", "--out", tmp_path / "c")
     assert code == 1 and len(output.strip().splitlines()) == 1 and "no such checkpoint file" in output
     code, output = run("insilico", "rf", checkpoint)
@@ -129,3 +129,27 @@ def test_bad_input_is_one_line_and_writes_nothing(session, tmp_path):
         "predict` on it first (or give the module's --name)"
     ]
     assert not any(tmp_path.iterdir())
+
+
+def test_attention_and_the_behaviour_to_hold_take_any_source(session, tmp_path):
+    """DATA as every other command takes it: here the NWB file itself, converted for the analysis only."""
+    source, store, checkpoint = session
+    code, output = run("insilico", "attention", checkpoint, source, "--out", tmp_path / "a", "--json")
+    assert code == 0, output
+    attention = json.loads(output)
+    assert attention["provenance"]["session"] == store.key and attention["summary"]["trials"] >= 2
+    code, output = run(
+        "insilico",
+        "tuning",
+        checkpoint,
+        "--data",
+        source,
+        "--out",
+        tmp_path / "t",
+        "--directions",
+        4,
+        "--json",
+    )
+    assert code == 0, output
+    assert json.loads(output)["summary"]["rois"] == store.n_neurons
+    assert not list(Path(tempfile.gettempdir()).glob("nwb-v1former-insilico-*"))  # the scratch store is gone
