@@ -18,6 +18,7 @@ and any earlier output whole (a killed run may leave its `.<name>.partial-<pid>.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
@@ -32,8 +33,8 @@ from hdmf.validate import ValidatorMap
 from pynwb import NWBHDF5IO, H5DataIO
 from tqdm.auto import tqdm
 
-from nwb_v1former.atomic import atomic_output, check_writable
-from nwb_v1former.errors import ConfigError, OutputExistsError, SessionError
+from nwb_v1former.atomic import atomic_output, check_writable, require_writable
+from nwb_v1former.errors import ConfigError, OutputError, OutputExistsError, SessionError
 from nwb_v1former.nwb.discover import object_path, open_nwb
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
@@ -128,11 +129,15 @@ def output_path(source: Path, out: str | Path | None, *, in_place: bool, name: s
     if in_place == (out is not None):
         raise ConfigError("give either an output file (--out) or --in-place to add predictions to the source")
     if in_place:
+        require_writable(source.parent)  # the new file is made beside it, then renamed over it
+        if not os.access(source, os.W_OK):
+            raise OutputError(f"{source}: read-only or immutable, so --in-place cannot replace it; use --out")
         return source
     final = Path(out)
     if final.resolve() == source.resolve():
         raise ConfigError(f"{final}: the output is the source; pass --in-place to add predictions to it")
     check_writable(final, overwrite)
+    require_writable(final.parent)
     return final
 
 
