@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from nwb_v1former.data.dataset import MultiSessionDataset, RoundRobinSampler, WindowDataset
 from nwb_v1former.data.store import SessionStore
-from nwb_v1former.errors import ConfigError, SessionError
+from nwb_v1former.errors import ConfigError, SessionError, TrainingError
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.train import metrics
@@ -263,6 +263,12 @@ class Trainer:
                 with self._autocast():
                     prediction = self.wrapped(*inputs, session=session.key)
                 loss = poisson_loss(prediction.float(), item["responses"][None].to(place.device))
+                if not torch.isfinite(loss):  # stop here: one more step would make every weight NaN
+                    raise TrainingError(
+                        f"session {session.key}, epoch {epoch} step {index}: the training loss is "
+                        f"{loss.item()}; stopped, nothing saved from this epoch. Check the session's "
+                        "responses and coordinates (convert it again), or try a longer --warmup-steps"
+                    )
                 weighted = loss * session.share / len(batch[session.key])
                 (weighted * world).backward()
             total += weighted.item()
