@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from nwb_v1former.data.store import SessionStore
-from nwb_v1former.errors import ConfigError
+from nwb_v1former.errors import ConfigError, OutputError
 from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
@@ -157,7 +157,10 @@ def predict(
     chosen = pick_device(device)
     model = load_checkpoint(checkpoint).to(chosen)
     with tempfile.TemporaryDirectory(prefix="nwb-v1former-predict-") as scratch:
-        converted = convert([source], Path(scratch) / "store", responses=responses, progress=progress)[0]
+        try:
+            converted = convert([source], Path(scratch) / "store", responses=responses, progress=progress)[0]
+        except OutputError as error:  # the scratch store, not --out: say where it lives
+            raise OutputError(f"{error} (predict's temporary store: set TMPDIR to another folder)") from None
         store = SessionStore(converted.folder)
         key = session or store.key
         try:
