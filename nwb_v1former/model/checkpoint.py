@@ -77,8 +77,8 @@ def load_tensors(path: Path, advice: str) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
-            f"{path}: holds Python objects besides tensors and plain data, which are never loaded "
-            f"(that could run code from the file); {advice}"
+            f"{path}: not a readable checkpoint: it holds Python objects besides tensors, never loaded "
+            f"(that could run code); {advice}"
         ) from None
     except Exception as error:  # torch raises many types for damaged or foreign files
         raise CheckpointError(f"{path}: not a readable checkpoint ({detail(error)}); {advice}") from None
