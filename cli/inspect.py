@@ -10,7 +10,7 @@ from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 from nwb_v1former.errors import SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.discover import NWBSource, SessionInventory, inventory, open_nwb, opened_version
-from nwb_v1former.nwb.read import plan_session
+from nwb_v1former.nwb.read import plan_session, unreadable
 from nwb_v1former.sources import ResolvedSource
 
 
@@ -80,12 +80,14 @@ def report(
     """What one file holds and, if the reader can use it, what it will use (else the reason, as a problem).
 
     The file is opened once for both: reading an NWB file's layout is the slow part, remote or not.
+    The chosen responses and movie are read in full (local files), so a damaged chunk is a problem.
     """
     with open_nwb(path) as nwbfile:
         version = opened_version(nwbfile)
         found = inventory(nwbfile, str(path), version)
         try:
             plan = plan_session(nwbfile, path, version, responses=responses, stimulus=stimulus)
+            found.problems[:0] = unreadable(plan)
             return found, plan.summary()
         except SessionError as error:
             problem = str(error).removeprefix(f"{path}: ")

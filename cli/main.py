@@ -16,6 +16,7 @@ from nwb_v1former.cli.simulate import simulate_command
 from nwb_v1former.cli.train import finetune_command, pretrain_command
 
 from nwb_v1former import __version__
+from nwb_v1former.atomic import write_failure
 from nwb_v1former.errors import V1FormerError
 
 
@@ -27,6 +28,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except V1FormerError as error:
             raise click.ClickException(str(error)) from None
+        except OSError as error:  # an OS error no layer named (e.g. making a folder): one line, its file
+            if error.errno is None or error.filename is None:
+                raise
+            failure = write_failure(error.filename, error)
+            raise click.ClickException(str(failure or f"{error.filename}: {error.strerror}")) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

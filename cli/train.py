@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,11 @@ def train_config(strategy: str, options: dict[str, Any], **extra: Any) -> TrainC
     return TrainConfig(strategy=strategy, **{name: options[name] for name in fields}, **extra)
 
 
+def _figure(value: float | None) -> str:
+    """A metric to three decimals; a missing or NaN one (nothing could be scored) says so, never 0.000."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
 def print_result(result: FitResult, out: str, as_json: bool) -> None:
     """Print where the run is and how good it got (per session, with the noise ceiling when known)."""
     summary = result.evaluation.get("summary", {})
@@ -117,14 +123,15 @@ def print_result(result: FitResult, out: str, as_json: bool) -> None:
     how = "stopped early" if result.stopped_early else "reached --max-epochs"
     click.echo(
         f"Run {out}: {len(summary)} session(s), {result.epochs} epochs ({how}); best validation correlation "
-        f"{result.best_score:.3f} at epoch {result.best_epoch} -> {out}/best.ckpt"
+        f"{_figure(result.best_score)} at epoch {result.best_epoch} -> {out}/best.ckpt"
     )
     for key, values in summary.items():
         ceiling = values.get("noise_ceiling")
-        line = f"  {key}: {values['tier']} single-trial correlation {values['single_trial_correlation']:.3f}"
+        correlation = _figure(values["single_trial_correlation"])
+        line = f"  {key}: {values['tier']} single-trial correlation {correlation}"
         if ceiling:
             normalized = values["normalized_correlation"]
-            line += f" (noise ceiling {ceiling:.3f}; normalised correlation {normalized:.3f})"
+            line += f" (noise ceiling {_figure(ceiling)}; normalised correlation {_figure(normalized)})"
         click.echo(line)
     click.echo(f"Per-neuron metrics: {out}/evaluation.json; learning curve: {out}/metrics.jsonl")
 

@@ -9,16 +9,27 @@ output of the kind the command writes (`OutputKind`), never a source or anything
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nwb_v1former.errors import ConfigError, OutputExistsError
+from nwb_v1former.errors import ConfigError, OutputError, OutputExistsError, detail
 from nwb_v1former.lock import exclusive
+
+_WRITE_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space or choose another output",
+    errno.EDQUOT: "the disk quota is used up: free space or choose another output",
+    errno.EFBIG: "a file size limit was reached: raise it (ulimit -f) or choose another output",
+    errno.EACCES: "it is not writable: choose another output or fix its permissions",
+    errno.EPERM: "it is not writable (read-only or immutable): choose another output",
+    errno.EROFS: "it is on a read-only file system: choose another output",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,27 @@ def _fsync_tree(path: Path) -> None:
     for file in paths:
         with open(file, "rb") as handle:
             os.fsync(handle.fileno())
+
+
+def write_failure(path: str | os.PathLike, error: OSError) -> OutputError | None:
+    """The one line for an OSError that means `path` cannot be written (disk full, read-only, ...);
+    None for any other OSError, which is not about writing."""
+    advice = _WRITE_ADVICE.get(error.errno)
+    if advice is None:
+        return None
+    return OutputError(f"{path}: cannot be written ({error.strerror or detail(error)}); {advice}")
+
+
+def require_writable(folder: Path) -> None:
+    """Create `folder` if needed and prove a file can be made in it (a real attempt, removed at once),
+    so a read-only or immutable target is refused before any work rather than after it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".nwb-v1former-probe-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise (write_failure(folder, error) or error) from None
 
 
 def check_writable(path: Path, overwrite: bool, kind: OutputKind | None = None) -> None:
@@ -122,6 +154,7 @@ def atomic_output(
     """
     final = Path(path)
     check_writable(final, overwrite, kind)
+    require_writable(final.parent)
     with exclusive(final):
         check_writable(final, overwrite, kind)  # it may have appeared while we waited
         remove_stale_partials(final)
@@ -133,6 +166,11 @@ def atomic_output(
             if final.is_dir() and not final.is_symlink():
                 _remove(final)
             os.replace(temporary, final)
+        except OSError as error:
+            failure = write_failure(final, error)
+            if failure is None:
+                raise
+            raise failure from None
         finally:
             _remove(temporary)
 

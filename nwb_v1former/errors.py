@@ -16,6 +16,11 @@ class SessionError(V1FormerError):
     """An NWB file or session cannot be used (not NWB 2, no responses, no stimulus, ...)."""
 
 
+class MissingDataError(SessionError):
+    """A file lacks what a session needs (a usable stimulus movie, ROI responses): in a collection such
+    as a dandiset it is skipped with one line rather than stopping the run."""
+
+
 class OutputExistsError(V1FormerError):
     """The output path exists and the user did not ask to overwrite it."""
 
@@ -26,3 +31,29 @@ class CheckpointError(V1FormerError):
 
 class SourceError(V1FormerError):
     """A SOURCE cannot be resolved or fetched (bad SOURCE, unknown dandiset or version, failed download)."""
+
+
+class OutputError(V1FormerError):
+    """An output cannot be written (read-only folder, immutable file, disk full, file size limit)."""
+
+
+class TrainingError(V1FormerError):
+    """Training cannot go on (e.g. a non-finite loss): stopped, with what to try."""
+
+
+DETAIL_CHARACTERS = 120
+"""How much of a foreign library's message (pynwb, h5py, torch, dandi) goes into our one line."""
+
+
+def one_line(text: str, limit: int = DETAIL_CHARACTERS) -> str:
+    """The first line of `text`, cut to `limit` characters."""
+    lines = str(text).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    return first if len(first) <= limit else first[: limit - 3].rstrip() + "..."
+
+
+def detail(error: BaseException, limit: int = DETAIL_CHARACTERS) -> str:
+    """`Type: first line` of a foreign exception, cut to `limit` characters: builder dumps and advice
+    paragraphs that libraries append stay out of the one line the user sees."""
+    message = str(error).strip()
+    return one_line(f"{type(error).__name__}: {message}" if message else type(error).__name__, limit)

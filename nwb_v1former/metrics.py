@@ -30,8 +30,9 @@ Trials = Sequence[np.ndarray]
 def correlation_per_neuron(prediction: np.ndarray, response: np.ndarray) -> np.ndarray:
     """Pearson correlation over time for each neuron; (T, N), (T, N) -> (N,).
 
-    As the Sensorium competition computes it: population statistics (ddof 0), eps 1e-8 in the
-    denominator, and NaN (a constant trace) mapped to 0.
+    As the Sensorium competition computes it: population statistics (ddof 0) and eps 1e-8 in the
+    denominator, so a constant trace scores 0. A trace holding NaN or infinity (a broken model) stays
+    NaN: it is unscorable, never a correlation of 0.
     """
     prediction = np.asarray(prediction, dtype=np.float64)
     response = np.asarray(response, dtype=np.float64)
@@ -42,8 +43,7 @@ def correlation_per_neuron(prediction: np.ndarray, response: np.ndarray) -> np.n
     p = prediction - prediction.mean(axis=0)
     r = response - response.mean(axis=0)
     covariance = (p * r).mean(axis=0)
-    correlation = covariance / (p.std(axis=0) * r.std(axis=0) + EPS)
-    return np.nan_to_num(correlation, nan=0.0)
+    return covariance / (p.std(axis=0) * r.std(axis=0) + EPS)
 
 
 def mean_over_neurons(values: np.ndarray) -> float:

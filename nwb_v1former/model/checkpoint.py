@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import torch
 
 from nwb_v1former import __version__
 from nwb_v1former.atomic import atomic_output
-from nwb_v1former.errors import CheckpointError, ConfigError
+from nwb_v1former.errors import CheckpointError, ConfigError, OutputError, detail
 from nwb_v1former.model.config import ModelConfig
 from nwb_v1former.model.model import V1Former
 
@@ -24,7 +26,15 @@ def save_checkpoint(
     """Write `model` atomically: weights, config, each session's ROI ids and coordinates, code version.
 
     `extra` holds plain data (str, int, float, bool, lists and dicts of them), e.g. provenance.
+    Weights holding NaN or infinity are refused: such a file would load and predict NaN everywhere.
     """
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    bad = non_finite(state)
+    if bad:
+        raise CheckpointError(
+            f"{path}: not written: the weights hold NaN or infinity ({', '.join(bad[:3])}); "
+            "the training diverged: train again with lower learning rates"
+        )
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -37,25 +47,55 @@ def save_checkpoint(
             }
             for key, info in model.sessions.items()
         },
-        "state_dict": {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()},
+        "state_dict": state,
         "extra": extra or {},
     }
     with atomic_output(path, overwrite=overwrite) as temporary:
-        torch.save(payload, temporary)
+        try:
+            torch.save(payload, temporary)
+        except RuntimeError as error:  # torch reports a failed write (disk full, size limit) this way
+            raise OutputError(
+                f"{path}: cannot be written ({detail(error, 80)}); is the disk full? free space or "
+                "choose another output"
+            ) from None
     return Path(path)
 
 
+def non_finite(state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors of `state` that hold NaN or infinity."""
+    return [
+        name
+        for name, value in state.items()
+        if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all()
+    ]
+
+
+def load_tensors(path: Path, advice: str) -> Any:
+    """torch.load with weights_only=True; any failure is one CheckpointError line ending in `advice`
+    (never torch's own advice, which suggests the unsafe weights_only=False)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint: it holds Python objects besides tensors, never loaded "
+            f"(that could run code); {advice}"
+        ) from None
+    except Exception as error:  # torch raises many types for damaged or foreign files
+        raise CheckpointError(f"{path}: not a readable checkpoint ({detail(error)}); {advice}") from None
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The raw checkpoint dict, loaded without unpickling code (weights_only=True)."""
+    """The raw checkpoint dict, loaded without unpickling code (weights_only=True).
+
+    Refused in one line: a damaged or foreign file, one holding Python objects (never unpickled: that
+    would run code from the file), and weights holding NaN or infinity (they would predict NaN).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for damaged or foreign files
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint ({type(error).__name__}: {error})"
-        ) from None
+    payload = load_tensors(
+        path, "for the authors' ViV1T checkpoints run `nwb-v1former import-viv1t` on their run folder"
+    )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not an nwb-v1former checkpoint; for the authors' ViV1T checkpoints run "
@@ -63,6 +103,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {payload.get('format_version')} is not supported")
+    bad = non_finite(payload.get("state_dict") or {})
+    if bad:
+        raise CheckpointError(
+            f"{path}: the weights hold NaN or infinity ({', '.join(bad[:3])}); the training that wrote "
+            "it diverged: train again"
+        )
     return payload
 
 

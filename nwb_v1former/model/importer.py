@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 import yaml
 
-from nwb_v1former.errors import CheckpointError, ConfigError
-from nwb_v1former.model.checkpoint import save_checkpoint
+from nwb_v1former.errors import CheckpointError, ConfigError, detail
+from nwb_v1former.model.checkpoint import load_tensors, save_checkpoint
 from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.model.published import model_from_authors
 
@@ -38,11 +37,9 @@ def import_viv1t(folder: str | Path, out: str | Path, *, overwrite: bool = False
     run = _run_folder(Path(folder))
     try:
         args = yaml.safe_load((run / "args.yaml").read_text())
-        state_dict = torch.load(run / "ckpt" / "model.pt", map_location="cpu", weights_only=True)
-    except Exception as error:  # yaml and torch raise many types for damaged files
-        raise CheckpointError(
-            f"{run}: cannot read the checkpoint ({type(error).__name__}: {error})"
-        ) from None
+    except Exception as error:  # yaml raises many types for damaged files
+        raise CheckpointError(f"{run}: cannot read args.yaml ({detail(error)})") from None
+    state_dict = load_tensors(run / "ckpt" / "model.pt", "check that it is the authors' ckpt/model.pt")
     info_path = run / "ckpt" / "info.yaml"
     info = yaml.safe_load(info_path.read_text()) if info_path.is_file() else {}
     try:

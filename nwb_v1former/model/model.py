@@ -57,6 +57,12 @@ class V1Former(nn.Module):
         roi_ids, coordinates = np.asarray(roi_ids), np.asarray(coordinates, dtype=np.float32)
         if coordinates.ndim != 2 or coordinates.shape[0] != len(roi_ids) or coordinates.shape[1] < 2:
             raise ConfigError(f"session {key!r}: coordinates must be (N, 2 or 3) for {len(roi_ids)} ROI ids")
+        if not np.isfinite(coordinates).all():  # one NaN would make every readout position NaN
+            bad = roi_ids[~np.isfinite(coordinates).all(axis=1)]
+            raise ConfigError(
+                f"session {key!r}: ROI {', '.join(map(str, bad[:5]))} have no finite coordinates (an empty "
+                "mask?); convert the session again"
+            )
         mean = np.zeros(len(roi_ids), np.float32) if mean_response is None else np.asarray(mean_response)
         heads = self.config.heads
         self.readouts[key] = GaussianReadout(

@@ -8,11 +8,15 @@ import numpy as np
 from pynwb.base import TimeSeries
 
 from nwb_v1former.errors import SessionError
-from nwb_v1former.nwb.discover import behavior_channel
+from nwb_v1former.nwb.discover import behavior_channel, reading
 from nwb_v1former.nwb.timing import linear_weights, scale, series_times
 
 NEUTRAL_VALUE = 0.0
 """Value of a channel the file does not have: constant, so it carries no information to the model."""
+
+EDGE_HOLD_S = 1.0
+"""A series' first / last value is held this long beyond its ends; further out it says nothing, so the
+ticks get its median (a constant, as for a missing channel) and meta.json says how long."""
 
 _TO_CM_PER_S = {"m/s": 100.0, "meters/second": 100.0, "cm/s": 1.0, "centimeters/second": 1.0}
 
@@ -30,7 +34,8 @@ class BehaviorOnTicks:
 
 def _resample(series: TimeSeries, path: str, ticks: np.ndarray, notes: list[str]) -> np.ndarray:
     """Series values in their unit (conversion and offset applied) at the tick times; (T, k) float32."""
-    values = np.asarray(series.data[:], dtype=np.float64)
+    with reading(path):
+        values = np.asarray(series.data[:], dtype=np.float64)
     values = values.reshape(len(values), -1)
     conversion, offset = scale(series)
     values = values * conversion + offset
@@ -42,7 +47,17 @@ def _resample(series: TimeSeries, path: str, ticks: np.ndarray, notes: list[str]
         notes.append(f"{path}: {int((~good).sum())} NaN samples (e.g. blinks) bridged by interpolation")
         values, times = values[good], times[good]
     left, right, weight = linear_weights(times, ticks)
-    return ((1 - weight)[:, None] * values[left] + weight[:, None] * values[right]).astype(np.float32)
+    resampled = (1 - weight)[:, None] * values[left] + weight[:, None] * values[right]
+    outside = (ticks < times[0] - EDGE_HOLD_S) | (ticks > times[-1] + EDGE_HOLD_S)
+    if outside.any():
+        resampled[outside] = np.median(values, axis=0)
+        tick_interval = (ticks[-1] - ticks[0]) / max(1, len(ticks) - 1)
+        notes.append(
+            f"{path}: recorded {times[0]:.1f}-{times[-1]:.1f} s of the session's "
+            f"{ticks[0]:.1f}-{ticks[-1]:.1f} s; "
+            f"the {outside.sum() * tick_interval:.1f} s beyond set to its median"
+        )
+    return resampled.astype(np.float32)
 
 
 def behavior_on_ticks(candidates: list[tuple[str, TimeSeries]], ticks: np.ndarray) -> BehaviorOnTicks:

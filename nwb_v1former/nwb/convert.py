@@ -10,8 +10,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from nwb_v1former.atomic import OutputKind, atomic_output, check_apart
-from nwb_v1former.errors import SessionError
-from nwb_v1former.nwb.discover import NO_RESPONSES, NO_STIMULUS, NWBSource
+from nwb_v1former.errors import MissingDataError, SessionError
+from nwb_v1former.nwb.discover import NWBSource
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION, open_session, write_store
 from nwb_v1former.nwb.remote import RemoteFile
 
@@ -91,7 +91,7 @@ def session_inputs(sources: Sequence[str | Path | RemoteFile | SessionInput]) ->
 
 def lacks_movie_or_responses(error: SessionError) -> bool:
     """Whether the reader refused a session because it has no stimulus movie or no ROI responses."""
-    return NO_STIMULUS in str(error) or NO_RESPONSES in str(error)
+    return isinstance(error, MissingDataError)
 
 
 def session_key(subject_id: str | None, session_id: str | None, path: NWBSource, taken: set[str]) -> str:

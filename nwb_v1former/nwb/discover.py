@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
+from hdmf.build.errors import ConstructError
 from pynwb import NWBHDF5IO, NWBFile
 from pynwb.base import TimeSeries
 from pynwb.behavior import SpatialSeries
@@ -21,7 +23,7 @@ from pynwb.epoch import TimeIntervals
 from pynwb.image import ImageSeries, IndexSeries
 from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSeries
 
-from nwb_v1former.errors import SessionError
+from nwb_v1former.errors import SessionError, detail, one_line
 from nwb_v1former.nwb.remote import RemoteFile, open_remote
 
 NO_RESPONSES = (
@@ -143,24 +145,44 @@ def _version_of(handle: h5py.File, source: NWBSource) -> str:
 def open_nwb(path: str | Path | RemoteFile) -> Iterator[NWBFile]:
     """Open an NWB 2 file (local or remote) read-only with a large chunk cache; open inside the block."""
     source = as_source(path)
-    with _open_hdf5(source, rdcc_nbytes=CHUNK_CACHE_BYTES) as handle:
+    # pynwb / hdmf warnings are kept (see `read_warnings`), not printed around our one line
+    with (
+        _open_hdf5(source, rdcc_nbytes=CHUNK_CACHE_BYTES) as handle,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
         version = _version_of(handle, source)
         try:
             io = NWBHDF5IO(file=handle, mode="r", load_namespaces=True)
             nwbfile = io.read()
         except Exception as error:  # pynwb raises many types for damaged files; one line for the user
-            raise SessionError(f"{source}: cannot be read as NWB ({type(error).__name__}: {error})") from None
+            raise SessionError(f"{source}: cannot be read as NWB ({_read_failure(error)})") from None
         try:
             nwbfile.set_modified(False)
-            _OPEN_FILES[id(nwbfile)] = (io, version)
+            _OPEN_FILES[id(nwbfile)] = (io, version, caught)
             yield nwbfile
         finally:
             _OPEN_FILES.pop(id(nwbfile), None)
             io.close()
 
 
-_OPEN_FILES: dict[int, tuple[NWBHDF5IO, str]] = {}
-"""The IO and NWB version of each file open in `open_nwb`, by id of its NWBFile."""
+_OPEN_FILES: dict[int, tuple[NWBHDF5IO, str, list[warnings.WarningMessage]]] = {}
+"""The IO, NWB version and warnings so far of each file open in `open_nwb`, by id of its NWBFile."""
+
+
+def _read_failure(error: Exception) -> str:
+    """pynwb's reason a file cannot be read, without the dump of builders hdmf puts in ConstructError."""
+    if isinstance(error, ConstructError) and len(error.args) == 2:
+        builder, reason = error.args
+        where = "/" + str(getattr(builder, "path", "")).removeprefix("root").lstrip("/")
+        return one_line(f"{where}: {reason}", 180)
+    return detail(error)
+
+
+def read_warnings(nwbfile: NWBFile) -> list[str]:
+    """The distinct warnings raised while reading a file opened with `open_nwb`, one line each."""
+    caught = _OPEN_FILES[id(nwbfile)][2]
+    return list(dict.fromkeys(one_line(f"{w.category.__name__}: {w.message}") for w in caught))
 
 
 def opened_version(nwbfile: NWBFile) -> str:
@@ -256,6 +278,7 @@ def inventory(nwbfile: NWBFile, path: str, nwb_version: str) -> SessionInventory
             if channel is not None:
                 found.behavior.setdefault(channel, []).append(_series_info(obj))
     found.problems.extend(_missing(found))
+    found.problems.extend(f"while reading: {warning}" for warning in read_warnings(nwbfile))
     return found
 
 
@@ -290,3 +313,15 @@ def inspect_session(path: str | Path | RemoteFile) -> SessionInventory:
     source = as_source(path)
     with open_nwb(source) as nwbfile:
         return inventory(nwbfile, str(source), opened_version(nwbfile))
+
+
+@contextlib.contextmanager
+def reading(what: str) -> Iterator[None]:
+    """Reads of the object `what` inside the block: an HDF5 read failure (a damaged compressed chunk,
+    a truncated file, a dropped connection) is a SessionError naming it (`open_session` adds the file)."""
+    try:
+        yield
+    except OSError as error:
+        raise SessionError(
+            f"{what} cannot be read ({detail(error, 80)}); the file is damaged: download or export it again"
+        ) from None

@@ -11,6 +11,8 @@ import numpy as np
 
 from nwb_v1former.grid import FRAME_SHAPE
 
+BLANK_VALUE = 128
+"""Grey level recorded where no stimulus is on screen (between presentations) or a pixel is NaN."""
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -34,9 +36,13 @@ def centre_crop_16_9(height: int, width: int) -> tuple[slice, slice]:
     return slice(start, start + kept), slice(0, width)
 
 
-@dataclass(frozen=True)
+@dataclass
 class FrameProcessor:
-    """Maps raw frames (k, a, b[, channels]) of one stimulus source to (k, 36, 64) uint8."""
+    """Maps raw frames (k, a, b[, channels]) of one stimulus source to (k, 36, 64) uint8.
+
+    Non-finite pixels of float movies become grey (BLANK_VALUE) rather than an undefined cast; how many
+    is counted in `bad_pixels` / `bad_frames` and reported by `transforms`.
+    """
 
     transpose: bool
     colour: bool
@@ -45,6 +51,8 @@ class FrameProcessor:
     columns: slice
     row_weights: np.ndarray
     column_weights: np.ndarray
+    bad_pixels: int = 0
+    bad_frames: int = 0
 
     @classmethod
     def for_frames(cls, sample: np.ndarray) -> FrameProcessor:
@@ -69,6 +77,12 @@ class FrameProcessor:
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """(k, a, b[, c]) raw -> (k, 36, 64) uint8."""
         frames = np.asarray(frames)
+        if frames.dtype.kind == "f":
+            bad = ~np.isfinite(frames)
+            if bad.any():
+                self.bad_pixels += int(bad.sum())
+                self.bad_frames += int(bad.reshape(len(frames), -1).any(axis=1).sum())
+                frames = np.where(bad, BLANK_VALUE / self.value_scale, frames)
         if self.colour:
             frames = frames[..., :3] @ _LUMA
         if self.transpose:
@@ -87,6 +101,11 @@ class FrameProcessor:
             done.append("frames stored portrait (x, y): transposed to landscape")
         if self.value_scale != 1.0:
             done.append("float values in [0, 1] scaled to 0-255")
+        if self.bad_pixels:
+            done.append(
+                f"{self.bad_pixels} NaN or infinite pixels in {self.bad_frames} frames set to grey "
+                f"({BLANK_VALUE})"
+            )
         height = self.rows.stop - self.rows.start
         width = self.columns.stop - self.columns.start
         size = tuple(raw_shape[1:3][::-1] if self.transpose else raw_shape[1:3])

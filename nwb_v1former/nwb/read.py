@@ -20,11 +20,19 @@ from nwb_v1former.data.store import StoreWriter
 from nwb_v1former.errors import SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.behavior import NEUTRAL_VALUE, behavior_on_ticks
-from nwb_v1former.nwb.discover import NWBSource, as_source, object_path, open_nwb, opened_version
+from nwb_v1former.nwb.discover import (
+    NWBSource,
+    as_source,
+    object_path,
+    open_nwb,
+    opened_version,
+    read_warnings,
+    reading,
+)
+from nwb_v1former.nwb.frames import BLANK_VALUE
 from nwb_v1former.nwb.remote import RemoteFile
 from nwb_v1former.nwb.rois import ResponsePlane, choose_response_series, response_candidates, response_plane
 from nwb_v1former.nwb.stimulus import (
-    BLANK_VALUE,
     Presentations,
     Timeline,
     find_presentations,
@@ -92,7 +100,8 @@ def plan_session(
     candidates = [(object_path(s), s) for s in response_candidates(nwbfile.objects.values())]
     chosen = choose_response_series(candidates, responses, where)
     planes = [response_plane(p, s, index, where) for index, (p, s) in enumerate(chosen)]
-    presentations = select_presentations(find_presentations(nwbfile, object_path), stimulus, where)
+    found, unusable = find_presentations(nwbfile, object_path)
+    presentations = select_presentations(found, stimulus, where, unusable)
     timeline = Timeline.merge(presentations)
     plane_times = [series_times(plane.series, plane.path) for plane in planes]  # read once per plane
     response_start = max(times[0] for times in plane_times)
@@ -146,7 +155,7 @@ def open_session(
     except SessionError as error:
         if str(error).startswith(str(path)):
             raise
-        raise SessionError(f"{path}: {error}") from None
+        raise type(error)(f"{path}: {error}") from None
 
 
 def read_session(
@@ -245,18 +254,24 @@ def response_planes(
 
 def _raw_values(plane: ResponsePlane) -> np.ndarray:
     conversion, offset = scale(plane.series)
-    data = np.asarray(plane.series.data[:])
+    with reading(plane.path):
+        data = np.asarray(plane.series.data[:])
     return data if (conversion, offset) == (1.0, 0.0) else data * conversion + offset
 
 
-def _finite_rows(plane: ResponsePlane) -> np.ndarray:
-    """(M,) bool: imaging frames whose responses are all finite (one streaming pass)."""
+def _nan_counts(plane: ResponsePlane) -> tuple[np.ndarray, np.ndarray]:
+    """Non-finite values per imaging frame (M,) and per column (n,), in one streaming pass."""
     data = plane.series.data
-    good = np.empty(len(data), bool)
-    step = max(1, (8 << 20) // (4 * max(1, data.shape[1])))
+    per_frame = np.empty(len(data), np.int64)
+    per_column = np.zeros(len(plane.roi_ids), np.int64)
+    step = max(1, (8 << 20) // (4 * max(1, len(plane.roi_ids))))
     for start in range(0, len(data), step):
-        good[start : start + step] = np.isfinite(np.asarray(data[start : start + step])).all(axis=1)
-    return good
+        with reading(plane.path):
+            block = np.asarray(data[start : start + step]).reshape(-1, len(plane.roi_ids))
+        bad = ~np.isfinite(block)
+        per_frame[start : start + len(block)] = bad.sum(axis=1)
+        per_column += bad.sum(axis=0)
+    return per_frame, per_column
 
 
 def _resample_plane(
@@ -276,7 +291,8 @@ def _resample_plane(
     for start in range(0, len(ticks), BLOCK_TICKS):
         stop = min(start + BLOCK_TICKS, len(ticks))
         lo, hi = int(left[start:stop].min()), int(right[start:stop].max()) + 1
-        data = np.asarray(plane.series.data[lo:hi], np.float32).reshape(hi - lo, n)
+        with reading(plane.path):
+            data = np.asarray(plane.series.data[lo:hi], np.float32).reshape(hi - lo, n)
         if kept is None and not np.isfinite(data).all():
             return False
         w = weight[start:stop]
@@ -285,25 +301,74 @@ def _resample_plane(
     return True
 
 
-def _write_responses(plan: SessionPlan, responses: np.ndarray, max_nan_fraction: float) -> dict[str, int]:
-    """Each plane's columns resampled to the ticks; NaN frames (if any) dropped, bridged and counted."""
-    dropped = {}
+def unreadable(plan: SessionPlan) -> list[str]:
+    """Why each chosen response series or stimulus cannot be read in full (a damaged compressed chunk).
+
+    Reads their data once, block by block, so `inspect` reports what `convert` would stop at. A remote
+    file is not read in full (that would download it).
+    """
+    if isinstance(plan.path, RemoteFile):
+        return []
+    problems = []
+    for plane in plan.planes:
+        try:
+            _nan_counts(plane)
+        except SessionError as error:
+            problems.append(str(error))
+    for presentation in plan.presentations:
+        wanted = np.unique(presentation.frames)
+        try:
+            for start in range(0, len(wanted), FRAMES_PER_READ):
+                presentation.source.read(wanted[start : start + FRAMES_PER_READ])
+        except SessionError as error:
+            problems.append(str(error))
+    return problems
+
+
+def _ids(ids: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(str(int(i)) for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _write_responses(
+    plan: SessionPlan, responses: np.ndarray, max_nan_fraction: float
+) -> tuple[dict[str, int], list[str]]:
+    """Each plane's columns resampled to the ticks; NaN frames (if any) dropped, bridged and counted.
+
+    A column NaN in every frame (a dead ROI) is refused by name, or with `max_nan_fraction` 1 kept as
+    zeros (a note says which); the other columns' NaN frames are then bridged as usual.
+    """
+    dropped, notes = {}, []
     column = 0
     for plane, times in zip(plan.planes, plan.plane_times, strict=True):
         out = responses[:, column : column + len(plane.roi_ids)]
         dropped[plane.path] = 0
         if not _resample_plane(plane, times, None, plan.tick_times, out):
-            good = _finite_rows(plane)
+            per_frame, per_column = _nan_counts(plane)
+            dead = per_column == len(per_frame)
+            if dead.all():
+                raise SessionError(f"{plan.path}: {plane.path} is NaN in every frame of every ROI")
+            if dead.any() and max_nan_fraction < 1:
+                raise SessionError(
+                    f"{plan.path}: {plane.path}: ROI {_ids(plane.roi_ids[dead])} is NaN in every frame; "
+                    "remove it from the file, or convert with --max-nan-fraction 1 to keep it as zeros"
+                )
+            good = per_frame == dead.sum()
             fraction = 1 - good.mean()
-            if fraction > max_nan_fraction:
+            if fraction > max_nan_fraction or not good.any():
+                worst = int(np.argmax(np.where(dead, -1, per_column)))
                 raise SessionError(
                     f"{plan.path}: {plane.path} has NaN in {fraction:.1%} of its frames (limit "
-                    f"{max_nan_fraction:.0%}); fix the file or raise --max-nan-fraction"
+                    f"{max_nan_fraction:.0%}; most in ROI {int(plane.roi_ids[worst])}: "
+                    f"{per_column[worst] / len(per_frame):.1%}); fix the file or raise --max-nan-fraction"
                 )
             dropped[plane.path] = int((~good).sum())
             _resample_plane(plane, times, np.flatnonzero(good), plan.tick_times, out)
+            if dead.any():
+                out[:, dead] = 0.0
+                notes.append(f"{plane.path}: ROI {_ids(plane.roi_ids[dead])} NaN in every frame, set to 0")
         column += len(plane.roi_ids)
-    return dropped
+    return dropped, notes
 
 
 def write_store(
@@ -323,13 +388,14 @@ def write_store(
     """
     writer = StoreWriter(folder, plan.n_ticks, plan.n_neurons)
     with ThreadPoolExecutor(max_workers=1) as helper:  # mask centroids are computed beside the video
-        coordinates = helper.submit(lambda: np.concatenate([p.coordinates() for p in plan.planes]))
+        located = helper.submit(lambda: [p.coordinates() for p in plan.planes])
         with tqdm(
             total=plan.n_ticks, desc=plan.path.name, unit="tick", disable=not progress, leave=False
         ) as bar:
             _write_video(plan, writer["video"], bar)
-        coordinates = coordinates.result()
-    dropped = _write_responses(plan, writer["responses"], max_nan_fraction)
+        coordinates = np.concatenate([c for c, _ in located.result()])
+        roi_notes = [note for _, notes in located.result() for note in notes]
+    dropped, response_notes = _write_responses(plan, writer["responses"], max_nan_fraction)
     behavior = behavior_on_ticks(plan.behavior_series, plan.tick_times)
     writer["behavior"][:] = behavior.behavior
     writer["pupil_center"][:] = behavior.pupil_center
@@ -374,7 +440,7 @@ def write_store(
             "tiers": tier_rule,
             "split": split,
             "blank_value": BLANK_VALUE,
-            "notes": plan.notes + behavior.notes,
+            "notes": plan.notes + roi_notes + response_notes + behavior.notes + read_warnings(plan.nwbfile),
             "code_version": __version__,
         },
     )

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSeries
 
-from nwb_v1former.errors import SessionError
-from nwb_v1former.nwb.discover import NO_RESPONSES
+from nwb_v1former.errors import MissingDataError, SessionError
+from nwb_v1former.nwb.discover import NO_RESPONSES, object_path, reading
 
 _NEUROPIL = re.compile(r"neuropil|background|fneu", re.IGNORECASE)
 _DECONVOLVED = re.compile(r"deconv|spks|spike|events", re.IGNORECASE)
@@ -47,9 +47,22 @@ class ResponsePlane:
         """micrometers (the plane gives a grid spacing), pixels, or none (no masks)."""
         return coordinate_unit(self.table)
 
-    def coordinates(self) -> np.ndarray:
-        """(n, 3) float32 mask centroids (x, y, z) in `coordinate_unit`."""
-        return roi_coordinates(self.table, self.rows)
+    def coordinates(self) -> tuple[np.ndarray, list[str]]:
+        """(n, 3) float32 mask centroids (x, y, z) in `coordinate_unit`, and notes on what was repaired.
+
+        An ROI with an empty mask has no centroid: it is placed at the mean centroid of the others
+        (a NaN would make every readout position NaN), and a note names it.
+        """
+        table = object_path(self.table)
+        with reading(table):
+            coordinates = roi_coordinates(self.table, self.rows)
+        empty = ~np.isfinite(coordinates).all(axis=1)
+        if not empty.any():
+            return coordinates, []
+        coordinates[empty] = coordinates[~empty].mean(axis=0) if (~empty).any() else 0.0
+        ids = ", ".join(str(int(i)) for i in self.roi_ids[empty][:10])
+        more = f" and {int(empty.sum()) - 10} more" if empty.sum() > 10 else ""
+        return coordinates, [f"{table}: ROI {ids}{more}: empty masks, placed at the others' mean centroid"]
 
 
 def _rank(series: RoiResponseSeries) -> tuple[int, int, str]:
@@ -67,7 +80,7 @@ def choose_response_series(
     `requested` (a name or a path) picks one series, or every series of a named container.
     """
     if not candidates:
-        raise SessionError(f"{where}: {NO_RESPONSES}")
+        raise MissingDataError(f"{where}: {NO_RESPONSES}")
     if requested:
         chosen = [
             (p, s) for p, s in candidates if requested in (s.name, p, s.parent.name) or p.endswith(requested)
@@ -89,6 +102,8 @@ def choose_response_series(
 def response_plane(path: str, series: RoiResponseSeries, plane: int, where: str) -> ResponsePlane:
     """ROI ids (in column order) and centroids of the ROIs behind one response series."""
     n_columns = int(series.data.shape[1]) if len(series.data.shape) > 1 else 1
+    if n_columns == 0:
+        raise MissingDataError(f"{where}: {path} has no ROIs (0 columns); there is nothing to model")
     if series.rois is None:
         raise SessionError(f"{where}: {path} has no 'rois' region; cannot tell which ROI each column is")
     table = series.rois.table
@@ -101,6 +116,13 @@ def response_plane(path: str, series: RoiResponseSeries, plane: int, where: str)
     if len(rows) and (rows.min() < 0 or rows.max() >= len(table.id)):
         raise SessionError(f"{where}: {path} points at ROI rows outside {table.name} ({len(table.id)} rows)")
     ids = np.asarray(table.id.data[:], dtype=np.int64)[rows]
+    unique, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        repeated, times = int(unique[counts > 1][0]), int(counts[counts > 1][0])
+        raise SessionError(
+            f"{where}: {path}: ROI id {repeated} appears {times} times in {object_path(table)}; "
+            "outputs are keyed by ROI id, so give each ROI its own id"
+        )
     return ResponsePlane(series, path, ids, table, rows, plane)
 
 

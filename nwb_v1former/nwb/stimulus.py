@@ -15,14 +15,11 @@ from pynwb.base import Images
 from pynwb.epoch import TimeIntervals
 from pynwb.image import ImageSeries, IndexSeries
 
-from nwb_v1former.errors import SessionError
+from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.nwb.discover import NO_STIMULUS
+from nwb_v1former.nwb.discover import NO_STIMULUS, reading
 from nwb_v1former.nwb.frames import FrameProcessor
 from nwb_v1former.nwb.timing import check_increasing, series_times
-
-BLANK_VALUE = 128
-"""Grey level recorded for ticks where no stimulus frame is on screen (between presentations)."""
 
 _BREAK_INTERVALS = 2.5
 """A gap longer than this many typical frame intervals is a break (grey screen), not a dropped frame:
@@ -45,9 +42,10 @@ class DatasetSource:
         if len(indices) == 0:
             return np.zeros((0, *self.data.shape[1:]), dtype=self.data.dtype)
         first, last = int(indices[0]), int(indices[-1]) + 1
-        if last - first <= 2 * len(indices):  # dense: one contiguous read beats fancy indexing
-            return np.asarray(self.data[first:last])[indices - first]
-        return np.asarray(self.data[np.asarray(indices)])
+        with reading(f"{self.name} (frames {first}-{last - 1})"):
+            if last - first <= 2 * len(indices):  # dense: one contiguous read beats fancy indexing
+                return np.asarray(self.data[first:last])[indices - first]
+            return np.asarray(self.data[np.asarray(indices)])
 
 
 @dataclass
@@ -63,7 +61,11 @@ class ImagesSource:
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         """Raw frames for sorted unique `indices`; (k, a, b)."""
-        return np.stack([np.asarray(self.images[int(i)].data[()]) for i in indices])
+        frames = []
+        for i in indices:
+            with reading(f"{self.name} (frame {int(i)})"):
+                frames.append(np.asarray(self.images[int(i)].data[()]))
+        return np.stack(frames)
 
 
 FrameSource = DatasetSource | ImagesSource
@@ -100,9 +102,23 @@ def _template_source(template, name: str, notes: list[str]) -> FrameSource:
     raise SessionError(f"{name}: the template it indexes holds no frames (external files are not supported)")
 
 
-def find_presentations(nwbfile: NWBFile, path_of) -> list[Presentations]:
-    """Every stimulus object in the file, by type (patterns A, B and C)."""
+def _unusable_movie(series: ImageSeries, path: str) -> str | None:
+    """Why an ImageSeries outside the templates cannot be a pattern-C movie (None: it can)."""
+    if series.external_file is not None and len(series.external_file):
+        files = ", ".join(str(name) for name in series.external_file[:2])
+        return f"{path} keeps its frames in an external file ({files}), not read: store them in the file"
+    if series.data is None or np.ndim(series.data) < 3:
+        return f"{path} is not a movie (data of shape {np.shape(series.data)})"
+    if len(series.data) < 2:
+        return f"{path} holds {len(series.data)} frame; a movie needs at least 2 frames with their times"
+    return None
+
+
+def find_presentations(nwbfile: NWBFile, path_of) -> tuple[list[Presentations], list[str]]:
+    """Every stimulus object in the file, by type (patterns A, B and C), and why each image series that
+    looked like a movie but cannot be used was left out."""
     found: list[Presentations] = []
+    unusable: list[str] = []
     indexed = set()
     for obj in nwbfile.objects.values():
         if isinstance(obj, IndexSeries):
@@ -128,13 +144,15 @@ def find_presentations(nwbfile: NWBFile, path_of) -> list[Presentations]:
         if not isinstance(obj, ImageSeries) or id(obj) in indexed or "Photon" in obj.neurodata_type:
             continue
         path = path_of(obj)
-        if path.startswith("/stimulus/templates/") or obj.data is None or np.ndim(obj.data) < 3:
+        if path.startswith("/stimulus/templates/"):
             continue
-        if len(obj.data) < 2:
+        reason = _unusable_movie(obj, path)
+        if reason is not None:
+            unusable.append(reason)
             continue
         frames = np.arange(len(obj.data), dtype=np.int64)
         found.append(Presentations(path, DatasetSource(path, obj.data), series_times(obj, path), frames))
-    return found
+    return found, unusable
 
 
 def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of) -> Presentations:
@@ -163,11 +181,16 @@ def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of) -> Pre
 
 
 def select_presentations(
-    found: list[Presentations], requested: str | None, where: str
+    found: list[Presentations], requested: str | None, where: str, unusable: list[str] = ()
 ) -> list[Presentations]:
-    """All stimulus objects by default, or the one named by `requested` (name or path)."""
+    """All stimulus objects by default, or the one named by `requested` (name or path).
+
+    With none found, the error says what was found instead and why it is unusable (`unusable`).
+    """
     if not found:
-        raise SessionError(f"{where}: {NO_STIMULUS}")
+        if unusable:
+            raise MissingDataError(f"{where}: no stimulus movie: {'; '.join(unusable[:2])}")
+        raise MissingDataError(f"{where}: {NO_STIMULUS}")
     if requested:
         chosen = [p for p in found if p.name == requested or p.name.endswith("/" + requested.strip("/"))]
         if not chosen:

@@ -20,6 +20,7 @@ with several hard links is refused.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
@@ -34,8 +35,15 @@ from hdmf.validate import ValidatorMap
 from pynwb import NWBHDF5IO, H5DataIO
 from tqdm.auto import tqdm
 
-from nwb_v1former.atomic import OutputKind, atomic_output, check_apart, check_writable, in_place_target
-from nwb_v1former.errors import ConfigError, OutputExistsError, SessionError
+from nwb_v1former.atomic import (
+    OutputKind,
+    atomic_output,
+    check_apart,
+    check_writable,
+    in_place_target,
+    require_writable,
+)
+from nwb_v1former.errors import ConfigError, OutputError, OutputExistsError, SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.discover import object_path, open_nwb
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
@@ -134,12 +142,17 @@ def output_path(source: Path, out: str | Path | None, *, in_place: bool, name: s
     if in_place == (out is not None):
         raise ConfigError("give either an output file (--out) or --in-place to add predictions to the source")
     if in_place:
-        return in_place_target(source)
+        target = in_place_target(source)
+        require_writable(target.parent)  # the new file is made beside it, then renamed over it
+        if not os.access(target, os.W_OK):
+            raise OutputError(f"{target}: read-only or immutable, so --in-place cannot replace it; use --out")
+        return target
     final = Path(out)
     if final.resolve() == source.resolve():
         raise ConfigError(f"{final}: the output is the source; pass --in-place to add predictions to it")
     check_apart(final, [source])
     check_writable(final, overwrite, PREDICTIONS)
+    require_writable(final.parent)
     return final
 
 

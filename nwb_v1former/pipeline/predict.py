@@ -17,7 +17,7 @@ import numpy as np
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.device import pick_device
 from nwb_v1former.digest import sha256
-from nwb_v1former.errors import ConfigError
+from nwb_v1former.errors import ConfigError, OutputError
 from nwb_v1former.inference.evaluation import SessionEvaluation, evaluate_session, tier_trials
 from nwb_v1former.inference.windows import check_session, predict_windows
 from nwb_v1former.metrics import SKIP_FRAMES
@@ -157,7 +157,10 @@ def predict(
     chosen = pick_device(device)
     model = load_checkpoint(checkpoint).to(chosen)
     with tempfile.TemporaryDirectory(prefix="nwb-v1former-predict-") as scratch:
-        converted = convert([source], Path(scratch) / "store", responses=responses, progress=progress)[0]
+        try:
+            converted = convert([source], Path(scratch) / "store", responses=responses, progress=progress)[0]
+        except OutputError as error:  # the scratch store, not --out: say where it lives
+            raise OutputError(f"{error} (predict's temporary store: set TMPDIR to another folder)") from None
         store = SessionStore(converted.folder)
         key = session or store.key
         try:

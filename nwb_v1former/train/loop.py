@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from nwb_v1former import metrics
 from nwb_v1former.data.dataset import MultiSessionDataset, RoundRobinSampler
+from nwb_v1former.errors import TrainingError
 from nwb_v1former.inference.evaluation import predict_trials, score_trials, tier_trials
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
@@ -237,6 +238,12 @@ class Trainer:
                         core_output=None if core_output is None else core_output.to(worker.device),
                     )
                 loss = poisson_loss(prediction.float(), item["responses"][None].to(worker.device))
+                if not torch.isfinite(loss):  # stop here: one more step would make every weight NaN
+                    raise TrainingError(
+                        f"session {session.key}, epoch {epoch} step {index}: the training loss is "
+                        f"{loss.item()}; stopped, nothing saved from this epoch. Check the session's "
+                        "responses and coordinates (convert it again), or try a longer --warmup-steps"
+                    )
                 weighted = loss * session.share / len(batch[session.key])
                 (weighted * world).backward()
             total += weighted.item()

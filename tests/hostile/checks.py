@@ -8,7 +8,11 @@ no partial output is left under any name.
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from click.testing import CliRunner, Result
 from nwb_v1former.cli.main import main
@@ -54,3 +58,36 @@ def snapshot(*roots: Path) -> dict[Path, str]:
 def partials(root: Path) -> list[Path]:
     """Every file or folder under `root` whose name marks an unfinished write."""
     return [path for path in root.rglob("*") if any(marker in path.name for marker in PARTIAL_MARKERS)]
+
+
+_IN_A_PROCESS = """
+import json, resource, signal, sys
+from click.testing import CliRunner
+args, limit = json.loads(sys.argv[1]), int(sys.argv[2])
+if limit:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from nwb_v1former.cli.main import main
+result = CliRunner().invoke(main, args, catch_exceptions=True)
+exception = None if result.exception is None else type(result.exception).__name__
+print(json.dumps({"exit_code": result.exit_code, "output": result.output, "exception": exception}))
+"""
+
+
+def cli_process(*args: str | Path, file_size_limit: int = 0, timeout: float = 180) -> SimpleNamespace:
+    """Run `nwb-v1former ARGS` in a fresh process: real OS limits (`file_size_limit` bytes per file,
+    as `ulimit -f`), no pytest warning capture, a hang ends the test. Returns what `cli` returns
+    (exit_code, output, exception: SystemExit for a clean exit); TimeoutExpired after `timeout` s."""
+    done = subprocess.run(
+        [sys.executable, "-c", _IN_A_PROCESS, json.dumps([str(a) for a in args]), str(file_size_limit)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if not done.stdout.strip():
+        return SimpleNamespace(exit_code=done.returncode, output=done.stderr, exception=None)
+    reported = json.loads(done.stdout.strip().splitlines()[-1])
+    name = reported["exception"]
+    exception = SystemExit(reported["exit_code"]) if name == "SystemExit" else (name and RuntimeError(name))
+    return SimpleNamespace(exit_code=reported["exit_code"], output=reported["output"], exception=exception)

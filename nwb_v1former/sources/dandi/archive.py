@@ -18,7 +18,7 @@ from dandi.consts import DRAFT, EmbargoStatus
 from dandi.dandiapi import DandiAPIClient, RemoteAsset, RemoteBlobAsset, RemoteDandiset
 from dandi.exceptions import NotFoundError
 
-from nwb_v1former.errors import SourceError
+from nwb_v1former.errors import SourceError, one_line
 from nwb_v1former.sources.dandi.asset import DandiAsset
 from nwb_v1former.sources.dandi.quiet import quiet_dandi
 from nwb_v1former.sources.dandi.reference import DandiRef
@@ -28,6 +28,17 @@ API_URL_ENV = "NWB_V1FORMER_DANDI_API_URL"
 API_KEY_ENV = "DANDI_API_KEY"
 """Environment variable holding the API key for embargoed dandisets."""
 _VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+TIMEOUT_S = (10, 60)
+"""Seconds to wait for a DANDI server to accept a connection, then for each answer: no wait is unbounded."""
+
+
+class _BoundedWaits(requests.adapters.HTTPAdapter):
+    """Every request of the dandi client's session waits at most TIMEOUT_S (the client sets none)."""
+
+    def send(self, request: requests.PreparedRequest, **options: object) -> requests.Response:
+        if options.get("timeout") is None:
+            options["timeout"] = TIMEOUT_S
+        return super().send(request, **options)
 
 
 def api_url_for(ref: DandiRef, api_url: str | None) -> str | None:
@@ -49,6 +60,8 @@ def connect(api_url: str | None) -> Iterator[DandiAPIClient]:
             f"{where}: not a DANDI API server that answers ({_first_line(error)}); check --dandi-api-url"
         ) from None
     with client:
+        for prefix in ("http://", "https://"):
+            client.session.mount(prefix, _BoundedWaits())
         if token is not None:
             try:
                 with quiet_dandi():
@@ -174,6 +187,11 @@ def _api_errors(ref: DandiRef, client: DandiAPIClient) -> Iterator[None]:
             else "try again later"
         )
         raise SourceError(f"{ref}: {client.api_url} answered HTTP {status}; {advice}") from None
+    except requests.Timeout:
+        raise SourceError(
+            f"{ref}: {client.api_url} did not answer within {TIMEOUT_S[1]} s; check the connection or "
+            "try again later"
+        ) from None
     except requests.RequestException as error:
         raise SourceError(
             f"{ref}: cannot reach {client.api_url} ({type(error).__name__}); check the connection"
@@ -185,5 +203,4 @@ def _is_glob(pattern: str) -> bool:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return one_line(str(error)) or type(error).__name__

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nwb_v1former.errors import SourceError
+from nwb_v1former.errors import SourceError, one_line
 from nwb_v1former.sources.dandi.quiet import quiet_dandi
 
 FORMS = "dandiset:000123[@version][/glob], DANDI:000123[/version], an archive URL or dandi://..."
@@ -17,9 +17,17 @@ _ID = re.compile(r"\d{6}")
 _SHORT = re.compile(r"dandiset:(?P<id>[^@/]*)(?:@(?P<version>[^/]*))?(?:/(?P<pattern>.*))?", re.IGNORECASE)
 _DANDI = re.compile(r"DANDI:(?P<id>[^/]*)(?:/(?P<version>[^/]+))?/?", re.IGNORECASE)
 _BARE = re.compile(r"(?P<id>\d{6})(?P<rest>(?:@[^/]*)?(?:/.*)?)")
+_VERSION = re.compile(r"draft|\d+\.\d{6}\.\d{4}", re.IGNORECASE)
+"""A dandiset version: draft, or a published one (0.YYMMDD.NNNN)."""
 _URL_PREFIXES = ("dandi://", "http://", "https://")
 _ARCHIVE_URL = re.compile(r"https?://[^/]+(/api)?/(#/)?dandisets?/", re.IGNORECASE)
 """URLs of a dandiset on an archive or its API; other URLs are refused without asking any server."""
+_URL_PARTS = re.compile(
+    r"(?:https?://[^/]+(?:/api)?/(?:#/)?dandisets?/|dandi://[^/]+/)(?P<id>[^/@?#]*)"
+    r"(?:(?:@|/versions/|/)(?P<version>[^/?#]*))?",
+    re.IGNORECASE,
+)
+"""The dandiset id and version a URL names, checked here before dandi's parser asks any server."""
 
 
 @dataclass(frozen=True)
@@ -79,20 +87,31 @@ def _ref(
         raise SourceError(f"{text}: a dandiset id has six digits (e.g. dandiset:000123); use {FORMS}")
     if version is not None and not version:
         raise SourceError(f"{text}: empty version after '@'; write @draft or a published version")
+    if version is not None and not _VERSION.fullmatch(version):
+        raise SourceError(
+            f"{text}: {version!r} is not a dandiset version; write draft or a published version "
+            "such as 0.230101.1200"
+        )
     pattern = (pattern or "").lstrip("/") or None
     return DandiRef(dandiset_id, version, pattern, api_url)
 
 
 def _parse_url(text: str) -> DandiRef:
-    """Archive and dandi:// URLs through dandi's own parser (which may ask the named server for its API)."""
+    """Archive and dandi:// URLs through dandi's own parser (which may ask the named server for its API),
+    once the dandiset id and version they name are checked here: a malformed URL never waits on a server."""
     from dandi.dandiarchive import AssetIDURL, BaseAssetIDURL, parse_dandi_url
+
+    parts = _URL_PARTS.match(text)
+    if parts is not None and parts["id"].lower() not in ("", "assets"):
+        version = parts["version"] or None
+        _ref(text, parts["id"], version if version not in ("files", "assets") else None, None)
 
     try:
         with quiet_dandi():
             parsed = parse_dandi_url(text)
     except Exception as error:  # dandi raises several types (unknown URL, server unreachable)
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise SourceError(f"{text}: not a DANDI URL that can be read ({first}); use {FORMS}") from None
+        reason = one_line(str(error)) or type(error).__name__
+        raise SourceError(f"{text}: not a DANDI URL that can be read ({reason}); use {FORMS}") from None
     if isinstance(parsed, (AssetIDURL, BaseAssetIDURL)):
         raise SourceError(f"{text}: asset-id URLs are not supported; give dandiset:ID[@version]/<asset path>")
     return _ref(
