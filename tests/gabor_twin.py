@@ -34,6 +34,10 @@ class GaborTwin(nn.Module):
         for name in ("is_complex", "gain_running", "baseline", "amplitude"):
             self.register_buffer(name, torch.as_tensor(getattr(population, name), dtype=torch.float32))
 
+    def session(self, key: str) -> SessionInfo:
+        """As V1Former.session: the readout's ROI ids and coordinates (the analyses ask for them)."""
+        return self.sessions[key]
+
     def _temporal(self, drive: torch.Tensor) -> torch.Tensor:
         """Causal per-neuron filtering; (B, T, N) -> (B, T, N)."""
         taps = self.kernel.shape[-1]
