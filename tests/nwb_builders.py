@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from pynwb import NWBHDF5IO, NWBFile
 from pynwb.base import ImageReferences, Images, TimeSeries
 from pynwb.behavior import BehavioralTimeSeries
 from pynwb.image import GrayscaleImage, ImageSeries, IndexSeries
-from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseSeries
+from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
 
 
 def _legacy_index_series(template: ImageSeries, times: np.ndarray, n_frames: int) -> IndexSeries:
@@ -28,6 +29,21 @@ def _legacy_index_series(template: ImageSeries, times: np.ndarray, n_frames: int
     return series
 
 
+def _response_series(
+    data: np.ndarray, region, times: np.ndarray, rate: float | None, transposed: bool
+) -> RoiResponseSeries:
+    """The dF/F series, on timestamps or (`rate`) a rate. Data stored ROIs x time is built the way pynwb
+    reads it (with a warning), since pynwb refuses to create it."""
+    arguments = {"name": "dff", "data": data, "rois": region, "unit": "n.a."}
+    arguments.update({"rate": rate} if rate is not None else {"timestamps": times})
+    if not transposed:
+        return RoiResponseSeries(**arguments)
+    series = RoiResponseSeries.__new__(RoiResponseSeries, in_construct_mode=True)
+    series.__init__(**arguments)
+    series._in_construct_mode = False
+    return series
+
+
 def write_session(
     path: Path,
     *,
@@ -41,12 +57,19 @@ def write_session(
     with_responses: bool = True,
     with_stimulus: bool = True,
     running: bool = True,
+    transposed: bool = False,
+    response_rate: float | None = None,
+    running_unit: str = "cm/s",
+    neuropil: bool = False,
 ) -> Path:
     """One session: DfOverF responses of `n_rois` pixel-mask ROIs, a movie, running speed.
 
     The movie is an ImageSeries in acquisition (movie_as="acquisition"), an Images template indexed
     by an IndexSeries (movie_as="index"), or an ImageSeries template indexed by an IndexSeries
     (movie_as="legacy_index", as Allen's files on DANDI are). Times default to 20 s at 30 Hz for both.
+    `transposed` stores the responses ROIs x time (as suite2p's writer has); `response_rate` puts them on
+    a rate rather than timestamps; `running_unit` is the running series' unit; `neuropil` adds a
+    Fluorescence/Neuropil series (time x ROIs).
     """
     rng = np.random.default_rng(0)
     response_times = np.arange(600) / 30.0 if response_times is None else response_times
@@ -84,13 +107,16 @@ def write_session(
         region = segmentation.create_roi_table_region(
             region=list(range(rois_in_region if rois_in_region is not None else n_rois)), description="rois"
         )
-        module.add(
-            DfOverF(
-                roi_response_series=RoiResponseSeries(
-                    name="dff", data=responses, rois=region, unit="n.a.", timestamps=response_times
-                )
+        data = np.ascontiguousarray(responses.T) if transposed else responses
+        with warnings.catch_warnings():  # pynwb warns about a transposed series: that is the point
+            warnings.simplefilter("ignore" if transposed else "default")
+            series = _response_series(data, region, response_times, response_rate, transposed)
+            module.add(DfOverF(roi_response_series=series))
+        if neuropil:  # as suite2p writes it, in a Fluorescence container of its own
+            background = RoiResponseSeries(
+                name="Neuropil", data=responses / 2, rois=region, unit="n.a.", timestamps=response_times
             )
-        )
+            module.add(Fluorescence(name="Neuropil", roi_response_series=background))
     if with_stimulus:
         if movie_as == "acquisition":
             nwbfile.add_acquisition(
@@ -120,7 +146,7 @@ def write_session(
             )
     if running:
         behavior = nwbfile.create_processing_module("behavior", "behavior")
-        speed = TimeSeries(name="running_speed", data=np.linspace(0, 10, 300), unit="cm/s", rate=15.0)
+        speed = TimeSeries(name="running_speed", data=np.linspace(0, 10, 300), unit=running_unit, rate=15.0)
         behavior.add(BehavioralTimeSeries(time_series=[speed]))
     with NWBHDF5IO(path, "w") as io:
         io.write(nwbfile)
