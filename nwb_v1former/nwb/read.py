@@ -27,7 +27,6 @@ from nwb_v1former.nwb.discover import (
     open_nwb,
     opened_version,
     read_warnings,
-    reading,
 )
 from nwb_v1former.nwb.frames import BLANK_VALUE
 from nwb_v1former.nwb.remote import RemoteFile
@@ -103,7 +102,7 @@ def plan_session(
     found, unusable = find_presentations(nwbfile, object_path)
     presentations = select_presentations(found, stimulus, where, unusable)
     timeline = Timeline.merge(presentations)
-    plane_times = [series_times(plane.series, plane.path) for plane in planes]  # read once per plane
+    plane_times = [series_times(p.series, p.path, p.n_frames) for p in planes]  # read once per plane
     response_start = max(times[0] for times in plane_times)
     response_stop = min(times[-1] for times in plane_times)
     stimulus_start, stimulus_stop = timeline.span
@@ -254,20 +253,17 @@ def response_planes(
 
 def _raw_values(plane: ResponsePlane) -> np.ndarray:
     conversion, offset = scale(plane.series)
-    with reading(plane.path):
-        data = np.asarray(plane.series.data[:])
+    data = plane.frames(0, plane.n_frames)
     return data if (conversion, offset) == (1.0, 0.0) else data * conversion + offset
 
 
 def _nan_counts(plane: ResponsePlane) -> tuple[np.ndarray, np.ndarray]:
     """Non-finite values per imaging frame (M,) and per column (n,), in one streaming pass."""
-    data = plane.series.data
-    per_frame = np.empty(len(data), np.int64)
+    per_frame = np.empty(plane.n_frames, np.int64)
     per_column = np.zeros(len(plane.roi_ids), np.int64)
     step = max(1, (8 << 20) // (4 * max(1, len(plane.roi_ids))))
-    for start in range(0, len(data), step):
-        with reading(plane.path):
-            block = np.asarray(data[start : start + step]).reshape(-1, len(plane.roi_ids))
+    for start in range(0, plane.n_frames, step):
+        block = plane.frames(start, start + step)
         bad = ~np.isfinite(block)
         per_frame[start : start + len(block)] = bad.sum(axis=1)
         per_column += bad.sum(axis=0)
@@ -287,12 +283,10 @@ def _resample_plane(
     left, right = frames[left], frames[right]
     weight = weight.astype(np.float32)[:, None]
     conversion, offset = scale(plane.series)
-    n = len(plane.roi_ids)
     for start in range(0, len(ticks), BLOCK_TICKS):
         stop = min(start + BLOCK_TICKS, len(ticks))
         lo, hi = int(left[start:stop].min()), int(right[start:stop].max()) + 1
-        with reading(plane.path):
-            data = np.asarray(plane.series.data[lo:hi], np.float32).reshape(hi - lo, n)
+        data = plane.frames(lo, hi).astype(np.float32, copy=False)
         if kept is None and not np.isfinite(data).all():
             return False
         w = weight[start:stop]
@@ -459,7 +453,12 @@ def _original_rates(plan: SessionPlan) -> dict[str, float]:
 
 
 def _transforms(plan: SessionPlan) -> list[str]:
-    done = [f"responses linearly resampled from each imaging clock to {TICK_RATE_HZ:g} Hz ticks"]
+    done = [
+        f"{plane.path}: stored ROIs x time {tuple(plane.series.data.shape)}, read transposed"
+        for plane in plan.planes
+        if plane.transposed
+    ]
+    done.append(f"responses linearly resampled from each imaging clock to {TICK_RATE_HZ:g} Hz ticks")
     for presentation in plan.presentations:
         done.extend(
             f"{presentation.name}: {t}" for t in presentation.processor.transforms(presentation.raw_shape)

@@ -32,7 +32,8 @@ class ResponsePlane:
     """One RoiResponseSeries and its ROIs: the columns it contributes to the session's responses.
 
     `rows` are the ROI table rows of the columns; centroids are computed on demand (`coordinates()`),
-    since dense image masks can be hundreds of megabytes.
+    since dense image masks can be hundreds of megabytes. `transposed`: the file stores the series
+    ROIs x time (as suite2p's NWB writer has), so time is its second axis.
     """
 
     series: RoiResponseSeries
@@ -41,6 +42,19 @@ class ResponsePlane:
     table: object
     rows: np.ndarray
     plane: int
+    transposed: bool = False
+
+    @property
+    def n_frames(self) -> int:
+        """Imaging frames (samples in time) the series holds."""
+        return int(self.series.data.shape[1 if self.transposed else 0])
+
+    def frames(self, start: int, stop: int) -> np.ndarray:
+        """Frames start..stop as (frames, ROIs) in the stored dtype, whichever way the file stores them."""
+        data = self.series.data
+        with reading(self.path):
+            block = np.asarray(data[:, start:stop]).T if self.transposed else np.asarray(data[start:stop])
+        return block.reshape(-1, len(self.roi_ids))
 
     @property
     def coordinate_unit(self) -> str:
@@ -108,11 +122,7 @@ def response_plane(path: str, series: RoiResponseSeries, plane: int, where: str)
         raise SessionError(f"{where}: {path} has no 'rois' region; cannot tell which ROI each column is")
     table = series.rois.table
     rows = np.asarray(series.rois.data[:], dtype=np.int64)
-    if len(rows) != n_columns:
-        raise SessionError(
-            f"{where}: {path} has {n_columns} columns but its ROI region lists {len(rows)} ROIs; "
-            "the ROI table and the responses disagree"
-        )
+    transposed = stored_transposed(series, len(rows), path, where)
     if len(rows) and (rows.min() < 0 or rows.max() >= len(table.id)):
         raise SessionError(f"{where}: {path} points at ROI rows outside {table.name} ({len(table.id)} rows)")
     ids = np.asarray(table.id.data[:], dtype=np.int64)[rows]
@@ -123,7 +133,33 @@ def response_plane(path: str, series: RoiResponseSeries, plane: int, where: str)
             f"{where}: {path}: ROI id {repeated} appears {times} times in {object_path(table)}; "
             "outputs are keyed by ROI id, so give each ROI its own id"
         )
-    return ResponsePlane(series, path, ids, table, rows, plane)
+    return ResponsePlane(series, path, ids, table, rows, plane, transposed)
+
+
+def stored_transposed(series: RoiResponseSeries, n_rois: int, path: str, where: str) -> bool:
+    """Whether the series is stored ROIs x time rather than time x ROIs (as suite2p's NWB writer has
+    stored it), from the ROI region's length and the clock's (its timestamps; a rate has no length).
+
+    SessionError when neither order fits, or when both do (square, and the clock cannot tell).
+    """
+    shape = tuple(int(n) for n in series.data.shape)
+    n_columns = shape[1] if len(shape) > 1 else 1
+    samples = None if series.timestamps is None else len(series.timestamps)
+    transposed = len(shape) == 2 and shape[0] == n_rois and samples in (None, shape[1])
+    if not transposed:
+        if n_columns != n_rois:
+            raise SessionError(
+                f"{where}: {path} has {n_columns} columns but its ROI region lists {n_rois} ROIs; "
+                "the ROI table and the responses disagree"
+            )
+        return False  # a clock that disagrees is reported where the clock is read (series_times)
+    if n_columns == n_rois and n_rois > 1:
+        clock = f"{samples} timestamps" if samples is not None else "a rate"
+        raise SessionError(
+            f"{where}: {path} is {shape[0]} x {shape[1]} with {n_rois} ROIs and {clock}, so which axis is "
+            "time cannot be told; store it time x ROIs without its last frame, so that the two differ"
+        )
+    return n_columns != n_rois
 
 
 def coordinate_unit(table) -> str:

@@ -8,12 +8,13 @@ from pynwb.base import TimeSeries
 from nwb_v1former.errors import SessionError
 
 
-def series_times(series: TimeSeries, where: str) -> np.ndarray:
+def series_times(series: TimeSeries, where: str, samples: int | None = None) -> np.ndarray:
     """Time (s) of every sample of `series` on the file's clock; (n,) float64, checked increasing.
 
     Uses `timestamps` when present (linked timestamps included), else starting_time + k / rate.
+    `samples`: how many samples the data holds, where time is not its first axis (a transposed series).
     """
-    n = len(series.data)
+    n = len(series.data) if samples is None else samples
     if series.timestamps is not None:
         times = np.asarray(series.timestamps[:], dtype=np.float64)
         if len(times) != n:

@@ -113,7 +113,7 @@ def _planes(source: Path, roi_ids: np.ndarray, responses: str | None) -> list[_P
                 plane.path,
                 plane.series.name,
                 plane.rows,
-                series_times(plane.series, f"{source}: {plane.path}"),
+                series_times(plane.series, f"{source}: {plane.path}", plane.n_frames),
                 slice(int(end) - len(plane.rows), int(end)),
             )
             for plane, end in zip(found, ends, strict=True)
