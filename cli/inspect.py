@@ -9,7 +9,15 @@ from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.errors import SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.nwb.discover import NWBSource, SessionInventory, inventory, open_nwb, opened_version
+from nwb_v1former.nwb.behavior import choose_behavior
+from nwb_v1former.nwb.discover import (
+    NWBSource,
+    SessionInventory,
+    fold_warnings,
+    inventory,
+    open_nwb,
+    opened_version,
+)
 from nwb_v1former.nwb.read import plan_session, unreadable
 from nwb_v1former.sources import ResolvedSource
 
@@ -20,21 +28,29 @@ def _clock(series: dict) -> str:
     return f"{series['n_timestamps']} timestamps" if series["n_timestamps"] is not None else "no clock"
 
 
+def _mark(path: str, used: list[str]) -> str:
+    return "*" if path in used else " "
+
+
 def render(found: SessionInventory, plan: dict | None, origin: dict | None = None) -> str:
-    """Human-readable report of one session (`origin`: the DANDI asset it came from, if any)."""
+    """Human-readable report of one session (`origin`: the DANDI asset it came from, if any).
+
+    `*` marks what the reader will use; nothing is marked in a file that cannot be converted.
+    """
     data = found.to_dict()
+    used = plan or {"responses": [], "stimulus": [], "behavior": {}, "transposed": []}
     lines = [f"{data['path']}  (NWB {data['nwb_version']}, subject {data['subject_id'] or '?'})"]
     if origin is not None:
         lines.append(
             f"  from dandiset {origin['dandiset']} version {origin['version']}: {origin['asset_path']} "
             f"(asset {origin['asset_id']})"
         )
-    lines.append("  responses:")
-    for index, series in enumerate(data["responses"]):
-        marker = "*" if index == 0 else " "
+    lines.append("  responses:" + ("  (* = used)" if plan is not None else "  (none used: see problems)"))
+    for series in data["responses"]:
+        stored = ", stored ROIs x time: read transposed" if series["path"] in used["transposed"] else ""
         lines.append(
-            f"   {marker} {series['path']}  {series['neurodata_type']} {tuple(series['shape'])}, "
-            f"{_clock(series)} -> {series['target']}"
+            f"   {_mark(series['path'], used['responses'])} {series['path']}  {series['neurodata_type']} "
+            f"{tuple(series['shape'])}, {_clock(series)}{stored} -> {series['target']}"
         )
     lines.append("  ROI tables:")
     for table in data["roi_tables"]:
@@ -45,14 +61,15 @@ def render(found: SessionInventory, plan: dict | None, origin: dict | None = Non
     for series in data["stimuli"]:
         target = f" -> {series['target']}" if series["target"] else ""
         lines.append(
-            f"     {series['path']}  {series['neurodata_type']} {tuple(series['shape'])}, "
-            f"{_clock(series)}{target}"
+            f"   {_mark(series['path'], used['stimulus'])} {series['path']}  {series['neurodata_type']} "
+            f"{tuple(series['shape'])}, {_clock(series)}{target}"
         )
     lines.append("  behaviour:")
     for channel, found_series in data["behavior"].items():
         for series in found_series:
+            marker = _mark(series["path"], [used["behavior"].get(channel)])
             lines.append(
-                f"     {channel}: {series['path']}  {tuple(series['shape'])}, {_clock(series)}, "
+                f"   {marker} {channel}: {series['path']}  {tuple(series['shape'])}, {_clock(series)}, "
                 f"unit {series['unit']} x {series['conversion']:g}"
             )
     lines.append("  intervals:")
@@ -77,23 +94,29 @@ def render(found: SessionInventory, plan: dict | None, origin: dict | None = Non
 def report(
     path: NWBSource, responses: str | None, stimulus: str | None
 ) -> tuple[SessionInventory, dict | None]:
-    """What one file holds and, if the reader can use it, what it will use (else the reason, as a problem).
+    """What one file holds and, if the reader can use it, what it will use (else None, and the reason
+    as the first problem).
 
     The file is opened once for both: reading an NWB file's layout is the slow part, remote or not.
     The chosen responses and movie are read in full (local files), so a damaged chunk is a problem.
+    pynwb / hdmf warnings raised on the way are problems too, never printed.
     """
     with open_nwb(path) as nwbfile:
         version = opened_version(nwbfile)
         found = inventory(nwbfile, str(path), version)
         try:
             plan = plan_session(nwbfile, path, version, responses=responses, stimulus=stimulus)
-            found.problems[:0] = unreadable(plan)
-            return found, plan.summary()
+            problems = unreadable(plan)
+            will_use = {
+                **plan.summary(),
+                "transposed": [p.path for p in plan.planes if p.transposed],
+                "behavior": {c: p for c, (p, _) in choose_behavior(plan.behavior_series).items()},
+            }
         except SessionError as error:
-            problem = str(error).removeprefix(f"{path}: ")
-            if problem not in found.problems:
-                found.problems.insert(0, problem)
-            return found, None
+            problems, will_use = [str(error).removeprefix(f"{path}: ")], None
+        found.problems[:0] = [p for p in problems if p not in found.problems]
+        fold_warnings(found, nwbfile)  # those raised while planning, too
+        return found, will_use
 
 
 def _origin(source: ResolvedSource) -> dict | None:
@@ -117,7 +140,11 @@ def inspect_command(
     stream: bool,
     dandi_api_url: str | None,
 ) -> None:
-    """Show what each SOURCE holds, what the reader will use, and every problem."""
+    """Show what each SOURCE holds, what the reader will use (marked *), and every problem.
+
+    Exits 1 when any SOURCE cannot be read or cannot be converted (its report says why; with --json,
+    its "will_use" is null), 0 when every one can.
+    """
     files = resolve(sources, cache_dir=cache_dir, stream=stream, dandi_api_url=dandi_api_url, quiet=quiet)
     if len(files) == 1:  # one file: an unreadable one is the one-line error itself
         reports, unreadable = [(*report(files[0].file, responses, stimulus), _origin(files[0]))], []
@@ -137,7 +164,13 @@ def inspect_command(
         click.echo(json.dumps(payload[0] if len(files) == 1 else payload + unreadable_json, indent=2))
     else:
         click.echo("\n\n".join([render(*item) for item in reports] + unreadable))
-    if unreadable:
-        raise click.ClickException(
-            f"{len(unreadable)} of {len(files)} files could not be read (listed above)"
-        )
+    unusable = [found for found, plan, _ in reports if plan is None]
+    if len(files) == 1 and unusable:  # scripts can filter on the exit status
+        raise click.ClickException(f"{unusable[0].path} cannot be converted: {unusable[0].problems[0]}")
+    failures = [
+        f"{count} of {len(files)} files {what}"
+        for count, what in ((len(unreadable), "could not be read"), (len(unusable), "cannot be converted"))
+        if count
+    ]
+    if failures:
+        raise click.ClickException(f"{'; '.join(failures)} (listed above)")

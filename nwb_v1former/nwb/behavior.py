@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from pynwb.base import TimeSeries
+from pynwb.ophys import RoiResponseSeries
 
 from nwb_v1former.errors import SessionError
-from nwb_v1former.nwb.discover import behavior_channel, reading
+from nwb_v1former.nwb.discover import behavior_channel, object_path, reading
 from nwb_v1former.nwb.timing import linear_weights, scale, series_times
 
 NEUTRAL_VALUE = 0.0
@@ -60,13 +61,28 @@ def _resample(series: TimeSeries, path: str, ticks: np.ndarray, notes: list[str]
     return resampled.astype(np.float32)
 
 
-def behavior_on_ticks(candidates: list[tuple[str, TimeSeries]], ticks: np.ndarray) -> BehaviorOnTicks:
-    """Pick one series per channel (the first found) and resample it; fill missing channels."""
+def behavior_candidates(objects) -> list[tuple[str, TimeSeries]]:
+    """(path, series) of every time series with data that is not ROI responses, in file order."""
+    return [
+        (object_path(obj), obj)
+        for obj in objects
+        if isinstance(obj, TimeSeries) and not isinstance(obj, RoiResponseSeries) and obj.data is not None
+    ]
+
+
+def choose_behavior(candidates: list[tuple[str, TimeSeries]]) -> dict[str, tuple[str, TimeSeries]]:
+    """The series used for each channel the file has: the first found (see `behavior_channel`)."""
     chosen: dict[str, tuple[str, TimeSeries]] = {}
     for path, series in candidates:
         channel = behavior_channel(series)
         if channel is not None:
             chosen.setdefault(channel, (path, series))
+    return chosen
+
+
+def behavior_on_ticks(candidates: list[tuple[str, TimeSeries]], ticks: np.ndarray) -> BehaviorOnTicks:
+    """Pick one series per channel (`choose_behavior`) and resample it; fill missing channels."""
+    chosen = choose_behavior(candidates)
     notes: list[str] = []
     filled = []
     columns = {}

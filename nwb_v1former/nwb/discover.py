@@ -42,6 +42,8 @@ _PUPIL_SIZE = re.compile(
     r"pupil.*(size|area|radius|diameter|dilation)|(size|area|radius|diameter).*pupil", re.I
 )
 _EYE_POSITION = re.compile(r"eye_position|pupil_location|pupil_position|pupil_center|gaze", re.IGNORECASE)
+_VOLTAGE = re.compile(r"(milli|micro|m|u|µ)?v(olts?)?", re.IGNORECASE)
+"""Units of an electrical signal (a wheel encoder's or a treadmill's raw output), never a speed."""
 
 
 @dataclass(frozen=True)
@@ -277,21 +279,38 @@ def inventory(nwbfile: NWBFile, path: str, nwb_version: str) -> SessionInventory
             channel = behavior_channel(obj)
             if channel is not None:
                 found.behavior.setdefault(channel, []).append(_series_info(obj))
+            elif _RUNNING.search(obj.name) and is_voltage(obj):
+                found.problems.append(
+                    f"{object_path(obj)} is a voltage (unit {obj.unit}), not a running speed: not used; "
+                    "store the speed in cm/s or m/s to use it"
+                )
     found.problems.extend(_missing(found))
-    found.problems.extend(f"while reading: {warning}" for warning in read_warnings(nwbfile))
+    fold_warnings(found, nwbfile)
     return found
 
 
+def fold_warnings(found: SessionInventory, nwbfile: NWBFile) -> None:
+    """Add the warnings raised so far while reading the file to its problems, each once."""
+    warned = (f"while reading: {warning}" for warning in read_warnings(nwbfile))
+    found.problems.extend(w for w in warned if w not in found.problems)
+
+
 def behavior_channel(series: TimeSeries) -> str | None:
-    """Which behaviour channel a series is (running, pupil_size, pupil_center), from its type and name."""
+    """Which behaviour channel a series is (running, pupil_size, pupil_center), from its type and name;
+    a voltage is never running speed, whatever its name."""
     name = series.name
     if isinstance(series, SpatialSeries) or _EYE_POSITION.search(name):
         return "pupil_center" if _EYE_POSITION.search(name) or "Eye" in type(series.parent).__name__ else None
     if _PUPIL_SIZE.search(name):
         return "pupil_size"
     if _RUNNING.search(name):
-        return "running"
+        return None if is_voltage(series) else "running"
     return None
+
+
+def is_voltage(series: TimeSeries) -> bool:
+    """Whether the series' unit is a voltage (V, mV, volts, ...)."""
+    return _VOLTAGE.fullmatch(str(getattr(series, "unit", "") or "").strip()) is not None
 
 
 def _missing(found: SessionInventory) -> list[str]:

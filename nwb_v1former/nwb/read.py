@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 from pynwb import NWBFile
 from pynwb.base import TimeSeries
-from pynwb.ophys import RoiResponseSeries
 from tqdm.auto import tqdm
 
 from nwb_v1former import __version__
@@ -19,7 +18,7 @@ from nwb_v1former.data.stats import compute_statistics
 from nwb_v1former.data.store import StoreWriter
 from nwb_v1former.errors import SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.nwb.behavior import NEUTRAL_VALUE, behavior_on_ticks
+from nwb_v1former.nwb.behavior import NEUTRAL_VALUE, behavior_candidates, behavior_on_ticks
 from nwb_v1former.nwb.discover import (
     NWBSource,
     as_source,
@@ -116,11 +115,7 @@ def plan_session(
     first = np.ceil((start - stimulus_start) * TICK_RATE_HZ - 1e-6)
     n_ticks = int(np.floor((stop - stimulus_start) * TICK_RATE_HZ + 1e-6) - first) + 1
     tick_times = stimulus_start + (first + np.arange(n_ticks)) / TICK_RATE_HZ
-    behavior = [
-        (object_path(obj), obj)
-        for obj in nwbfile.objects.values()
-        if isinstance(obj, TimeSeries) and not isinstance(obj, RoiResponseSeries) and obj.data is not None
-    ]
+    behavior = behavior_candidates(nwbfile.objects.values())
     notes = [note for p in presentations for note in p.notes]
     return SessionPlan(
         path=path,
