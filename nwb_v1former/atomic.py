@@ -43,6 +43,22 @@ class OutputKind:
     recognise: Callable[[Path], bool]
 
 
+def visible_entries(folder: Path) -> list[Path]:
+    """The entries of `folder` a user sees: dot-files (partial writes, locks) left out."""
+    return [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
+
+
+def folder_kind(description: str, marker: str) -> OutputKind:
+    """The kind of a folder this tool writes with `marker` (a file or folder inside it) or left empty."""
+
+    def recognise(path: Path) -> bool:
+        if not path.is_dir() or path.is_symlink():
+            return False
+        return (path / marker).exists() or not visible_entries(path)
+
+    return OutputKind(description, recognise)
+
+
 def _fsync_tree(path: Path) -> None:
     paths = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     for file in paths:

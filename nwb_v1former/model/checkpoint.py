@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from nwb_v1former import __version__
-from nwb_v1former.atomic import atomic_output
+from nwb_v1former.atomic import OutputKind, atomic_output
 from nwb_v1former.errors import CheckpointError, ConfigError, OutputError, detail
 from nwb_v1former.model.config import ModelConfig
 from nwb_v1former.model.model import V1Former
@@ -50,7 +50,7 @@ def save_checkpoint(
         "state_dict": state,
         "extra": extra or {},
     }
-    with atomic_output(path, overwrite=overwrite) as temporary:
+    with atomic_output(path, overwrite=overwrite, kind=CHECKPOINT) as temporary:
         try:
             torch.save(payload, temporary)
         except RuntimeError as error:  # torch reports a failed write (disk full, size limit) this way
@@ -59,6 +59,20 @@ def save_checkpoint(
                 "choose another output"
             ) from None
     return Path(path)
+
+
+def is_checkpoint(path: Path) -> bool:
+    """Whether `path` is a file in this tool's checkpoint format (what --overwrite may replace)."""
+    if not path.is_file() or path.is_symlink():
+        return False
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # damaged, foreign or pickled: not ours, so not replaced
+        return False
+    return isinstance(payload, dict) and payload.get("format") == FORMAT
+
+
+CHECKPOINT = OutputKind("an nwb-v1former checkpoint", is_checkpoint)
 
 
 def non_finite(state: Mapping[str, torch.Tensor]) -> list[str]:

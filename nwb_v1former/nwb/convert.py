@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from nwb_v1former.atomic import OutputKind, atomic_output, check_apart
+from nwb_v1former.atomic import OutputKind, atomic_output, check_apart, visible_entries
 from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.nwb.discover import NWBSource
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION, open_session, write_store
@@ -21,8 +21,7 @@ def is_dataset(path: Path) -> bool:
     (or a folder with nothing visible in it); dot-files (partials, locks) are ignored."""
     if not path.is_dir() or path.is_symlink():
         return False
-    entries = [entry for entry in path.iterdir() if not entry.name.startswith(".")]
-    return all((entry / "meta.json").is_file() for entry in entries)
+    return all((entry / "meta.json").is_file() for entry in visible_entries(path))
 
 
 DATASET = OutputKind("a dataset nwb-v1former converted (session folders with meta.json)", is_dataset)

@@ -26,7 +26,7 @@ from typing import Any
 from nwb_v1former.analysis.receptive_fields import NoiseConfig
 from nwb_v1former.analysis.report import INSILICO, write_report
 from nwb_v1former.analysis.report_data import ground_truth
-from nwb_v1former.atomic import check_writable
+from nwb_v1former.atomic import check_writable, folder_kind
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.metrics import mean_over_neurons
 from nwb_v1former.nwb.convert import convert
@@ -87,6 +87,10 @@ def _step(name: str, seconds: dict[str, float], log: Callable[[str], None], what
     log(f"      done in {seconds[name]:.0f} s")
 
 
+DEMO = folder_kind("a demo output folder (simulated/, data/, run/ ...)", "simulated/simulation.json")
+"""What `demo --overwrite` may replace: a previous demo's folder (or an empty one), nothing else."""
+
+
 def demo(
     out: str | Path = "nwb-v1former-demo",
     *,
@@ -102,7 +106,7 @@ def demo(
     config = config or DemoConfig()
     log = log or (lambda line: None)
     out = Path(out)
-    check_writable(out, overwrite)
+    check_writable(out, overwrite, DEMO)
     resolve_base(config.base)  # a missing core stops the demo before anything is written
     if out.is_dir():
         shutil.rmtree(out)

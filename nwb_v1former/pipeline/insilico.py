@@ -41,7 +41,7 @@ from nwb_v1former.analysis.receptive_fields import NoiseConfig, ReceptiveFieldRe
 from nwb_v1former.analysis.report import INSILICO
 from nwb_v1former.analysis.results import AnalysisProvenance, provenance
 from nwb_v1former.analysis.tuning import GratingConfig, TuningResult, measure_tuning
-from nwb_v1former.atomic import atomic_output, check_writable
+from nwb_v1former.atomic import OutputKind, atomic_output, check_writable
 from nwb_v1former.data.store import SessionStore, is_store, open_stores
 from nwb_v1former.device import pick_device
 from nwb_v1former.digest import sha256
@@ -148,7 +148,9 @@ def _finish(
     try:
         with contextlib.ExitStack() as staged:
             staging = {
-                kind: staged.enter_context(atomic_output(path, overwrite=overwrite))
+                kind: staged.enter_context(
+                    atomic_output(path, overwrite=overwrite, kind=result_kind(out, analysis))
+                )
                 for kind, path in paths.items()
             }
             staging["json"].write_text(
@@ -171,6 +173,20 @@ def _finish(
     )
 
 
+def result_kind(out: Path, stem: str) -> OutputKind:
+    """`--overwrite` replaces OUT/<stem>.json/.npz/.png only when <stem>.json is a result of that experiment
+    that this tool wrote; never another file that happens to have the name."""
+
+    def recognise(path: Path) -> bool:
+        try:
+            details = json.loads((out / f"{stem}.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(details, dict) and details.get("analysis") == stem and "provenance" in details
+
+    return OutputKind(f"an `insilico` result ({stem}.json names it)", recognise)
+
+
 def resolve_paths(checkpoint: str | Path, out: str | Path | None) -> tuple[Path, Path]:
     """The checkpoint file (`RUN/best` and run folders name RUN/best.ckpt) and the results folder:
     `out`, else RUN/insilico when the checkpoint belongs to a run."""
@@ -188,7 +204,7 @@ def _check_outputs(
     """Refuse before any work: a result file exists without `overwrite`, or `nwb` lacks the checkpoint's
     predictions."""
     for kind in ("json", "npz", "png"):
-        check_writable(out / f"{stem}.{kind}", overwrite)
+        check_writable(out / f"{stem}.{kind}", overwrite, result_kind(out, stem))
     if nwb is not None:
         check_predictions(nwb, sha256(checkpoint), module)
 

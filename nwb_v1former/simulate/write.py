@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from nwb_v1former import __version__
-from nwb_v1former.atomic import atomic_output
+from nwb_v1former.atomic import atomic_output, folder_kind
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.simulate.config import SimulationConfig
@@ -53,6 +53,10 @@ class SimulatedSession:
     config: SimulationConfig
 
 
+SIMULATION = folder_kind("a folder nwb-v1former simulate wrote (with simulation.json)", "simulation.json")
+"""What `simulate --overwrite` may replace."""
+
+
 def layout_config(layout: str, **options) -> SimulationConfig:
     """The simulation config for `layout`: its imaging rate unless given; on-tick imaging where required."""
     if layout not in LAYOUTS:
@@ -88,7 +92,7 @@ def simulate_and_write(
     base = layout_config(layout, **options)
     out = Path(out)
     sessions = []
-    with atomic_output(out, overwrite=overwrite) as staging:
+    with atomic_output(out, overwrite=overwrite, kind=SIMULATION) as staging:
         staging.mkdir(parents=True)
         for animal in tqdm(range(animals), desc=f"simulate {layout}", unit="animal", disable=not progress):
             config = dataclasses.replace(base, animal=animal)

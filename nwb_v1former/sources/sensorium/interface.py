@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
+import h5py
 import jsonschema
 import numpy as np
 import yaml
@@ -24,7 +25,7 @@ from pynwb.image import OpticalSeries
 from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, PlaneSegmentation, RoiResponseSeries
 
 from nwb_v1former import __version__
-from nwb_v1former.atomic import atomic_output, check_writable
+from nwb_v1former.atomic import OutputKind, atomic_output, check_apart, check_writable
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.nwb.rois import PIXEL_MASK_DTYPE
 from nwb_v1former.sources.sensorium.folder import (
@@ -304,6 +305,23 @@ def load_metadata(path: str | Path) -> dict:
     return loaded
 
 
+def written_by_convert_sensorium(path: Path) -> bool:
+    """Whether `path` is an NWB file this tool's Sensorium conversion wrote (its source_script says so)."""
+    if not path.is_file() or path.is_symlink():
+        return False
+    try:
+        with h5py.File(path, "r") as handle:
+            script = handle.get("general/source_script")
+            text = script[()] if script is not None else b""
+    except OSError:
+        return False
+    text = text.decode() if isinstance(text, bytes) else str(text)
+    return text.startswith("nwb-v1former") and "convert-sensorium" in text
+
+
+SENSORIUM_NWB = OutputKind("an NWB file `convert-sensorium` wrote", written_by_convert_sensorium)
+
+
 def convert_sensorium(
     folder: str | Path,
     out: str | Path,
@@ -318,7 +336,8 @@ def convert_sensorium(
     `metadata_path` (neuroconv layout, deep-updated) overrides what the folder name gives.
     """
     out = Path(out)
-    check_writable(out, overwrite)
+    check_writable(out, overwrite, SENSORIUM_NWB)
+    check_apart(out, [folder])
     overrides = load_metadata(metadata_path) if metadata_path is not None else {}
     converter = SensoriumNWBConverter(
         source_data={"Sensorium": {"folder": str(folder), "progress": progress}}
@@ -340,6 +359,6 @@ def convert_sensorium(
     for location, dataset in configuration.dataset_configurations.items():
         if location.endswith("StimulusVideo/data"):  # a few frames x the full frame
             dataset.chunk_shape = (min(VIDEO_CHUNK_FRAMES, dataset.full_shape[0]), *dataset.full_shape[1:])
-    with atomic_output(out, overwrite=overwrite) as temporary:
+    with atomic_output(out, overwrite=overwrite, kind=SENSORIUM_NWB) as temporary:
         configure_and_write_nwbfile(nwbfile, nwbfile_path=temporary, backend_configuration=configuration)
     return out

@@ -1,0 +1,67 @@
+"""#19.1 for every other command that writes: `--overwrite` replaces only that command's own earlier output
+(or an empty folder), never a folder or file of the user's; refused before any work, all left as it was."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from hostile.checks import assert_refused, assert_succeeded, cli, snapshot
+from nwb_v1former.pipeline.demo import DEMO
+
+NOT_OURS = "so --overwrite does not replace it"
+SIMULATE = ["--neurons", "15", "--minutes", "1", "--clip-seconds", "2", "--quiet"]
+
+
+def foreign_folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "thesis.tex").write_text("chapter 1\n")
+    return path
+
+
+def test_simulate_and_demo_replace_only_their_own_folders(tmp_path: Path) -> None:
+    mine = foreign_folder(tmp_path / "mine")
+    before = snapshot(mine)
+    assert_refused(cli("simulate", "--out", mine, "--overwrite", *SIMULATE), NOT_OURS)
+    assert_refused(cli("demo", "--out", mine, "--overwrite", "--quiet"), NOT_OURS)
+    assert snapshot(mine) == before
+
+    sims = tmp_path / "sims"
+    assert_succeeded(cli("simulate", "--out", sims, *SIMULATE))
+    assert_succeeded(cli("simulate", "--out", sims, "--overwrite", "--seed", "5", *SIMULATE))
+    assert (sims / "simulation.json").is_file()
+    demo_like = tmp_path / "old-demo"  # what an earlier demo left: its simulated/ folder marks it
+    shutil.copytree(sims, demo_like / "simulated")
+    (tmp_path / "empty").mkdir()
+    assert DEMO.recognise(demo_like) and DEMO.recognise(tmp_path / "empty")
+    assert not DEMO.recognise(mine)
+
+
+def test_checkpoints_and_sensorium_files_replace_only_their_own_kind(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.ckpt"
+    notes.write_text("not a checkpoint\n")
+    run = tmp_path / "authors-run"
+    run.mkdir()
+    before = snapshot(notes)
+    assert_refused(cli("import-viv1t", run, "--out", notes, "--overwrite"), NOT_OURS)
+    assert_refused(cli("convert-sensorium", run, "--out", notes, "--overwrite"), NOT_OURS)
+    assert_refused(cli("convert-sensorium", run, "--out", run / "mouse.nwb"), "source")
+    assert snapshot(notes) == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "authors-run",
+        "notes.ckpt",
+    ]
+
+
+def test_insilico_replaces_only_its_own_results(simulated, tmp_path: Path) -> None:
+    _, _, checkpoint = simulated
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "tuning.json").write_text('{"my": "own file"}\n')
+    before = snapshot(out)
+    tuning = ["insilico", "tuning", checkpoint, "--out", out, "--directions", "4"]
+    assert_refused(cli(*tuning, "--overwrite"), NOT_OURS)
+    assert snapshot(out) == before
+    (out / "tuning.json").unlink()
+    assert_succeeded(cli(*tuning))
+    assert_succeeded(cli(*tuning, "--overwrite"))  # its own result: replaced
+    assert (out / "tuning.png").is_file() and not (out / "receptive_fields.json").exists()
