@@ -11,6 +11,7 @@ from typing import Any
 import click
 from nwb_v1former.cli.source_options import source_options
 
+from nwb_v1former.model.config import PRESETS
 from nwb_v1former.train.config import STRATEGIES, TrainConfig
 from nwb_v1former.train.loop import FitResult
 
@@ -207,10 +208,11 @@ def finetune_command(
 @click.option(
     "--preset",
     "model_preset",
-    type=click.Choice(["viv1t-2025", "small", "tiny"]),
+    type=click.Choice(list(PRESETS)),
     default="small",
     show_default=True,
-    help="Model size (viv1t-2025 is the published architecture).",
+    help="Model: viv1t-2025 (the published architecture), small or tiny (the same at CPU sizes), or the "
+    "paper's baselines fcnn (factorised 3-D CNN) and ln (linear-nonlinear).",
 )
 @training_options
 def pretrain_command(sources: tuple[str, ...], model_preset: str, **options: Any) -> None:
