@@ -217,11 +217,11 @@ def finetune_command(
 @training_options
 def pretrain_command(sources: tuple[str, ...], model_preset: str, **options: Any) -> None:
     """Train a core and readouts from scratch on many sessions at once (SOURCES as for finetune)."""
-    from nwb_v1former.pipeline.train import pretrain
+    from nwb_v1former.pipeline.train import core_optimiser, pretrain
 
     if not sources and not options["resume"]:
         raise click.UsageError("give at least one SOURCE (or --resume an interrupted run)")
-    config = train_config("scratch", options)
+    config = train_config("scratch", options, **core_optimiser(model_preset))
     result = pretrain(
         list(sources),
         options["out"],

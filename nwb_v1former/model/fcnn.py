@@ -3,9 +3,12 @@
 Layers of a spatial then a temporal convolution, each followed by batch norm and ELU; behaviour and
 pupil centre enter as 4 extra input channels, as in the Transformer. The V-2025 code's defaults
 (../shared/docs/VIV1T.md): 4 layers of 16 channels, input kernels 11 x 11 px and 11 frames, hidden
-kernels 5 and 5, batch norm momentum 0.7, no dropout. Where the reference convolves time unpadded
-(losing the first 22 frames), every temporal convolution here is padded at the front (causal), so the
-output has as many frames as the input and the same heads, windows and evaluation apply.
+kernels 5 and 5, no dropout; trained with AdamW at 0.005 and no weight decay (model/cores.py). Two
+departures, both so that the shared heads, windows and evaluation apply: where the reference convolves
+time unpadded (losing the first 22 frames), every temporal convolution here is padded at the front
+(causal), so the output has as many frames as the input; and batch norm's running statistics use
+momentum 0.1, not 0.7: a training step here sees one window per session, and at 0.7 the statistics
+used at evaluation would be those of the last window or two.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class FCNNConfig:
     input_temporal_kernel: int = 11
     hidden_kernel: int = 5
     hidden_temporal_kernel: int = 5
-    batch_norm_momentum: float = 0.7
+    batch_norm_momentum: float = 0.1
 
     def __post_init__(self) -> None:
         if self.hidden_channels < 1 or self.layers < 1:

@@ -22,6 +22,7 @@ from nwb_v1former.data.store import SessionStore, open_stores
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
+from nwb_v1former.model.cores import core_family
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.sources import local_sources, resolve_sources
@@ -244,6 +245,11 @@ def finetune(
     )
 
 
+def core_optimiser(model_preset: str) -> dict[str, float]:
+    """TrainConfig fields (core_lr, core_weight_decay) the preset's core family trains with by default."""
+    return core_family(preset(model_preset).family).core_optimiser
+
+
 def pretrain(
     sources: list[str | Path],
     out: str | Path,
@@ -257,8 +263,11 @@ def pretrain(
     fetch: SourceOptions | None = None,
     report: bool = True,
 ) -> FitResult:
-    """Core and readouts of a fresh `model_preset` model trained on all `sources` together."""
-    config = config or TrainConfig()
+    """Core and readouts of a fresh `model_preset` model trained on all `sources` together.
+
+    `config` None: the defaults, with the core's optimiser settings of the preset's family.
+    """
+    config = config or TrainConfig(**core_optimiser(model_preset))
     if config.strategy != "scratch":
         raise ConfigError(
             f"pretrain trains everything from scratch; strategy {config.strategy!r} is for finetune"
