@@ -16,10 +16,10 @@ from nwb_v1former.train.config import STRATEGIES, TrainConfig
 from nwb_v1former.train.loop import FitResult
 
 
-def training_options(command: Callable) -> Callable:
-    """Options shared by pretrain and finetune (each maps onto a TrainConfig field)."""
+def recipe_options(out_help: str, *, resume: bool) -> Callable[[Callable], Callable]:
+    """Options shared by pretrain, finetune and compare (the recipe's map onto TrainConfig fields)."""
     options = [
-        click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create."),
+        click.option("--out", required=True, type=click.Path(file_okay=False), help=out_help),
         click.option("--max-epochs", type=click.IntRange(1), default=400, show_default=True),
         click.option(
             "--patience",
@@ -53,8 +53,7 @@ def training_options(command: Callable) -> Callable:
         click.option(
             "--device", default=None, help="cpu, cuda, cuda:N [default: this process's GPU, else cpu]."
         ),
-        click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from last.ckpt."),
-        click.option("--overwrite", is_flag=True, help="Replace a finished run in --out."),
+        click.option("--overwrite", is_flag=True, help="Replace what a finished command left in --out."),
         click.option(
             "--report/--no-report",
             default=True,
@@ -64,9 +63,20 @@ def training_options(command: Callable) -> Callable:
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return source_options(command)
+    if resume:
+        resume_help = "Continue the interrupted run in --out from last.ckpt."
+        options.append(click.option("--resume", is_flag=True, help=resume_help))
+
+    def apply(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return source_options(command)
+
+    return apply
+
+
+training_options = recipe_options("Run folder to create.", resume=True)
+"""The options of pretrain and finetune."""
 
 
 def fetch_options(options: dict[str, Any]) -> Any:
