@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from nwb_v1former.cli.compare import compare_command
 from nwb_v1former.cli.convert import convert_command
 from nwb_v1former.cli.convert_sensorium import convert_sensorium_command
 from nwb_v1former.cli.demo import demo_command
@@ -47,6 +48,7 @@ main.add_command(convert_command)
 main.add_command(convert_sensorium_command)
 main.add_command(import_viv1t_command)
 main.add_command(pretrain_command)
+main.add_command(compare_command)
 main.add_command(finetune_command)
 main.add_command(predict_command)
 main.add_command(evaluate_command)

@@ -11,14 +11,15 @@ from typing import Any
 import click
 from nwb_v1former.cli.source_options import source_options
 
+from nwb_v1former.model.config import PRESETS
 from nwb_v1former.train.config import STRATEGIES, TrainConfig
 from nwb_v1former.train.loop import FitResult
 
 
-def training_options(command: Callable) -> Callable:
-    """Options shared by pretrain and finetune (each maps onto a TrainConfig field)."""
+def recipe_options(out_help: str, *, resume: bool) -> Callable[[Callable], Callable]:
+    """Options shared by pretrain, finetune and compare (the recipe's map onto TrainConfig fields)."""
     options = [
-        click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create."),
+        click.option("--out", required=True, type=click.Path(file_okay=False), help=out_help),
         click.option("--max-epochs", type=click.IntRange(1), default=400, show_default=True),
         click.option(
             "--patience",
@@ -52,8 +53,7 @@ def training_options(command: Callable) -> Callable:
         click.option(
             "--device", default=None, help="cpu, cuda, cuda:N [default: this process's GPU, else cpu]."
         ),
-        click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from last.ckpt."),
-        click.option("--overwrite", is_flag=True, help="Replace a finished run in --out."),
+        click.option("--overwrite", is_flag=True, help="Replace what a finished command left in --out."),
         click.option(
             "--report/--no-report",
             default=True,
@@ -68,18 +68,29 @@ def training_options(command: Callable) -> Callable:
             "line per epoch and at least one a minute).",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return source_options(command)
+    if resume:
+        resume_help = "Continue the interrupted run in --out from last.ckpt."
+        options.append(click.option("--resume", is_flag=True, help=resume_help))
+
+    def apply(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return source_options(command)
+
+    return apply
+
+
+training_options = recipe_options("Run folder to create.", resume=True)
+"""The options of pretrain and finetune."""
 
 
 def run_options(options: dict[str, Any], feature_cache: Any = None) -> Any:
-    """The RunOptions of the parsed options (what pretrain and finetune share)."""
+    """The RunOptions of the parsed options (what pretrain, finetune and compare share)."""
     from nwb_v1former.pipeline.train import DandiOptions, RunOptions
     from nwb_v1former.progress import Reporter
 
     return RunOptions(
-        resume=options["resume"],
+        resume=options.get("resume", False),
         overwrite=options["overwrite"],
         device=options["device"],
         report=options["report"],
@@ -211,18 +222,19 @@ def finetune_command(
 @click.option(
     "--preset",
     "model_preset",
-    type=click.Choice(["viv1t-2025", "small", "tiny"]),
+    type=click.Choice(list(PRESETS)),
     default="small",
     show_default=True,
-    help="Model size (viv1t-2025 is the published architecture).",
+    help="Model: viv1t-2025 (the published architecture), small or tiny (the same at CPU sizes), or the "
+    "paper's baselines fcnn (factorised 3-D CNN) and ln (linear-nonlinear).",
 )
 @training_options
 def pretrain_command(sources: tuple[str, ...], model_preset: str, **options: Any) -> None:
     """Train a core and readouts from scratch on many sessions at once (SOURCES as for finetune)."""
-    from nwb_v1former.pipeline.train import pretrain
+    from nwb_v1former.pipeline.train import core_optimiser, pretrain
 
     check_sources(sources, options)
-    config = train_config("scratch", options)
+    config = train_config("scratch", options, **core_optimiser(model_preset))
     result = pretrain(
         list(sources), options["out"], model_preset=model_preset, config=config, options=run_options(options)
     )

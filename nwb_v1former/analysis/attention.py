@@ -80,10 +80,7 @@ class AttentionConfig:
 
 def patch_centers(core: ViViTCore) -> np.ndarray:
     """Centre (row, column) in pixels of every patch, in the tokens' raster order; (P, 2) float64."""
-    tokenizer = core.tokenizer
-    size, stride = tokenizer.config.patch_size, tokenizer.config.patch_stride
-    rows = np.arange(core.grid[0]) * stride - tokenizer.pad_rows[0] + (size - 1) / 2
-    columns = np.arange(core.grid[1]) * stride - tokenizer.pad_columns[0] + (size - 1) / 2
+    rows, columns = core.cell_centers()
     grid_rows, grid_columns = np.meshgrid(rows, columns, indexing="ij")
     return np.stack([grid_rows.ravel(), grid_columns.ravel()], axis=1)
 
@@ -271,6 +268,11 @@ def attention_behavior(
     progress: bool = False,
 ) -> AttentionResult:
     """Attention summaries on the tier's trials of `store`, correlated with its behaviour, with shuffles."""
+    if not isinstance(model.core, ViViTCore):
+        raise ConfigError(
+            f"the attention experiment needs a Transformer core; this model's core is "
+            f"{model.config.family!r}, which has no attention (run tuning or rf on it instead)"
+        )
     config = config or AttentionConfig()
     frames, n_trials = _frames(model, store, config, progress)
     n = len(frames["tick"])

@@ -11,6 +11,7 @@ report/
   insilico-<analysis>.png    figures of the in-silico experiments found in RUN/insilico/ (tuning,
                              receptive fields, attention), captioned from their JSON results
 ```
+For a folder written by `compare`: index.html with the models' table and comparison.png.
 The folder is written atomically: it appears complete, replacing an earlier report, or not at all.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,13 @@ from typing import Any
 import numpy as np
 
 from nwb_v1former.analysis import report_figures as figures
+from nwb_v1former.analysis.comparison_report import FIGURE as COMPARISON_FIGURE
+from nwb_v1former.analysis.comparison_report import (
+    comparison_figure,
+    comparison_html,
+    is_comparison,
+    load_comparison,
+)
 from nwb_v1former.analysis.insilico_text import summary_lines
 from nwb_v1former.analysis.report_data import (
     GroundTruth,
@@ -85,21 +94,40 @@ class SessionSection:
 def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of `run` (a pretrain / finetune folder) into `out` (default RUN/report/).
 
-    Returns the path of its index.html.
+    Returns the path of its index.html. A folder written by `compare` gets the comparison's page (its
+    table and figure, nwb_v1former.analysis.comparison_report).
 
     An existing `out` is replaced only when it is a report (or empty), never another folder.
     """
+    if is_comparison(run):
+        return _write(Path(run), out, lambda staging: _comparison_page(Path(run), staging))
     record = load_run(run)
-    out = Path(out) if out is not None else record.folder / REPORT
+
+    def draw(staging: Path) -> str:
+        panels = _learning_panel(record, staging)
+        sessions = _session_sections(record, staging)
+        insilico = _insilico_panels(record, staging)
+        return _page(record, panels, sessions, insilico)
+
+    return _write(record.folder, out, draw)
+
+
+def _write(folder: Path, out: str | Path | None, draw: Callable[[Path], str]) -> Path:
+    """Into `out` (default FOLDER/report/), atomically: the figures `draw` makes and the page it returns."""
+    out = Path(out) if out is not None else folder / REPORT
     if out.exists() and not (out.is_dir() and ((out / INDEX).is_file() or not any(out.iterdir()))):
         raise OutputExistsError(f"{out} exists and is not a report folder; choose another --out")
     with atomic_output(out, overwrite=True) as staging:
         staging.mkdir(parents=True)
-        panels = _learning_panel(record, staging)
-        sessions = _session_sections(record, staging)
-        insilico = _insilico_panels(record, staging)
-        (staging / INDEX).write_text(_page(record, panels, sessions, insilico))
+        (staging / INDEX).write_text(draw(staging))
     return out / INDEX
+
+
+def _comparison_page(folder: Path, staging: Path) -> str:
+    table = load_comparison(folder)
+    comparison_figure(table, staging / COMPARISON_FIGURE)
+    title = f"nwb-v1former comparison: {folder.name}"
+    return _html(title, f"<h1>{html.escape(title)}</h1>\n{comparison_html(table)}")
 
 
 def _learning_panel(record: RunRecord, folder: Path) -> list[Panel]:
@@ -328,7 +356,11 @@ def _page(
     if insilico:
         parts.append("<h2>In-silico experiments</h2>")
         parts += [_figure_html(panel) for panel in insilico]
-    body = "\n".join(parts)
+    return _html(title, "\n".join(parts))
+
+
+def _html(title: str, body: str) -> str:
+    """The whole page: `body` (HTML) under the report's style, no external files."""
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"

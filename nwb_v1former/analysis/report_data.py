@@ -95,19 +95,14 @@ def ground_truth(store: SessionStore) -> GroundTruth | None:
 def readout_pixels(model: V1Former, key: str) -> np.ndarray:
     """Each neuron's readout position (mu) as (row, column) in pixels of the 36 x 64 frame; (N, 2).
 
-    mu in [-1, 1] indexes the core's output grid corner to corner (grid_sample, align_corners=True); grid
-    cell j of an axis covers pixels j * stride - pad .. + patch_size - 1, so its centre is the pixel it reads.
+    mu in [-1, 1] indexes the core's output grid corner to corner (grid_sample, align_corners=True); a
+    fractional cell maps linearly between the pixel centres of its neighbours (`core.cell_centers()`).
     """
-    tokenizer = model.core.tokenizer
-    size, stride = tokenizer.config.patch_size, tokenizer.config.patch_stride
     mu = model.readouts[key].mu.detach().cpu().numpy().astype(np.float64)  # (N, 2): x (width), y (height)
     pixels = []
-    for axis, cells, pad in (
-        (1, tokenizer.grid[0], tokenizer.pad_rows),
-        (0, tokenizer.grid[1], tokenizer.pad_columns),
-    ):
-        cell = (mu[:, axis] + 1.0) / 2.0 * (cells - 1)
-        pixels.append(cell * stride - pad[0] + (size - 1) / 2.0)
+    for axis, centers in zip((1, 0), model.core.cell_centers(), strict=True):
+        cell = (mu[:, axis] + 1.0) / 2.0 * (len(centers) - 1)
+        pixels.append(np.interp(cell, np.arange(len(centers)), centers))
     return np.stack(pixels, axis=1)
 
 

@@ -1,4 +1,8 @@
-"""Model configuration (frozen, validated, serialisable) and the presets `viv1t-2025`, `small`, `tiny`."""
+"""Model configuration (frozen, validated, serialisable) and the presets.
+
+Presets: `viv1t-2025` (the published Transformer), `small` and `tiny` (the same design at CPU sizes),
+`fcnn` and `ln` (the paper's baselines: factorised 3-D CNN and linear-nonlinear cores, same heads).
+"""
 
 from __future__ import annotations
 
@@ -9,55 +13,11 @@ from typing import Any
 from nwb_v1former.config import check_known_keys
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.grid import FRAME_SHAPE
+from nwb_v1former.model.core import CoreConfig
+from nwb_v1former.model.cores import core_family
+from nwb_v1former.model.fcnn import FCNNConfig
+from nwb_v1former.model.ln import LNConfig
 from nwb_v1former.model.window import WindowRule
-
-
-@dataclass(frozen=True)
-class CoreConfig:
-    """The shared spatiotemporal Transformer core (ViV1T V-2025 design).
-
-    Tubelets of `patch_frames` x `patch_size`^2 pixels (stride 1 in time, `patch_stride` in space) over
-    5 channels (video + 2 behaviour + 2 pupil centre); `depth_*` parallel attention/feed-forward blocks.
-    """
-
-    emb_dim: int = 112
-    num_heads: int = 2
-    head_dim: int = 80
-    ff_dim: int = 224
-    spatial_depth: int = 14
-    temporal_depth: int = 14
-    patch_frames: int = 13
-    patch_size: int = 7
-    patch_stride: int = 2
-    register_tokens: int = 24
-    max_frames: int = 300
-    xpos_scale_base: float = 512.0
-    patch_dropout: float = 0.17
-    attention_dropout: float = 0.04
-    ff_dropout: float = 0.21
-    drop_path: float = 0.43
-
-    def __post_init__(self) -> None:
-        positive = (
-            "emb_dim",
-            "num_heads",
-            "head_dim",
-            "ff_dim",
-            "patch_frames",
-            "patch_size",
-            "patch_stride",
-        )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"core.{name} must be at least 1")
-        if self.head_dim % 2:
-            raise ConfigError("core.head_dim must be even (rotary embeddings rotate pairs)")
-        for name in ("spatial_depth", "temporal_depth", "register_tokens"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"core.{name} must be non-negative")
-        for name in ("patch_dropout", "attention_dropout", "ff_dropout", "drop_path"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ConfigError(f"core.{name} must be in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -71,16 +31,29 @@ class HeadConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything that fixes the model's function; saved in every checkpoint."""
+    """Everything that fixes the model's function; saved in every checkpoint.
+
+    `family` names the core (see model/cores.py) and `core` is that family's config (None: its
+    defaults). Checkpoints written before families existed have no `family`: they are ViV1T.
+    """
 
     preset: str = "viv1t-2025"
-    core: CoreConfig = dataclasses.field(default_factory=CoreConfig)
+    family: str = "viv1t"
+    core: Any = None
     heads: HeadConfig = dataclasses.field(default_factory=HeadConfig)
     frame_shape: tuple[int, int] = FRAME_SHAPE
     context_ticks: int = 64
     """History before each later piece of a long span (see nwb_v1former.model.window)."""
 
     def __post_init__(self) -> None:
+        expected = core_family(self.family).config
+        if self.core is None:
+            object.__setattr__(self, "core", expected())
+        elif type(self.core) is not expected:
+            raise ConfigError(
+                f"model.core of family {self.family!r} must be a {expected.__name__}, "
+                f"got a {type(self.core).__name__}"
+            )
         WindowRule(self.core.max_frames, self.context_ticks)  # refuses a context that leaves no new ticks
 
     @property
@@ -98,13 +71,15 @@ class ModelConfig:
         """Inverse of `to_dict`; unknown keys anywhere are an error."""
         values = dict(values)
         check_known_keys(cls, values, "model")
+        family = values.pop("family", "viv1t")
         core = values.pop("core", {})
         heads = values.pop("heads", {})
-        check_known_keys(CoreConfig, core, "model.core")
+        core_config = core_family(family).config
+        check_known_keys(core_config, core, "model.core")
         check_known_keys(HeadConfig, heads, "model.heads")
         if "frame_shape" in values:
             values["frame_shape"] = tuple(values["frame_shape"])
-        return cls(core=CoreConfig(**core), heads=HeadConfig(**heads), **values)
+        return cls(family=family, core=core_config(**core), heads=HeadConfig(**heads), **values)
 
 
 PRESETS: dict[str, ModelConfig] = {
@@ -132,6 +107,9 @@ PRESETS: dict[str, ModelConfig] = {
             register_tokens=4,
         ),
     ),
+    # The paper's baselines, at the V-2025 code's sizes (../shared/docs/VIV1T.md), with the same heads.
+    "fcnn": ModelConfig(preset="fcnn", family="fcnn", core=FCNNConfig()),
+    "ln": ModelConfig(preset="ln", family="ln", core=LNConfig()),
 }
 
 

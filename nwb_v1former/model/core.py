@@ -3,22 +3,71 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from nwb_v1former.model.config import CoreConfig
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.inputs import IN_CHANNELS, stack_inputs
 from nwb_v1former.model.transformer import Transformer
 
-IN_CHANNELS = 5
-"""Video, pupil size, running speed, pupil centre (horizontal, vertical)."""
 TOKENS_PER_GROUP = 4096
 """In CPU inference, each Transformer runs on groups of sequences of about this many tokens (registers
 included) through all its blocks, so that one block's activations stay in cache: measured 1.7-1.9x faster
 than the whole trial at once (benchmarks/model.py). Sequences are independent: same result.
 """
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """The shared spatiotemporal Transformer core (ViV1T V-2025 design).
+
+    Tubelets of `patch_frames` x `patch_size`^2 pixels (stride 1 in time, `patch_stride` in space) over
+    5 channels (video + 2 behaviour + 2 pupil centre); `depth_*` parallel attention/feed-forward blocks.
+    """
+
+    emb_dim: int = 112
+    num_heads: int = 2
+    head_dim: int = 80
+    ff_dim: int = 224
+    spatial_depth: int = 14
+    temporal_depth: int = 14
+    patch_frames: int = 13
+    patch_size: int = 7
+    patch_stride: int = 2
+    register_tokens: int = 24
+    max_frames: int = 300
+    xpos_scale_base: float = 512.0
+    patch_dropout: float = 0.17
+    attention_dropout: float = 0.04
+    ff_dropout: float = 0.21
+    drop_path: float = 0.43
+
+    def __post_init__(self) -> None:
+        positive = (
+            "emb_dim",
+            "num_heads",
+            "head_dim",
+            "ff_dim",
+            "patch_frames",
+            "patch_size",
+            "patch_stride",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"core.{name} must be at least 1")
+        if self.head_dim % 2:
+            raise ConfigError("core.head_dim must be even (rotary embeddings rotate pairs)")
+        for name in ("spatial_depth", "temporal_depth", "register_tokens"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"core.{name} must be non-negative")
+        for name in ("patch_dropout", "attention_dropout", "ff_dropout", "drop_path"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"core.{name} must be in [0, 1)")
 
 
 def cover_padding(size: int, patch: int, stride: int) -> tuple[int, int]:
@@ -113,6 +162,16 @@ class ViViTCore(nn.Module):
         self.spatial.gradient_checkpointing = enabled
         self.temporal.gradient_checkpointing = enabled
 
+    def cell_centers(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pixel (row, column) at the centre of each cell of the output grid: (H',), (W',) float64.
+
+        Cell j of an axis is the patch covering pixels j * stride - pad .. + patch_size - 1.
+        """
+        size, stride = self.config.patch_size, self.config.patch_stride
+        rows = np.arange(self.grid[0]) * stride - self.tokenizer.pad_rows[0] + (size - 1) / 2
+        columns = np.arange(self.grid[1]) * stride - self.tokenizer.pad_columns[0] + (size - 1) / 2
+        return rows, columns
+
     def reset_parameters(self) -> None:
         """The published initialisation: truncated normal (std 0.02) weights, zero biases, unit norms."""
         for module in self.modules():
@@ -129,9 +188,7 @@ class ViViTCore(nn.Module):
     def forward(
         self, video: torch.Tensor, behavior: torch.Tensor, pupil_center: torch.Tensor
     ) -> torch.Tensor:
-        height, width = video.shape[-2:]
-        extra = torch.cat((behavior, pupil_center), dim=1)[..., None, None].expand(-1, -1, -1, height, width)
-        inputs = torch.cat((video, extra.to(video.dtype)), dim=1)
+        inputs = stack_inputs(video, behavior, pupil_center)
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
             tokens = checkpoint(self.tokenizer, inputs, use_reentrant=False)
         else:

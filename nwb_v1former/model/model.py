@@ -10,7 +10,7 @@ from torch import nn
 
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.config import ModelConfig
-from nwb_v1former.model.core import ViViTCore
+from nwb_v1former.model.cores import build_core
 from nwb_v1former.model.readout import ELUPlusOne, GaussianReadout, Shifter
 
 
@@ -29,6 +29,9 @@ class SessionInfo:
 class V1Former(nn.Module):
     """The ViV1T model: `model(video, behavior, pupil_center, session=key)` -> responses (B, T, N).
 
+    The core is that of `config.family` (the ViV1T Transformer, or a baseline: see model/cores.py); the
+    heads are the same for every family.
+
     video (B, 1, T, 36, 64), behavior (B, 2, T) = [pupil size, running speed] and pupil_center
     (B, 2, T), all normalised; N and the column order are those of `model.sessions[key].roi_ids`.
     """
@@ -36,7 +39,7 @@ class V1Former(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.core = ViViTCore(config.core, config.frame_shape)
+        self.core = build_core(config.family, config.core, config.frame_shape)
         self.readouts = nn.ModuleDict()
         self.shifters = nn.ModuleDict()
         self.activations = nn.ModuleDict()
@@ -73,7 +76,7 @@ class V1Former(nn.Module):
         )
         self.shifters[key] = Shifter(heads.shifter_hidden, heads.shifter_layers)
         self.activations[key] = ELUPlusOne()
-        device = self.core.spatial_registers.device
+        device = next(self.core.parameters()).device
         for heads_of in (self.readouts, self.shifters, self.activations):
             heads_of[key].to(device).train(self.training)
         self.sessions[key] = SessionInfo(roi_ids, coordinates)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from nwb_v1former.model.config import CoreConfig
 from nwb_v1former.model.rotary import RotaryXPos
+
+if TYPE_CHECKING:  # core.py builds Transformers from its config: imported for annotations only
+    from nwb_v1former.model.core import CoreConfig
 
 
 class DropPath(nn.Module):

@@ -22,6 +22,7 @@ from nwb_v1former.data.store import SessionStore, is_store, open_stores
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
+from nwb_v1former.model.cores import core_family
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.nwb.convert import convert
@@ -216,6 +217,11 @@ def finetune(
     return train("finetune", build, sources, out, config, options or RunOptions())
 
 
+def core_optimiser(model_preset: str) -> dict[str, float]:
+    """TrainConfig fields (core_lr, core_weight_decay) the preset's core family trains with by default."""
+    return core_family(preset(model_preset).family).core_optimiser
+
+
 def pretrain(
     sources: list[str | Path],
     out: str | Path,
@@ -224,8 +230,11 @@ def pretrain(
     config: TrainConfig | None = None,
     options: RunOptions | None = None,
 ) -> FitResult:
-    """Core and readouts of a fresh `model_preset` model trained on all `sources` together."""
-    config = config or TrainConfig()
+    """Core and readouts of a fresh `model_preset` model trained on all `sources` together.
+
+    `config` None: the defaults, with the core's optimiser settings of the preset's family.
+    """
+    config = config or TrainConfig(**core_optimiser(model_preset))
     if config.strategy != "scratch":
         raise ConfigError(
             f"pretrain trains everything from scratch; strategy {config.strategy!r} is for finetune"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -105,3 +106,13 @@ def test_pretrain_on_sensorium_converted_to_nwb(tmp_path):
         tmp_path / "run" / "best.ckpt"
     ).is_file()
     assert "best validation correlation" in printed
+
+
+def test_compare_baselines_from_python(own_nwb, tmp_path):
+    args = ("--out", "cmp", "--models", "ln", "--max-epochs", "1", "--window", "60")
+    printed = run("compare_baselines.py", own_nwb, *args, cwd=tmp_path)
+    table = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    row = table["models"]["ln"]
+    assert f"ln (ln): normalised correlation {row['normalized_correlation']:.3f}" in printed
+    assert f"{row['parameters']:,} parameters, 1 epochs" in printed
+    assert (tmp_path / "cmp" / "report" / "index.html").is_file()

@@ -1,0 +1,125 @@
+"""Every core family trains through the shared pipeline, round-trips through a checkpoint and predicts
+into an NWB file; the baselines compute what their documentation says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from prediction_helpers import simulated_session
+from pynwb import NWBHDF5IO
+
+from nwb_v1former.data.store import SessionStore
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model import FAMILIES, ModelConfig, V1Former, preset
+from nwb_v1former.model.checkpoint import load_checkpoint
+from nwb_v1former.nwb.write import DEFAULT_NAME
+from nwb_v1former.pipeline.predict import predict
+from nwb_v1former.pipeline.train import RunOptions, pretrain
+from nwb_v1former.train.config import TrainConfig
+
+FEW_STEPS = TrainConfig(max_epochs=1, warmup_steps=2, window=60)
+"""One epoch of 60-tick windows."""
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SessionStore]:
+    """A short simulated session (45 s of 2-s clips, 20 neurons) as NWB, and its converted store."""
+    root = tmp_path_factory.mktemp("families")
+    return simulated_session(root, "allen", neurons=20, minutes=0.75, clip_seconds=2.0, planes=1)
+
+
+@pytest.mark.parametrize(("name", "family"), [("tiny", "viv1t"), ("fcnn", "fcnn"), ("ln", "ln")])
+def test_family_trains_saves_loads_and_predicts_into_nwb(
+    name: str, family: str, session: tuple[Path, SessionStore], tmp_path: Path
+) -> None:
+    source, store = session
+    run = tmp_path / "run"
+    pretrain([store.folder], run, model_preset=name, config=FEW_STEPS, options=RunOptions(report=False))
+    raw = torch.load(run / "best.ckpt", weights_only=True)  # tensors and plain data only
+    assert (raw["config"]["family"], raw["config"]["preset"]) == (family, name)
+    model = load_checkpoint(run / "best.ckpt")
+    assert isinstance(model.core, FAMILIES[family].module)
+    torch.manual_seed(FEW_STEPS.seed)  # the core the run started from (pretrain seeds before building)
+    fresh = V1Former(preset(name)).core.state_dict()
+    changed = [key for key, value in model.core.state_dict().items() if not torch.equal(value, fresh[key])]
+    assert len(changed) > len(fresh) // 4  # trained weights (and batch-norm statistics) were saved
+    if family != "viv1t":
+        assert model.core.state_dict()[next(k for k in fresh if k.endswith("running_var"))].ne(1).all()
+
+    result = predict(run / "best.ckpt", source, tmp_path / "predicted.nwb", progress=False)
+    assert result.session == store.key and result.written.predicted_frames > 0.9 * result.written.frames
+    (series,) = result.written.series
+    with NWBHDF5IO(tmp_path / "predicted.nwb", "r", load_namespaces=True) as io:
+        nwbfile = io.read()
+        traces = nwbfile.processing[DEFAULT_NAME][series.rsplit("/", 1)[1]].data[:]
+        config = nwbfile.processing[DEFAULT_NAME]["model"].config
+    assert traces.shape == (result.written.frames, store.n_neurons)
+    predicted = traces[np.isfinite(traces).all(axis=1)]
+    assert len(predicted) == result.written.predicted_frames
+    assert (predicted >= 0).all() and (predicted.std(axis=0) > 0).all()  # ELU + 1, following the movie
+    assert f'"family": "{family}"' in config  # the provenance names the core
+
+
+def test_model_configs_of_every_family_round_trip_and_old_dicts_load() -> None:
+    for name in ("viv1t-2025", "tiny", "fcnn", "ln"):
+        assert ModelConfig.from_dict(preset(name).to_dict()) == preset(name)
+    old = preset("tiny").to_dict()
+    del old["family"]  # a checkpoint written before families existed
+    assert ModelConfig.from_dict(old) == preset("tiny")
+    with pytest.raises(ConfigError, match="unknown core family 'rnn'"):
+        ModelConfig.from_dict({**old, "family": "rnn"})
+    with pytest.raises(ConfigError, match=r"unknown model\.core config keys \['emb_dim'\]"):
+        ModelConfig.from_dict({**preset("ln").to_dict(), "core": {"emb_dim": 8}})
+    with pytest.raises(ConfigError, match="must be a LNConfig"):
+        ModelConfig(family="ln", core=preset("fcnn").core)
+
+
+def _inputs(frames: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    video = torch.randn(1, 1, frames, 36, 64, generator=generator)
+    return (
+        video,
+        torch.randn(1, 2, frames, generator=generator),
+        torch.randn(1, 2, frames, generator=generator),
+    )
+
+
+@pytest.mark.parametrize("name", ["fcnn", "ln"])
+def test_baseline_cores_are_causal_and_full_frame(name: str) -> None:
+    torch.manual_seed(0)
+    core = V1Former(preset(name)).core.eval()
+    video, behavior, pupil = _inputs(40)
+    with torch.inference_mode():
+        output = core(video, behavior, pupil)
+        assert output.shape == (1, preset(name).core.emb_dim, 40, 36, 64) and core.grid == (36, 64)
+        later = video.clone()
+        later[:, :, 25:] = 0  # change the future only
+        assert torch.equal(core(later, behavior, pupil)[:, :, :25], output[:, :, :25])
+    rows, columns = core.cell_centers()
+    assert np.array_equal(rows, np.arange(36)) and np.array_equal(columns, np.arange(64))
+
+
+def test_ln_response_is_one_linear_filter_per_neuron_then_elu_plus_one() -> None:
+    """In eval mode the pre-activation of every neuron is affine in the video (superposition holds)."""
+    torch.manual_seed(0)
+    model = V1Former(preset("ln"))
+    model.add_session("a", np.arange(5), np.random.default_rng(0).normal(size=(5, 3)))
+    model.eval()
+    (first, behavior, pupil), (second, _, _) = _inputs(30, 0), _inputs(30, 1)
+    blank = torch.zeros_like(first)
+    with torch.inference_mode():
+        response = {
+            name: model(video, behavior, pupil, session="a", activate=False)
+            for name, video in (("a", first), ("b", second), ("sum", first + second), ("blank", blank))
+        }
+        activated = model(first, behavior, pupil, session="a")
+    torch.testing.assert_close(
+        response["sum"] - response["blank"],
+        response["a"] + response["b"] - 2 * response["blank"],
+        atol=1e-4,
+        rtol=1e-4,
+    )
+    torch.testing.assert_close(activated, torch.nn.functional.elu(response["a"]) + 1)

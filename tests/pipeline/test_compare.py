@@ -1,0 +1,101 @@
+"""`compare`: model families trained on the same sessions and scored side by side; what it refuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from nwb_v1former.cli.main import main
+
+from nwb_v1former.data.store import open_stores
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.checkpoint import load_checkpoint
+from nwb_v1former.pipeline.compare import compare
+from nwb_v1former.simulate import load_truth
+from nwb_v1former.train.config import TrainConfig
+
+QUICK = TrainConfig(max_epochs=3, warmup_steps=5, window=60)
+LN_FRACTION = 0.15
+"""LN, 3 epochs on 1.5 simulated minutes, reaches this fraction of the true noise ceiling (measured 0.20);
+one that does not learn stays near 0."""
+FCNN_FRACTION = 0.1
+"""fCNN, 8 epochs on the same animal, reaches this fraction of the true noise ceiling (measured 0.1x)."""
+
+
+@pytest.fixture(scope="module")
+def comparison(one_store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """LN alone, 3 epochs on one simulated animal."""
+    out = tmp_path_factory.mktemp("compare") / "cmp"
+    return out, compare([one_store], out, models=("ln",), config=QUICK)
+
+
+def test_table_holds_each_model_scored_on_the_same_held_out_trials(comparison, one_store: Path) -> None:
+    out, table = comparison
+    assert list(table["models"]) == ["ln"]
+    assert json.loads((out / "comparison.json").read_text()) == table
+    (store,) = open_stores(one_store)
+    truth = load_truth(Path(store.meta["source"]["path"]).with_suffix(".truth.npz"), ("noise_ceiling",))
+    for name, row in table["models"].items():
+        session = row["sessions"][store.key]
+        evaluation = json.loads((out / name / "evaluation.json").read_text())["summary"][store.key]
+        assert session["tier"] == "test" and session["trials"] == evaluation["trials"]
+        assert row["normalized_correlation"] == pytest.approx(evaluation["normalized_correlation"])
+        assert session["ceiling_source"] == "simulator"
+        expected = evaluation["single_trial_correlation"] / np.mean(truth["noise_ceiling"])
+        assert row["fraction_of_ceiling"] == pytest.approx(expected, rel=0.05)
+        model = load_checkpoint(out / name / "best.ckpt")
+        assert row["parameters"] == sum(p.numel() for p in model.parameters())
+        assert row["family"] == model.config.family and row["epochs"] == 3
+        assert row["trials_per_second"] > 0 and row["training_seconds"] > 0
+    assert table["trained_on_simulated_data"] is True
+    assert (out / "report" / "comparison.png").is_file()
+    page = (out / "report" / "index.html").read_text()
+    assert "fraction of noise ceiling" in page and "ViV1T paper" in page
+
+
+def test_ln_learns_a_stated_fraction_of_the_true_ceiling(comparison) -> None:
+    _, table = comparison
+    assert table["models"]["ln"]["fraction_of_ceiling"] >= LN_FRACTION
+
+
+def run(*args) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(arg) for arg in args])
+    return result.exit_code, result.output
+
+
+def test_unknown_model_is_refused_with_one_line(one_store: Path, tmp_path: Path) -> None:
+    code, output = run("compare", one_store, "--out", tmp_path / "cmp", "--models", "small,cnn")
+    assert code == 1 and output.count("\n") == 1
+    assert output.startswith("Error: unknown model 'cnn' in --models; choose from viv1t-2025, small")
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_other_sessions_or_settings_are_refused_with_one_line(comparison, sim_stores: Path) -> None:
+    out, table = comparison
+    other = sorted(path.parent for path in sim_stores.glob("*/meta.json"))[1]
+    code, output = run("compare", other, "--out", out, "--models", "fcnn", "--max-epochs", "3")
+    assert code == 1 and output.count("\n") == 1
+    assert output.startswith(f"Error: {out} holds a comparison on other sessions")
+    source = table["settings"]["sources"][0]
+    code, output = run(
+        "compare", source, "--out", out, "--models", "fcnn", "--max-epochs", "3", "--seed", "1"
+    )
+    assert code == 1 and output.count("\n") == 1 and "trained with other settings" in output
+    assert json.loads((out / "comparison.json").read_text()) == table  # nothing changed
+    with pytest.raises(ConfigError, match="each named once"):
+        compare([source], out, models=("ln", "ln"))
+
+
+@pytest.mark.slow
+def test_fcnn_learns_and_a_model_added_later_joins_the_same_table(one_store: Path, tmp_path: Path) -> None:
+    config = TrainConfig(max_epochs=8, warmup_steps=5, window=60)
+    first = compare([one_store], tmp_path / "cmp", models=("fcnn",), config=config)
+    assert first["models"]["fcnn"]["fraction_of_ceiling"] >= FCNN_FRACTION
+    assert first["models"]["fcnn"]["core_lr"] == 0.005  # its authors' rate
+    table = compare([one_store], tmp_path / "cmp", models=("fcnn", "ln"), config=config)
+    assert list(table["models"]) == ["fcnn", "ln"]
+    assert table["models"]["fcnn"] == first["models"]["fcnn"]  # kept, not trained again
+    assert table["models"]["ln"]["fraction_of_ceiling"] >= LN_FRACTION
