@@ -103,7 +103,7 @@ def tensor_digest(module: torch.nn.Module) -> str:
     for name, value in sorted(module.state_dict().items()):
         tensor = value.detach().cpu().contiguous()
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())  # 0-d too (batch-norm counts)
     return digest.hexdigest()
 
 

@@ -3,11 +3,15 @@ into an NWB file; the baselines compute what their documentation says."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
+from nwb_v1former.cli.main import main
 from prediction_helpers import simulated_session
 from pynwb import NWBHDF5IO
 
@@ -31,13 +35,30 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SessionStor
     return simulated_session(root, "allen", neurons=20, minutes=0.75, clip_seconds=2.0, planes=1)
 
 
-@pytest.mark.parametrize(("name", "family"), [("tiny", "viv1t"), ("fcnn", "fcnn"), ("ln", "ln")])
+@pytest.fixture(scope="module")
+def trained(
+    session: tuple[Path, SessionStore], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Path]:
+    """The run folder of a preset after FEW_STEPS on the session, trained on first use."""
+    runs: dict[str, Path] = {}
+
+    def run_of(name: str) -> Path:
+        if name not in runs:
+            runs[name] = tmp_path_factory.mktemp(name) / "run"
+            config, options = FEW_STEPS, RunOptions(report=False)
+            pretrain([session[1].folder], runs[name], model_preset=name, config=config, options=options)
+        return runs[name]
+
+    return run_of
+
+
+# ViV1T (viv1t-2025, small, tiny) goes through the same steps in tests/cli and tests/pipeline.
+@pytest.mark.parametrize(("name", "family"), [("fcnn", "fcnn"), ("ln", "ln")])
 def test_family_trains_saves_loads_and_predicts_into_nwb(
-    name: str, family: str, session: tuple[Path, SessionStore], tmp_path: Path
+    name: str, family: str, session: tuple[Path, SessionStore], trained, tmp_path: Path
 ) -> None:
     source, store = session
-    run = tmp_path / "run"
-    pretrain([store.folder], run, model_preset=name, config=FEW_STEPS, options=RunOptions(report=False))
+    run = trained(name)
     raw = torch.load(run / "best.ckpt", weights_only=True)  # tensors and plain data only
     assert (raw["config"]["family"], raw["config"]["preset"]) == (family, name)
     model = load_checkpoint(run / "best.ckpt")
@@ -46,8 +67,7 @@ def test_family_trains_saves_loads_and_predicts_into_nwb(
     fresh = V1Former(preset(name)).core.state_dict()
     changed = [key for key, value in model.core.state_dict().items() if not torch.equal(value, fresh[key])]
     assert len(changed) > len(fresh) // 4  # trained weights (and batch-norm statistics) were saved
-    if family != "viv1t":
-        assert model.core.state_dict()[next(k for k in fresh if k.endswith("running_var"))].ne(1).all()
+    assert model.core.state_dict()[next(k for k in fresh if k.endswith("running_var"))].ne(1).all()
 
     result = predict(run / "best.ckpt", source, tmp_path / "predicted.nwb", progress=False)
     assert result.session == store.key and result.written.predicted_frames > 0.9 * result.written.frames
@@ -123,3 +143,35 @@ def test_ln_response_is_one_linear_filter_per_neuron_then_elu_plus_one() -> None
         rtol=1e-4,
     )
     torch.testing.assert_close(activated, torch.nn.functional.elu(response["a"]) + 1)
+
+
+def cli(*args: object) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(arg) for arg in args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("name", ["fcnn", "ln"])
+def test_a_baseline_core_fine_tunes_from_its_feature_cache_and_runs_in_silico(
+    name: str, session: tuple[Path, SessionStore], trained, tmp_path: Path
+) -> None:
+    """The published-model workflow works for a baseline too: fresh readouts on its frozen core (one
+    pass into the feature cache), then the in-silico experiments; attention is refused in one line."""
+    _, store = session
+    base = trained(name) / "best.ckpt"
+    run = tmp_path / "finetuned"
+    code, output = cli(
+        "finetune", store.folder, "--out", run, "--from", base, "--max-epochs", 1, "--window", 60,
+        "--warmup-steps", 2, "--no-report", "--quiet",
+    )  # fmt: skip
+    assert code == 0, output
+    assert len(list((run / "feature-cache").glob("*/features.npy"))) == 1
+    finetuned = load_checkpoint(run / "best.ckpt")
+    torch.testing.assert_close(finetuned.core.state_dict(), load_checkpoint(base).core.state_dict())
+
+    out = tmp_path / "insilico"
+    code, output = cli("insilico", "tuning", run / "best.ckpt", "--out", out, "--directions", 4, "--json")
+    assert code == 0, output
+    assert json.loads(output)["summary"]["rois"] == store.n_neurons
+    code, output = cli("insilico", "attention", run / "best.ckpt", store.folder, "--out", out)
+    assert code == 1 and output.count("\n") == 1
+    assert f"needs a Transformer core; this model's core is '{name}'" in output
