@@ -26,12 +26,12 @@ from torch.nn.parallel import DistributedDataParallel
 from nwb_v1former import metrics
 from nwb_v1former.data.dataset import MultiSessionDataset, RoundRobinSampler
 from nwb_v1former.errors import TrainingError
-from nwb_v1former.inference.evaluation import predict_trials, score_trials, tier_trials
+from nwb_v1former.inference.evaluation import predict_trials
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.progress import QUIET, Reporter
-from nwb_v1former.run_folder import BEST, EVALUATION, FEATURE_CACHE, LAST, RunFolder
+from nwb_v1former.run_folder import BEST, FEATURE_CACHE, LAST, RunFolder
 from nwb_v1former.train.clipping import AdaptiveClipper
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Worker
@@ -44,8 +44,9 @@ from nwb_v1former.train.feature_cache import (
     predict_cached_trials,
     session_pieces,
 )
+from nwb_v1former.train.final_score import score_best
 from nwb_v1former.train.loss import poisson_loss
-from nwb_v1former.train.sessions import TrainingSession, evaluation_tier
+from nwb_v1former.train.sessions import TrainingSession
 
 
 @dataclass
@@ -373,39 +374,14 @@ class Trainer:
             stopped_early = True
         for cache in (self.caches or {}).values():
             cache.close()
-        evaluation = self.evaluate_best() if self.worker.is_main else {}
+        evaluation = {}
+        if self.worker.is_main:
+            self._restore_best()
+            evaluation = score_best(
+                self.model, self.sessions, self.run, self.state.best_epoch, self.worker.device
+            )
         self.worker.barrier()
         return FitResult(state.best_score, state.best_epoch, state.epoch, stopped_early, evaluation)
-
-    def evaluate_best(self) -> dict[str, Any]:
-        """Score best.ckpt on held-out trials (test, else validation); write evaluation.json.
-
-        Always through the whole model in float32, never from the feature cache: the figures a run
-        reports are those `predict` and `evaluate` reproduce from best.ckpt.
-        """
-        self._restore_best()
-        sessions = {}
-        for session in self.sessions:
-            tier = evaluation_tier(session.store)
-            indices = tier_trials(session.store, tier)
-            predictions = predict_trials(self.model, session.store, indices, device=self.worker.device)
-            sessions[session.key] = score_trials(session.store, indices, predictions, tier).to_dict()
-        summary = {
-            key: {name: value for name, value in values.items() if name != "neurons"}
-            for key, values in sessions.items()
-        }
-        evaluation = {
-            "checkpoint": BEST,
-            "best_epoch": self.state.best_epoch,
-            "summary": summary,
-            "sessions": sessions,
-        }
-        self.run.write_json(EVALUATION, evaluation)
-        payload = read_checkpoint(self.run / BEST)
-        evaluated = dataclasses.replace(Provenance.of_checkpoint(payload), evaluation=summary)
-        payload["extra"]["provenance"] = evaluated.to_dict()
-        save_checkpoint(self.model, self.run / BEST, extra=payload["extra"])
-        return evaluation
 
 
 def hash_seed(*parts: int) -> int:

@@ -1,0 +1,44 @@
+"""A run's final score: its best weights on held-out trials, written to evaluation.json and into
+best.ckpt's provenance, so the checkpoint carries the figures it earned."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from nwb_v1former.inference.evaluation import predict_trials, score_trials, tier_trials
+from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
+from nwb_v1former.model.model import V1Former
+from nwb_v1former.model.provenance import Provenance
+from nwb_v1former.run_folder import BEST, EVALUATION, RunFolder
+from nwb_v1former.train.sessions import TrainingSession, evaluation_tier
+
+
+def score_best(
+    model: V1Former, sessions: list[TrainingSession], run: RunFolder, best_epoch: int, device: torch.device
+) -> dict[str, Any]:
+    """Score `model` (holding best.ckpt's weights) on each session's held-out tier (test, else
+    validation); write RUN/evaluation.json and the summary into best.ckpt; return what was written.
+
+    Always through the whole model in float32, never from the feature cache: the figures a run
+    reports are those `predict` and `evaluate` reproduce from best.ckpt.
+    """
+    scores = {}
+    for session in sessions:
+        tier = evaluation_tier(session.store)
+        indices = tier_trials(session.store, tier)
+        predictions = predict_trials(model, session.store, indices, device=device)
+        scores[session.key] = score_trials(session.store, indices, predictions, tier).to_dict()
+    summary = {
+        key: {name: value for name, value in values.items() if name != "neurons"}
+        for key, values in scores.items()
+    }
+    evaluation = {"checkpoint": BEST, "best_epoch": best_epoch, "summary": summary, "sessions": scores}
+    run.write_json(EVALUATION, evaluation)
+    payload = read_checkpoint(run / BEST)
+    evaluated = dataclasses.replace(Provenance.of_checkpoint(payload), evaluation=summary)
+    payload["extra"]["provenance"] = evaluated.to_dict()
+    save_checkpoint(model, run / BEST, extra=payload["extra"])
+    return evaluation
