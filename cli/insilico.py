@@ -65,7 +65,7 @@ def _library_options(options: dict[str, Any]) -> dict[str, Any]:
     return {
         "session": options["session"],
         "nwb": options["nwb"],
-        "module": options["name"],
+        "name": options["name"],
         "device": options["device"],
         "overwrite": options["overwrite"],
         "progress": not options["quiet"] and sys.stderr.isatty(),

@@ -126,10 +126,7 @@ def _finish(
     arrays: dict[str, np.ndarray],
     draw: Callable[[Path], Path],
     out: Path,
-    *,
-    nwb: str | Path | None,
-    module: str,
-    overwrite: bool,
+    options: ExperimentOptions,
 ) -> InsilicoOutput:
     """Write OUT/<analysis>.json, .npz and .png and the NWB table, all or none of them.
 
@@ -149,7 +146,7 @@ def _finish(
         with contextlib.ExitStack() as staged:
             staging = {
                 kind: staged.enter_context(
-                    atomic_output(path, overwrite=overwrite, kind=result_kind(out, analysis))
+                    atomic_output(path, overwrite=options.overwrite, kind=result_kind(out, analysis))
                 )
                 for kind, path in paths.items()
             }
@@ -159,11 +156,9 @@ def _finish(
             with open(staging["npz"], "wb") as handle:
                 np.savez_compressed(handle, **arrays)
             draw(staging["png"])
-            tables = (
-                add_tables(nwb, [table], checkpoint_sha256=result.provenance.checkpoint_sha256, name=module)
-                if nwb is not None
-                else []
-            )
+            sha = result.provenance.checkpoint_sha256
+            nwb = options.nwb
+            tables = [] if nwb is None else add_tables(nwb, [table], checkpoint_sha256=sha, name=options.name)
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
@@ -198,15 +193,27 @@ def resolve_paths(checkpoint: str | Path, out: str | Path | None) -> tuple[Path,
     raise ConfigError(f"{checkpoint} is not in a run folder; say where the results go with --out")
 
 
-def _check_outputs(
-    out: Path, stem: str, overwrite: bool, checkpoint: Path, nwb: str | Path | None, module: str
-) -> None:
+def _check_outputs(out: Path, stem: str, checkpoint: Path, options: ExperimentOptions) -> None:
     """Refuse before any work: a result file exists without `overwrite`, or `nwb` lacks the checkpoint's
     predictions."""
     for kind in ("json", "npz", "png"):
-        check_writable(out / f"{stem}.{kind}", overwrite, result_kind(out, stem))
-    if nwb is not None:
-        check_predictions(nwb, sha256(checkpoint), module)
+        check_writable(out / f"{stem}.{kind}", options.overwrite, result_kind(out, stem))
+    if options.nwb is not None:
+        check_predictions(options.nwb, sha256(checkpoint), options.name)
+
+
+@dataclass(frozen=True)
+class ExperimentOptions:
+    """How an experiment runs and where its table goes, the same for every experiment: the readout
+    (`session`), the predictions file to add the table to (`nwb`, its processing module `name`), the
+    device, whether earlier results are replaced, and progress bars."""
+
+    session: str | None = None
+    nwb: str | Path | None = None
+    name: str = DEFAULT_NAME
+    device: str | None = None
+    overwrite: bool = False
+    progress: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,17 +233,17 @@ def _experiment(
     checkpoint: str | Path,
     out: str | Path | None,
     data: str | Path | None,
-    options: dict[str, Any],
+    options: ExperimentOptions,
 ) -> Iterator[Experiment]:
-    """Checks before any work (results writable, predictions of this checkpoint in `nwb`), then the model
-    and DATA's session. `options`: session, device, nwb, module, overwrite, progress."""
+    """Checks before any work (results writable, predictions of this checkpoint in `options.nwb`), then
+    the model and DATA's session."""
     checkpoint, out = resolve_paths(checkpoint, out)
-    _check_outputs(out, stem, options["overwrite"], checkpoint, options["nwb"], options["module"])
-    model = load_checkpoint(checkpoint).to(pick_device(options["device"]))
+    _check_outputs(out, stem, checkpoint, options)
+    model = load_checkpoint(checkpoint).to(pick_device(options.device))
     if data is None:
         yield Experiment(checkpoint, out, model, None)
         return
-    with session_store(data, options["session"], progress=options["progress"]) as store:
+    with session_store(data, options.session, progress=options.progress) as store:
         yield Experiment(checkpoint, out, model, store)
 
 
@@ -252,15 +259,15 @@ def run_tuning(
     data: str | Path | None = None,
     config: GratingConfig | None = None,
     nwb: str | Path | None = None,
-    module: str = DEFAULT_NAME,
+    name: str = DEFAULT_NAME,
     device: str | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> InsilicoOutput:
     """Drifting-grating tuning of every ROI of a readout, still and running (the session's own behaviour
     values when `data` is given), into `out`/tuning.*."""
-    options = {"session": session, "device": device, "nwb": nwb, "module": module, "overwrite": overwrite}
-    with _experiment("tuning", checkpoint, out, data, {**options, "progress": progress}) as run:
+    options = ExperimentOptions(session, nwb, name, device, overwrite, progress)
+    with _experiment("tuning", checkpoint, out, data, options) as run:
         key = choose_session(run.model, session, run.store)
         result = measure_tuning(
             run.model,
@@ -281,7 +288,7 @@ def run_tuning(
         **{name: values for name, (_, values) in result.table().columns.items() if name != "roi_id"},
     }
     draw = partial(figures.tuning_figure, result)
-    return _finish("tuning", result, arrays, draw, run.out, nwb=nwb, module=module, overwrite=overwrite)
+    return _finish("tuning", result, arrays, draw, run.out, options)
 
 
 def run_receptive_fields(
@@ -293,7 +300,7 @@ def run_receptive_fields(
     roi_ids: list[int] | None = None,
     config: NoiseConfig | None = None,
     nwb: str | Path | None = None,
-    module: str = DEFAULT_NAME,
+    name: str = DEFAULT_NAME,
     device: str | None = None,
     overwrite: bool = False,
     progress: bool = False,
@@ -302,8 +309,8 @@ def run_receptive_fields(
 
     `data` (the session) sets the behaviour: its median pupil size, not running.
     """
-    options = {"session": session, "device": device, "nwb": nwb, "module": module, "overwrite": overwrite}
-    with _experiment("receptive_fields", checkpoint, out, data, {**options, "progress": progress}) as run:
+    options = ExperimentOptions(session, nwb, name, device, overwrite, progress)
+    with _experiment("receptive_fields", checkpoint, out, data, options) as run:
         key = choose_session(run.model, session, run.store)
         result = map_receptive_fields(
             run.model,
@@ -322,9 +329,7 @@ def run_receptive_fields(
         "contrast": result.contrast,
     }
     draw = partial(figures.receptive_field_figure, result)
-    return _finish(
-        "receptive_fields", result, arrays, draw, run.out, nwb=nwb, module=module, overwrite=overwrite
-    )
+    return _finish("receptive_fields", result, arrays, draw, run.out, options)
 
 
 def run_attention(
@@ -335,7 +340,7 @@ def run_attention(
     session: str | None = None,
     config: AttentionConfig | None = None,
     nwb: str | Path | None = None,
-    module: str = DEFAULT_NAME,
+    name: str = DEFAULT_NAME,
     device: str | None = None,
     overwrite: bool = False,
     progress: bool = False,
@@ -344,8 +349,8 @@ def run_attention(
 
     Only the core is used, so any checkpoint can be analysed on any converted session.
     """
-    options = {"session": session, "device": device, "nwb": nwb, "module": module, "overwrite": overwrite}
-    with _experiment("attention", checkpoint, out, data, {**options, "progress": progress}) as run:
+    options = ExperimentOptions(session, nwb, name, device, overwrite, progress)
+    with _experiment("attention", checkpoint, out, data, options) as run:
         store = run.store
         if session is not None and store.key != session:
             raise ConfigError(f"{data} holds session {store.key!r}, not {session!r}")
@@ -361,4 +366,4 @@ def run_attention(
         "behaviors": np.array(list(BEHAVIORS)),
     }
     draw = partial(figures.attention_figure, result)
-    return _finish("attention", result, arrays, draw, run.out, nwb=nwb, module=module, overwrite=overwrite)
+    return _finish("attention", result, arrays, draw, run.out, options)
