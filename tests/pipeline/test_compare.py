@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from nwb_v1former.data.store import open_stores
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.pipeline.compare import compare
+from nwb_v1former.pipeline.train import RunOptions
 from nwb_v1former.simulate import load_truth
 from nwb_v1former.train.config import TrainConfig
 
@@ -21,8 +23,9 @@ QUICK = TrainConfig(max_epochs=3, warmup_steps=5, window=60)
 LN_FRACTION = 0.15
 """LN, 3 epochs on 1.5 simulated minutes, reaches this fraction of the true noise ceiling (measured 0.20);
 one that does not learn stays near 0."""
-FCNN_FRACTION = 0.1
-"""fCNN, 8 epochs on the same animal, reaches this fraction of the true noise ceiling (measured 0.1x)."""
+FCNN_FRACTION = 0.05
+"""fCNN, 3 epochs on the same animal, reaches this fraction of the true noise ceiling (measured 0.093;
+0.078 after 2 epochs, 0.129 after 4): it learns more slowly than the LN at first, as in the benchmark."""
 
 
 @pytest.fixture(scope="module")
@@ -89,13 +92,15 @@ def test_other_sessions_or_settings_are_refused_with_one_line(comparison, sim_st
         compare([source], out, models=("ln", "ln"))
 
 
-@pytest.mark.slow
-def test_fcnn_learns_and_a_model_added_later_joins_the_same_table(one_store: Path, tmp_path: Path) -> None:
-    config = TrainConfig(max_epochs=8, warmup_steps=5, window=60)
-    first = compare([one_store], tmp_path / "cmp", models=("fcnn",), config=config)
-    assert first["models"]["fcnn"]["fraction_of_ceiling"] >= FCNN_FRACTION
-    assert first["models"]["fcnn"]["core_lr"] == 0.005  # its authors' rate
-    table = compare([one_store], tmp_path / "cmp", models=("fcnn", "ln"), config=config)
-    assert list(table["models"]) == ["fcnn", "ln"]
-    assert table["models"]["fcnn"] == first["models"]["fcnn"]  # kept, not trained again
-    assert table["models"]["ln"]["fraction_of_ceiling"] >= LN_FRACTION
+def test_fcnn_learns_and_joins_the_same_table_later(comparison, tmp_path: Path) -> None:
+    """A later compare into the same folder with the same sources and settings trains only the new model."""
+    out, table = comparison
+    extended = tmp_path / "cmp"
+    shutil.copytree(out, extended)
+    sources = table["settings"]["sources"]
+    later = compare(sources, extended, models=("ln", "fcnn"), config=QUICK, options=RunOptions(report=False))
+    assert list(later["models"]) == ["ln", "fcnn"]
+    assert later["models"]["ln"] == table["models"]["ln"]  # kept, not trained again
+    fcnn = later["models"]["fcnn"]
+    assert fcnn["core_lr"] == 0.005 and fcnn["epochs"] == 3  # its authors' rate, the same budget
+    assert fcnn["fraction_of_ceiling"] >= FCNN_FRACTION
