@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -38,6 +40,17 @@ def check_kernels(family: str, **kernels: int) -> None:
     for name, size in kernels.items():
         if size < 1 or size % 2 == 0:
             raise ConfigError(f"{family} core: {name} must be an odd number of pixels or frames, got {size}")
+
+
+@dataclass(frozen=True)
+class FullFrameConfig:
+    """What the configs of full-frame cores share: the length of one pass."""
+
+    max_frames: int = 300
+    """Ticks per pass (the window rule's length, as the Transformer's position table sets it): the
+    convolutions have no limit of their own, and the pieces of a longer span start with
+    `ModelConfig.context_ticks` of history (64 by default: more than the baselines' default temporal
+    reach of 20-22 frames, so a piece predicts as the whole span would)."""
 
 
 class FullFrameCore(nn.Module):

@@ -19,12 +19,12 @@ import torch
 from torch import nn
 
 from nwb_v1former.errors import ConfigError
-from nwb_v1former.model.factorised import FactorisedConv3d, FullFrameCore, check_kernels
+from nwb_v1former.model.factorised import FactorisedConv3d, FullFrameConfig, FullFrameCore, check_kernels
 from nwb_v1former.model.inputs import IN_CHANNELS, stack_inputs
 
 
 @dataclass(frozen=True)
-class FCNNConfig:
+class FCNNConfig(FullFrameConfig):
     """`layers` factorised convolutions of `hidden_channels`; the first with the input kernels."""
 
     hidden_channels: int = 16
@@ -34,11 +34,6 @@ class FCNNConfig:
     hidden_kernel: int = 5
     hidden_temporal_kernel: int = 5
     batch_norm_momentum: float = 0.1
-    max_frames: int = 300
-    """Ticks per pass (the window rule's length, as the Transformer's position table sets it): the
-    convolutions have no limit of their own, and the pieces of a longer span start with
-    `ModelConfig.context_ticks` of history (64 by default: more than this core's default temporal
-    reach of 20-22 frames, so a piece predicts as the whole span would)."""
 
     def __post_init__(self) -> None:
         if self.hidden_channels < 1 or self.layers < 1:

@@ -28,22 +28,17 @@ import torch
 from torch import nn
 
 from nwb_v1former.errors import ConfigError
-from nwb_v1former.model.factorised import FactorisedConv3d, FullFrameCore, check_kernels
+from nwb_v1former.model.factorised import FactorisedConv3d, FullFrameConfig, FullFrameCore, check_kernels
 from nwb_v1former.model.inputs import IN_CHANNELS, stack_inputs
 
 
 @dataclass(frozen=True)
-class LNConfig:
+class LNConfig(FullFrameConfig):
     """`channels` linear filters of `kernel` x `kernel` pixels then `temporal_kernel` frames (factorised)."""
 
     channels: int = 16
     kernel: int = 13
     temporal_kernel: int = 21
-    max_frames: int = 300
-    """Ticks per pass (the window rule's length, as the Transformer's position table sets it): the
-    convolutions have no limit of their own, and the pieces of a longer span start with
-    `ModelConfig.context_ticks` of history (64 by default: more than this core's default temporal
-    reach of 20-22 frames, so a piece predicts as the whole span would)."""
 
     def __post_init__(self) -> None:
         if self.channels < 1:

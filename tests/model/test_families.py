@@ -108,7 +108,8 @@ def _inputs(frames: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, tor
 
 
 @pytest.mark.parametrize("name", ["fcnn", "ln"])
-def test_baseline_cores_are_causal_and_full_frame(name: str) -> None:
+def test_baseline_cores_are_causal_with_a_short_reach_and_full_frame(name: str) -> None:
+    """Causal, and blind to frames more than 22 back: a piece with 64 ticks of history is exact."""
     torch.manual_seed(0)
     core = V1Former(preset(name)).core.eval()
     video, behavior, pupil = _inputs(40)
@@ -118,6 +119,10 @@ def test_baseline_cores_are_causal_and_full_frame(name: str) -> None:
         later = video.clone()
         later[:, :, 25:] = 0  # change the future only
         assert torch.equal(core(later, behavior, pupil)[:, :, :25], output[:, :, :25])
+        earlier = video.clone()
+        earlier[:, :, :5] = 0  # change the distant past only: beyond the 20-22 frames a baseline sees
+        assert torch.equal(core(earlier, behavior, pupil)[:, :, 5 + 22 :], output[:, :, 5 + 22 :])
+        assert not torch.equal(core(earlier, behavior, pupil)[:, :, 5], output[:, :, 5])
     rows, columns = core.cell_centers()
     assert np.array_equal(rows, np.arange(36)) and np.array_equal(columns, np.arange(64))
 
