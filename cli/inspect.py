@@ -113,7 +113,7 @@ def report(
                 "behavior": {c: p for c, (p, _) in choose_behavior(plan.behavior_series).items()},
             }
         except SessionError as error:
-            problems, will_use = [str(error).removeprefix(f"{path}: ")], None
+            problems, will_use = [error.within(path).problem], None
         found.problems[:0] = [p for p in problems if p not in found.problems]
         fold_warnings(found, nwbfile)  # those raised while planning, too
         return found, will_use

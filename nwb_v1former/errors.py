@@ -1,11 +1,33 @@
 """Exception families. Each carries a one-line message: what went wrong, where, and what to do.
 
-The CLI turns any of these into that line on stderr and a non-zero exit, never a traceback.
+The CLI turns any of these into that line on stderr and a non-zero exit, never a traceback. The place
+and the problem are kept apart (`where`, `problem`), so a caller that knows a better name for the place
+(the user's file rather than a temporary copy) changes the field, never the text.
 """
+
+from typing import Self
 
 
 class V1FormerError(Exception):
-    """Base of every error a user can fix by changing their input or options."""
+    """Base of every error a user can fix by changing their input or options.
+
+    `str()` is `"{where}: {problem}"`, or the problem alone when no place is named. `where` is anything
+    that names a place in a message (a path, a remote file, a series inside a file), kept as its text.
+    """
+
+    def __init__(self, problem: str, *, where: object = None) -> None:
+        self.problem = problem
+        self.where = None if where is None else str(where)
+        super().__init__(problem if self.where is None else f"{self.where}: {problem}")
+
+    def at(self, where: object) -> Self:
+        """The same error placed at `where` instead (e.g. the user's file for a temporary copy of it)."""
+        return type(self)(self.problem, where=where)
+
+    def within(self, where: object) -> Self:
+        """The error as seen from `where`: itself when placed there already, else its whole message as
+        the problem at `where` (a series' problem becomes one of the file that holds it)."""
+        return self if self.where == str(where) else type(self)(str(self), where=where)
 
 
 class ConfigError(V1FormerError):

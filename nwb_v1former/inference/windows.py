@@ -34,8 +34,9 @@ def check_session(model: V1Former, store: SessionStore, key: str) -> None:
     roi_ids = model.session(key).roi_ids
     if len(roi_ids) != store.n_neurons or not np.array_equal(roi_ids, store.roi_ids):
         raise ConfigError(
-            f"{store.folder}: session {key!r} of the checkpoint was fitted to {len(roi_ids)} ROIs, the data "
-            f"have {store.n_neurons} with other ids; the readout cannot be reused for these neurons"
+            f"session {key!r} of the checkpoint was fitted to {len(roi_ids)} ROIs, the data "
+            f"have {store.n_neurons} with other ids; the readout cannot be reused for these neurons",
+            where=store.folder,
         )
 
 
@@ -58,7 +59,7 @@ def predict_windows(
     check_session(model, store, key)
     stop = store.n_ticks if stop is None else stop
     if not 0 <= start < stop <= store.n_ticks:
-        raise ConfigError(f"{store.folder}: ticks [{start}, {stop}) are not inside [0, {store.n_ticks})")
+        raise ConfigError(f"ticks [{start}, {stop}) are not inside [0, {store.n_ticks})", where=store.folder)
     normalizer = Normalizer.from_statistics(store.statistics)
     model.eval()
     for piece in model.config.window.pieces(start, stop):

@@ -43,7 +43,7 @@ def _resample(series: TimeSeries, path: str, ticks: np.ndarray, notes: list[str]
     times = series_times(series, path)
     good = np.all(np.isfinite(values), axis=1)
     if not good.any():
-        raise SessionError(f"{path}: every sample is NaN; drop the series or fix the file")
+        raise SessionError("every sample is NaN; drop the series or fix the file", where=path)
     if not good.all():
         notes.append(f"{path}: {int((~good).sum())} NaN samples (e.g. blinks) bridged by interpolation")
         values, times = values[good], times[good]
@@ -101,7 +101,7 @@ def behavior_on_ticks(candidates: list[tuple[str, TimeSeries]], ticks: np.ndarra
             else:
                 values *= factor
         if values.shape[1] < width:
-            raise SessionError(f"{path}: pupil position needs two columns (horizontal, vertical), has 1")
+            raise SessionError("pupil position needs two columns (horizontal, vertical), has 1", where=path)
         columns[channel] = values[:, :width]
     return BehaviorOnTicks(
         behavior=np.concatenate([columns["pupil_size"], columns["running"]], axis=1),

@@ -63,12 +63,12 @@ def nwb_files(sources: Sequence[str | Path | RemoteFile]) -> list[NWBSource]:
         if source.is_dir():
             found = sorted(path for path in source.rglob("*.nwb") if not _hidden(path, source))
             if not found:
-                raise SessionError(f"{source}: a folder without .nwb files")
+                raise SessionError("a folder without .nwb files", where=source)
             files.extend(found)
         elif source.exists():
             files.append(source)
         else:
-            raise SessionError(f"{source}: no such file or folder")
+            raise SessionError("no such file or folder", where=source)
     return list(dict.fromkeys(files))
 
 
@@ -86,11 +86,6 @@ def session_inputs(sources: Sequence[str | Path | RemoteFile | SessionInput]) ->
         for item in expanded:
             inputs.setdefault(item.file, item)
     return list(inputs.values())
-
-
-def lacks_movie_or_responses(error: SessionError) -> bool:
-    """Whether the reader refused a session because it has no stimulus movie or no ROI responses."""
-    return isinstance(error, MissingDataError)
 
 
 def session_key(subject_id: str | None, session_id: str | None, path: NWBSource, taken: set[str]) -> str:
@@ -147,7 +142,7 @@ def convert(
                     session = ConvertedSession(key, item.file, out / key, plan.n_ticks, plan.n_neurons)
                     converted.append(session)
             except SessionError as error:
-                if not (item.skip_unusable and lacks_movie_or_responses(error)):
+                if not (item.skip_unusable and isinstance(error, MissingDataError)):
                     raise
                 if on_skip is not None:
                     on_skip(f"skipped {error}")

@@ -106,7 +106,7 @@ def _open_hdf5(source: NWBSource, **options) -> Iterator[h5py.File]:
             yield handle
         return
     if not source.is_file():
-        raise SessionError(f"{source}: no such file; give the path of an .nwb file")
+        raise SessionError("no such file; give the path of an .nwb file", where=source)
     with _h5py_file(source, source, options) as handle:
         yield handle
 
@@ -116,7 +116,7 @@ def _h5py_file(file, source: NWBSource, options: dict) -> h5py.File:
         return h5py.File(file, "r", **options)
     except OSError as error:
         raise SessionError(
-            f"{source}: not a readable HDF5 file ({error}); is it truncated or still downloading?"
+            f"not a readable HDF5 file ({error}); is it truncated or still downloading?", where=source
         ) from None
 
 
@@ -129,16 +129,17 @@ def _version_of(handle: h5py.File, source: NWBSource) -> str:
             version = handle["nwb_version"][()]
     except OSError as error:
         raise SessionError(
-            f"{source}: not a readable HDF5 file ({error}); is it truncated or still downloading?"
+            f"not a readable HDF5 file ({error}); is it truncated or still downloading?", where=source
         ) from None
     if isinstance(version, bytes):
         version = version.decode()
     if version is None:
-        raise SessionError(f"{source}: an HDF5 file without an NWB version; it is not an NWB file")
+        raise SessionError("an HDF5 file without an NWB version; it is not an NWB file", where=source)
     if str(version).removeprefix("NWB-").startswith("1."):
         raise SessionError(
-            f"{source}: written in NWB 1.x ({version}), which is not supported; convert it to NWB 2 first "
-            "(for Allen Brain Observatory data, use the NWB 2 files on DANDI)"
+            f"written in NWB 1.x ({version}), which is not supported; convert it to NWB 2 first "
+            "(for Allen Brain Observatory data, use the NWB 2 files on DANDI)",
+            where=source,
         )
     return str(version)
 
@@ -158,7 +159,7 @@ def open_nwb(path: str | Path | RemoteFile) -> Iterator[NWBFile]:
             io = NWBHDF5IO(file=handle, mode="r", load_namespaces=True)
             nwbfile = io.read()
         except Exception as error:  # pynwb raises many types for damaged files; one line for the user
-            raise SessionError(f"{source}: cannot be read as NWB ({_read_failure(error)})") from None
+            raise SessionError(f"cannot be read as NWB ({_read_failure(error)})", where=source) from None
         try:
             nwbfile.set_modified(False)
             _OPEN_FILES[id(nwbfile)] = (io, version, caught)

@@ -50,8 +50,9 @@ def _drop_earlier(path: Path, module: str, names: Sequence[str]) -> None:
                 continue
             if group[name].attrs.get("neurodata_type") != "DynamicTable":
                 raise OutputExistsError(
-                    f"{path}: /processing/{module}/{name} exists and is not a table of in-silico results; "
-                    "nothing was written"
+                    f"/processing/{module}/{name} exists and is not a table of in-silico results; "
+                    "nothing was written",
+                    where=path,
                 )
             del group[name]
 
@@ -60,7 +61,7 @@ def check_predictions(path: str | Path, checkpoint_sha256: str, name: str = DEFA
     """`path` must hold /processing/<name> with predictions of the checkpoint of that sha256."""
     source = Path(path)
     if not source.is_file():
-        raise SessionError(f"{source}: no such NWB file; give a file written by `nwb-v1former predict`")
+        raise SessionError("no such NWB file; give a file written by `nwb-v1former predict`", where=source)
     try:
         with h5py.File(source, "r") as handle:
             group = handle.get(f"processing/{name}")
@@ -71,16 +72,18 @@ def check_predictions(path: str | Path, checkpoint_sha256: str, name: str = DEFA
                 and child.attrs.get("neurodata_type") == "V1FormerModel"
             ]
     except OSError:
-        raise SessionError(f"{source}: not an NWB (HDF5) file; give a file written by `predict`") from None
+        raise SessionError("not an NWB (HDF5) file; give a file written by `predict`", where=source) from None
     if not digests:
         raise SessionError(
-            f"{source}: no nwb-v1former predictions in /processing/{name}; run `nwb-v1former predict` on it "
-            "first (or give the module's --name)"
+            f"no nwb-v1former predictions in /processing/{name}; run `nwb-v1former predict` on it "
+            "first (or give the module's --name)",
+            where=source,
         )
     if digests[0] != checkpoint_sha256:
         raise SessionError(
-            f"{source}: /processing/{name} holds predictions of checkpoint {digests[0][:12]}, the results "
-            f"come from {checkpoint_sha256[:12]}; add them to predictions of the same checkpoint"
+            f"/processing/{name} holds predictions of checkpoint {digests[0][:12]}, the results "
+            f"come from {checkpoint_sha256[:12]}; add them to predictions of the same checkpoint",
+            where=source,
         )
 
 
@@ -126,12 +129,15 @@ def add_tables(
                     unknown = sorted(set(np.asarray(table.columns[ROI_KEY][1]).tolist()) - rois)
                     if unknown:
                         raise SessionError(
-                            f"{source}: table {table.name} names ROIs {unknown[:5]} that /processing/{name} "
-                            "does not predict; use results of the readout that made these predictions"
+                            f"table {table.name} names ROIs {unknown[:5]} that /processing/{name} "
+                            "does not predict; use results of the readout that made these predictions",
+                            where=source,
                         )
                 module.add(_dynamic_table(table))
             io.write(nwbfile)
         problems = _module_problems(temporary, name)
         if problems:
-            raise SessionError(f"{source}: the tables did not validate ({problems[0]}); nothing was written")
+            raise SessionError(
+                f"the tables did not validate ({problems[0]}); nothing was written", where=source
+            )
     return [f"/processing/{name}/{table.name}" for table in tables]

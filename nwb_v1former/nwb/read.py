@@ -108,8 +108,9 @@ def plan_session(
     start, stop = max(stimulus_start, response_start), min(stimulus_stop, response_stop)
     if stop - start < 1.0 / TICK_RATE_HZ:
         raise SessionError(
-            f"{where}: the stimulus ({stimulus_start:.2f}-{stimulus_stop:.2f} s) and the responses "
-            f"({response_start:.2f}-{response_stop:.2f} s) do not overlap in time; are they on one clock?"
+            f"the stimulus ({stimulus_start:.2f}-{stimulus_stop:.2f} s) and the responses "
+            f"({response_start:.2f}-{response_stop:.2f} s) do not overlap in time; are they on one clock?",
+            where=where,
         )
     # Ticks are phase-locked to the first stimulus frame, so 30 Hz movies land exactly on ticks.
     first = np.ceil((start - stimulus_start) * TICK_RATE_HZ - 1e-6)
@@ -147,9 +148,7 @@ def open_session(
         with open_nwb(path) as nwbfile:
             yield plan_session(nwbfile, path, opened_version(nwbfile), responses=responses, stimulus=stimulus)
     except SessionError as error:
-        if str(error).startswith(str(path)):
-            raise
-        raise type(error)(f"{path}: {error}") from None
+        raise error.within(path) from None
 
 
 def read_session(
@@ -336,20 +335,22 @@ def _write_responses(
             per_frame, per_column = _nan_counts(plane)
             dead = per_column == len(per_frame)
             if dead.all():
-                raise SessionError(f"{plan.path}: {plane.path} is NaN in every frame of every ROI")
+                raise SessionError(f"{plane.path} is NaN in every frame of every ROI", where=plan.path)
             if dead.any() and max_nan_fraction < 1:
                 raise SessionError(
-                    f"{plan.path}: {plane.path}: ROI {_ids(plane.roi_ids[dead])} is NaN in every frame; "
-                    "remove it from the file, or convert with --max-nan-fraction 1 to keep it as zeros"
+                    f"{plane.path}: ROI {_ids(plane.roi_ids[dead])} is NaN in every frame; "
+                    "remove it from the file, or convert with --max-nan-fraction 1 to keep it as zeros",
+                    where=plan.path,
                 )
             good = per_frame == dead.sum()
             fraction = 1 - good.mean()
             if fraction > max_nan_fraction or not good.any():
                 worst = int(np.argmax(np.where(dead, -1, per_column)))
                 raise SessionError(
-                    f"{plan.path}: {plane.path} has NaN in {fraction:.1%} of its frames (limit "
+                    f"{plane.path} has NaN in {fraction:.1%} of its frames (limit "
                     f"{max_nan_fraction:.0%}; most in ROI {int(plane.roi_ids[worst])}: "
-                    f"{per_column[worst] / len(per_frame):.1%}); fix the file or raise --max-nan-fraction"
+                    f"{per_column[worst] / len(per_frame):.1%}); fix the file or raise --max-nan-fraction",
+                    where=plan.path,
                 )
             dropped[plane.path] = int((~good).sum())
             _resample_plane(plane, times, np.flatnonzero(good), plan.tick_times, out)
@@ -394,7 +395,7 @@ def write_store(
     trials, tier_rule = build_trials(first, end, writer["video"], source_tiers, split)
     if len(trials) == 0:
         raise SessionError(
-            f"{plan.path}: no trial overlaps the recording; check the trials / intervals tables"
+            "no trial overlaps the recording; check the trials / intervals tables", where=plan.path
         )
     statistics = compute_statistics(
         writer["video"], writer["responses"], writer["behavior"], writer["pupil_center"], trials

@@ -94,14 +94,14 @@ def choose_response_series(
     `requested` (a name or a path) picks one series, or every series of a named container.
     """
     if not candidates:
-        raise MissingDataError(f"{where}: {NO_RESPONSES}")
+        raise MissingDataError(NO_RESPONSES, where=where)
     if requested:
         chosen = [
             (p, s) for p, s in candidates if requested in (s.name, p, s.parent.name) or p.endswith(requested)
         ]
         if not chosen:
             names = ", ".join(p for p, _ in candidates)
-            raise SessionError(f"{where}: no response series named {requested!r}; available: {names}")
+            raise SessionError(f"no response series named {requested!r}; available: {names}", where=where)
         return chosen
     best_container = min(_rank(s)[0] for _, s in candidates)
     pool = [(p, s) for p, s in candidates if _rank(s)[0] == best_container]
@@ -117,21 +117,24 @@ def response_plane(path: str, series: RoiResponseSeries, plane: int, where: str)
     """ROI ids (in column order) and centroids of the ROIs behind one response series."""
     n_columns = int(series.data.shape[1]) if len(series.data.shape) > 1 else 1
     if n_columns == 0:
-        raise MissingDataError(f"{where}: {path} has no ROIs (0 columns); there is nothing to model")
+        raise MissingDataError(f"{path} has no ROIs (0 columns); there is nothing to model", where=where)
     if series.rois is None:
-        raise SessionError(f"{where}: {path} has no 'rois' region; cannot tell which ROI each column is")
+        raise SessionError(f"{path} has no 'rois' region; cannot tell which ROI each column is", where=where)
     table = series.rois.table
     rows = np.asarray(series.rois.data[:], dtype=np.int64)
     transposed = stored_transposed(series, len(rows), path, where)
     if len(rows) and (rows.min() < 0 or rows.max() >= len(table.id)):
-        raise SessionError(f"{where}: {path} points at ROI rows outside {table.name} ({len(table.id)} rows)")
+        raise SessionError(
+            f"{path} points at ROI rows outside {table.name} ({len(table.id)} rows)", where=where
+        )
     ids = np.asarray(table.id.data[:], dtype=np.int64)[rows]
     unique, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         repeated, times = int(unique[counts > 1][0]), int(counts[counts > 1][0])
         raise SessionError(
-            f"{where}: {path}: ROI id {repeated} appears {times} times in {object_path(table)}; "
-            "outputs are keyed by ROI id, so give each ROI its own id"
+            f"{path}: ROI id {repeated} appears {times} times in {object_path(table)}; "
+            "outputs are keyed by ROI id, so give each ROI its own id",
+            where=where,
         )
     return ResponsePlane(series, path, ids, table, rows, plane, transposed)
 
@@ -149,15 +152,17 @@ def stored_transposed(series: RoiResponseSeries, n_rois: int, path: str, where: 
     if not transposed:
         if n_columns != n_rois:
             raise SessionError(
-                f"{where}: {path} has {n_columns} columns but its ROI region lists {n_rois} ROIs; "
-                "the ROI table and the responses disagree"
+                f"{path} has {n_columns} columns but its ROI region lists {n_rois} ROIs; "
+                "the ROI table and the responses disagree",
+                where=where,
             )
         return False  # a clock that disagrees is reported where the clock is read (series_times)
     if n_columns == n_rois and n_rois > 1:
         clock = f"{samples} timestamps" if samples is not None else "a rate"
         raise SessionError(
-            f"{where}: {path} is {shape[0]} x {shape[1]} with {n_rois} ROIs and {clock}, so which axis is "
-            "time cannot be told; store it time x ROIs without its last frame, so that the two differ"
+            f"{path} is {shape[0]} x {shape[1]} with {n_rois} ROIs and {clock}, so which axis is "
+            "time cannot be told; store it time x ROIs without its last frame, so that the two differ",
+            where=where,
         )
     return n_columns != n_rois
 

@@ -99,7 +99,9 @@ def _template_source(template, name: str, notes: list[str]) -> FrameSource:
         return _images_source(template, name, notes)
     if isinstance(template, ImageSeries) and template.data is not None and len(template.data):
         return DatasetSource(name=name, data=template.data)
-    raise SessionError(f"{name}: the template it indexes holds no frames (external files are not supported)")
+    raise SessionError(
+        "the template it indexes holds no frames (external files are not supported)", where=name
+    )
 
 
 def _unusable_movie(series: ImageSeries, path: str) -> str | None:
@@ -169,8 +171,9 @@ def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of) -> Pre
         template_name = next(iter(templates))
     else:
         raise SessionError(
-            f"{path}: cannot tell which of the templates {sorted(templates)} its 'frame' column indexes; "
-            "name the table's template in a 'stimulus_name' column"
+            f"cannot tell which of the templates {sorted(templates)} its 'frame' column indexes; "
+            "name the table's template in a 'stimulus_name' column",
+            where=path,
         )
     notes: list[str] = []
     source = _template_source(templates[template_name], f"/stimulus/templates/{template_name}", notes)
@@ -189,13 +192,13 @@ def select_presentations(
     """
     if not found:
         if unusable:
-            raise MissingDataError(f"{where}: no stimulus movie: {'; '.join(unusable[:2])}")
-        raise MissingDataError(f"{where}: {NO_STIMULUS}")
+            raise MissingDataError(f"no stimulus movie: {'; '.join(unusable[:2])}", where=where)
+        raise MissingDataError(NO_STIMULUS, where=where)
     if requested:
         chosen = [p for p in found if p.name == requested or p.name.endswith("/" + requested.strip("/"))]
         if not chosen:
             raise SessionError(
-                f"{where}: no stimulus named {requested!r}; available: {', '.join(p.name for p in found)}"
+                f"no stimulus named {requested!r}; available: {', '.join(p.name for p in found)}", where=where
             )
         found = chosen
     for presentations in found:
@@ -203,8 +206,9 @@ def select_presentations(
         bad = (presentations.frames < 0) | (presentations.frames >= presentations.source.n_frames)
         if bad.any():
             raise SessionError(
-                f"{where}: {presentations.name} refers to frame {int(presentations.frames[bad][0])} but "
-                f"{presentations.source.name} has {presentations.source.n_frames} frames"
+                f"{presentations.name} refers to frame {int(presentations.frames[bad][0])} but "
+                f"{presentations.source.name} has {presentations.source.n_frames} frames",
+                where=where,
             )
         sample = presentations.source.read(np.unique(presentations.frames[:4]))
         presentations.processor = FrameProcessor.for_frames(sample)

@@ -19,12 +19,12 @@ def series_times(series: TimeSeries, where: str, samples: int | None = None) -> 
         times = np.asarray(series.timestamps[:], dtype=np.float64)
         if len(times) != n:
             raise SessionError(
-                f"{where}: {len(times)} timestamps for {n} samples; the series is damaged or truncated"
+                f"{len(times)} timestamps for {n} samples; the series is damaged or truncated", where=where
             )
     elif series.rate:
         times = float(series.starting_time or 0.0) + np.arange(n, dtype=np.float64) / float(series.rate)
     else:
-        raise SessionError(f"{where}: neither timestamps nor a rate; cannot place it in time")
+        raise SessionError("neither timestamps nor a rate; cannot place it in time", where=where)
     check_increasing(times, where)
     return times
 
@@ -33,14 +33,15 @@ def check_increasing(times: np.ndarray, where: str) -> None:
     """SessionError naming the first sample where time does not increase, or non-finite times."""
     if not np.all(np.isfinite(times)):
         raise SessionError(
-            f"{where}: timestamps contain NaN or infinity at sample {int(np.argmin(np.isfinite(times)))}"
+            f"timestamps contain NaN or infinity at sample {int(np.argmin(np.isfinite(times)))}", where=where
         )
     steps = np.diff(times)
     if np.any(steps <= 0):
         first = int(np.argmax(steps <= 0))
         raise SessionError(
-            f"{where}: timestamps are not increasing at sample {first + 1} "
-            f"({times[first]:.6f} s then {times[first + 1]:.6f} s); fix the file's timestamps"
+            f"timestamps are not increasing at sample {first + 1} "
+            f"({times[first]:.6f} s then {times[first + 1]:.6f} s); fix the file's timestamps",
+            where=where,
         )
 
 

@@ -121,9 +121,10 @@ def _planes(source: Path, roi_ids: np.ndarray, responses: str | None) -> list[_P
     file_ids = np.concatenate([plane.roi_ids for plane in found])
     if not np.array_equal(file_ids, roi_ids):
         raise SessionError(
-            f"{source}: the predictions' {len(roi_ids)} ROI ids are not the ROIs of its responses "
+            f"the predictions' {len(roi_ids)} ROI ids are not the ROIs of its responses "
             f"({', '.join(plane.path for plane in found)}: {len(file_ids)} ROIs); predict with a model "
-            "fitted to this file's session, with the same --responses"
+            "fitted to this file's session, with the same --responses",
+            where=source,
         )
     return planes
 
@@ -145,11 +146,13 @@ def output_path(source: Path, out: str | Path | None, *, in_place: bool, name: s
         target = in_place_target(source)
         require_writable(target.parent)  # the new file is made beside it, then renamed over it
         if not os.access(target, os.W_OK):
-            raise OutputError(f"{target}: read-only or immutable, so --in-place cannot replace it; use --out")
+            raise OutputError(
+                "read-only or immutable, so --in-place cannot replace it; use --out", where=target
+            )
         return target
     final = Path(out)
     if final.resolve() == source.resolve():
-        raise ConfigError(f"{final}: the output is the source; pass --in-place to add predictions to it")
+        raise ConfigError("the output is the source; pass --in-place to add predictions to it", where=final)
     check_apart(final, [source])
     check_writable(final, overwrite, PREDICTIONS)
     require_writable(final.parent)
@@ -190,8 +193,8 @@ def _remove_earlier(path: Path, name: str, source: Path) -> bool:
             return False
         if not _is_predictions(group):
             raise OutputExistsError(
-                f"{source}: /processing/{name} exists and is not nwb-v1former predictions; "
-                "choose another --name"
+                f"/processing/{name} exists and is not nwb-v1former predictions; choose another --name",
+                where=source,
             )
         del handle[f"processing/{name}"]
     return True
@@ -366,7 +369,7 @@ def write_predictions(
         problems = _module_problems(temporary, name)
         if problems:
             raise SessionError(
-                f"{source}: the predictions did not validate ({problems[0]}); nothing was written"
+                f"the predictions did not validate ({problems[0]}); nothing was written", where=source
             )
     return WrittenPredictions(
         path=final,

@@ -160,13 +160,16 @@ def predict(
         try:
             converted = convert([source], Path(scratch) / "store", responses=responses, progress=progress)[0]
         except OutputError as error:  # the scratch store, not --out: say where it lives
-            raise OutputError(f"{error} (predict's temporary store: set TMPDIR to another folder)") from None
+            raise OutputError(
+                f"{error.problem} (predict's temporary store: set TMPDIR to another folder)",
+                where=error.where,
+            ) from None
         store = SessionStore(converted.folder)
         key = session or store.key
         try:
             check_session(model, store, key)
         except ConfigError as error:  # name the user's file, not the temporary store
-            raise ConfigError(f"{source}: {str(error).removeprefix(f'{store.folder}: ')}") from None
+            raise error.at(source) from None
         evaluation = (
             evaluate_session(model, store, tier=EVALUATION_TIER, key=key, device=chosen)
             if len(tier_trials(store, EVALUATION_TIER))

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nwb_v1former.atomic import check_apart
-from nwb_v1former.errors import SessionError
-from nwb_v1former.nwb.convert import lacks_movie_or_responses
+from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.pipeline.predict import PredictionResult, predict
 from nwb_v1former.sources import ResolvedSource, local_sources, resolve_sources
 
@@ -45,10 +44,10 @@ def predict_sources(
         try:
             results.append(predict(checkpoint, item.file, output_for(item, Path(out)), **options))
         except SessionError as error:
-            if item.asset is None or not lacks_movie_or_responses(error):
+            if item.asset is None or not isinstance(error, MissingDataError):
                 raise
             if on_skip is not None:
                 on_skip(f"skipped {error}")
     if not results:
-        raise SessionError(f"{', '.join(sources)}: no session with a movie and ROI responses to predict")
+        raise SessionError("no session with a movie and ROI responses to predict", where=", ".join(sources))
     return results
