@@ -72,7 +72,7 @@ def write_failure(path: str | os.PathLike, error: OSError) -> OutputError | None
     advice = _WRITE_ADVICE.get(error.errno)
     if advice is None:
         return None
-    return OutputError(f"{path}: cannot be written ({error.strerror or detail(error)}); {advice}")
+    return OutputError(f"cannot be written ({error.strerror or detail(error)}); {advice}", where=path)
 
 
 def require_writable(folder: Path) -> None:
@@ -106,8 +106,9 @@ def check_apart(out: str | os.PathLike, sources: Iterable[str | os.PathLike]) ->
         real = Path(source).resolve()
         if final == real or real.is_relative_to(final) or final.is_relative_to(real):
             raise ConfigError(
-                f"{out}: the output would equal, contain or sit inside the source {source}; "
-                "choose an output outside every source"
+                f"the output would equal, contain or sit inside the source {source}; "
+                "choose an output outside every source",
+                where=out,
             )
 
 

@@ -50,7 +50,7 @@ def _try_lock(path: Path) -> int | None:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
         raise ConfigError(
-            f"{path}: cannot create the lock file ({error.strerror}); is the folder writable?"
+            f"cannot create the lock file ({error.strerror}); is the folder writable?", where=path
         ) from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

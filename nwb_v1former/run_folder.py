@@ -64,7 +64,7 @@ class RunFolder:
         if resume:
             if not (self / LAST).is_file():
                 raise ConfigError(
-                    f"{self.path}: nothing to resume (no {LAST}); start the run without --resume"
+                    f"nothing to resume (no {LAST}); start the run without --resume", where=self.path
                 )
             return
         if self.path.exists() and not self.path.is_dir():

@@ -232,8 +232,9 @@ def _frames(
         indices = indices[: config.max_trials]
     if len(indices) < 2:
         raise SessionError(
-            f"{store.folder}: {len(indices)} {config.tier} trial(s) longer than {config.skip} ticks; the "
-            "analysis needs at least 2 (choose another tier)"
+            f"{len(indices)} {config.tier} trial(s) longer than {config.skip} ticks; the "
+            "analysis needs at least 2 (choose another tier)",
+            where=store.folder,
         )
     normalizer = Normalizer.from_statistics(store.statistics)
     device = model_device(model)
@@ -279,8 +280,9 @@ def attention_behavior(
     min_shift = min(config.min_shift, n // 4)
     if n - 2 * min_shift + 1 < MIN_SHIFTS:
         raise SessionError(
-            f"{store.folder}: only {n} frames to analyse in the {config.tier} trials; too few for a "
-            "shuffle control (use a tier with more trials, or a smaller skip)"
+            f"only {n} frames to analyse in the {config.tier} trials; too few for a "
+            "shuffle control (use a tier with more trials, or a smaller skip)",
+            where=store.folder,
         )
     detrended = {name: relative_to_time_course(frames[name], frames["position"]) for name in SUMMARIES}
     shape = (len(SUMMARIES), len(BEHAVIORS))

@@ -56,7 +56,8 @@ def load_run(run: str | Path) -> RunRecord:
     folder = RunFolder(run)
     if not (folder / CONFIG).is_file():
         raise ConfigError(
-            f"{folder.path}: not a run folder (no {CONFIG}); give the --out folder of pretrain or finetune"
+            f"not a run folder (no {CONFIG}); give the --out folder of pretrain or finetune",
+            where=folder.path,
         )
     evaluation_path = folder / EVALUATION
     evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else None

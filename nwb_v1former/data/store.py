@@ -118,13 +118,14 @@ class SessionStore:
         meta_path = self.folder / "meta.json"
         if not meta_path.is_file():
             raise SessionError(
-                f"{self.folder}: not a converted session (no meta.json); run `nwb-v1former convert`"
+                "not a converted session (no meta.json); run `nwb-v1former convert`", where=self.folder
             )
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         if self.meta.get("schema_version") != SCHEMA_VERSION:
             raise SessionError(
-                f"{self.folder}: store schema {self.meta.get('schema_version')} is not {SCHEMA_VERSION}; "
-                "convert the session again with this version"
+                f"store schema {self.meta.get('schema_version')} is not {SCHEMA_VERSION}; "
+                "convert the session again with this version",
+                where=self.folder,
             )
         self.video = np.load(self.folder / "video.npy", mmap_mode="r")
         self.responses = np.load(self.folder / "responses.npy", mmap_mode="r")
@@ -169,5 +170,5 @@ def open_stores(root: str | Path) -> list[SessionStore]:
         return [SessionStore(root)]
     folders = sorted(p.parent for p in root.glob("*/meta.json"))
     if not folders:
-        raise SessionError(f"{root}: no converted sessions found; run `nwb-v1former convert` first")
+        raise SessionError("no converted sessions found; run `nwb-v1former convert` first", where=root)
     return [SessionStore(folder) for folder in folders]

@@ -83,8 +83,9 @@ def scorable_trials(store: SessionStore, tier: str) -> np.ndarray:
     indices = tier_trials(store, tier)
     if not len(indices):
         raise SessionError(
-            f"{store.folder}: no {tier} trial longer than {metrics.SKIP_FRAMES} ticks to evaluate on; "
-            "choose another tier (--tier)"
+            f"no {tier} trial longer than {metrics.SKIP_FRAMES} ticks to evaluate on; "
+            "choose another tier (--tier)",
+            where=store.folder,
         )
     return indices
 

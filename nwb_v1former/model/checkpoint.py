@@ -32,8 +32,9 @@ def save_checkpoint(
     bad = non_finite(state)
     if bad:
         raise CheckpointError(
-            f"{path}: not written: the weights hold NaN or infinity ({', '.join(bad[:3])}); "
-            "the training diverged: train again with lower learning rates"
+            f"not written: the weights hold NaN or infinity ({', '.join(bad[:3])}); "
+            "the training diverged: train again with lower learning rates",
+            where=path,
         )
     payload = {
         "format": FORMAT,
@@ -55,8 +56,9 @@ def save_checkpoint(
             torch.save(payload, temporary)
         except RuntimeError as error:  # torch reports a failed write (disk full, size limit) this way
             raise OutputError(
-                f"{path}: cannot be written ({detail(error, 80)}); is the disk full? free space or "
-                "choose another output"
+                f"cannot be written ({detail(error, 80)}); is the disk full? free space or "
+                "choose another output",
+                where=path,
             ) from None
     return Path(path)
 
@@ -91,11 +93,12 @@ def load_tensors(path: Path, advice: str) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
-            f"{path}: not a readable checkpoint: it holds Python objects besides tensors, never loaded "
-            f"(that could run code); {advice}"
+            f"not a readable checkpoint: it holds Python objects besides tensors, never loaded "
+            f"(that could run code); {advice}",
+            where=path,
         ) from None
     except Exception as error:  # torch raises many types for damaged or foreign files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({detail(error)}); {advice}") from None
+        raise CheckpointError(f"not a readable checkpoint ({detail(error)}); {advice}", where=path) from None
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -106,22 +109,26 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError("no such checkpoint file", where=path)
     payload = load_tensors(
         path, "for the authors' ViV1T checkpoints run `nwb-v1former import-viv1t` on their run folder"
     )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
-            f"{path}: not an nwb-v1former checkpoint; for the authors' ViV1T checkpoints run "
-            "`nwb-v1former import-viv1t` first"
+            "not an nwb-v1former checkpoint; for the authors' ViV1T checkpoints run "
+            "`nwb-v1former import-viv1t` first",
+            where=path,
         )
     if payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {payload.get('format_version')} is not supported")
+        raise CheckpointError(
+            f"checkpoint format {payload.get('format_version')} is not supported", where=path
+        )
     bad = non_finite(payload.get("state_dict") or {})
     if bad:
         raise CheckpointError(
-            f"{path}: the weights hold NaN or infinity ({', '.join(bad[:3])}); the training that wrote "
-            "it diverged: train again"
+            f"the weights hold NaN or infinity ({', '.join(bad[:3])}); the training that wrote "
+            "it diverged: train again",
+            where=path,
         )
     return payload
 
@@ -135,5 +142,5 @@ def load_checkpoint(path: str | Path) -> V1Former:
             model.add_session(key, session["roi_ids"].numpy(), session["coordinates"].numpy())
         model.load_state_dict(payload["state_dict"], strict=True)
     except (ConfigError, RuntimeError, KeyError) as error:
-        raise CheckpointError(f"{path}: checkpoint does not fit its own config ({error})") from None
+        raise CheckpointError(f"checkpoint does not fit its own config ({error})", where=path) from None
     return model.eval()

@@ -28,8 +28,8 @@ def _run_folder(folder: Path) -> Path:
             return candidate
     missing = "args.yaml" if not (folder / "args.yaml").is_file() else "ckpt/model.pt"
     raise CheckpointError(
-        f"{folder}: not a ViV1T run folder (no {missing}); "
-        "give the folder that holds args.yaml and ckpt/model.pt"
+        f"not a ViV1T run folder (no {missing}); give the folder that holds args.yaml and ckpt/model.pt",
+        where=folder,
     )
 
 
@@ -40,14 +40,14 @@ def import_viv1t(folder: str | Path, out: str | Path, *, overwrite: bool = False
     try:
         args = yaml.safe_load((run / "args.yaml").read_text())
     except Exception as error:  # yaml raises many types for damaged files
-        raise CheckpointError(f"{run}: cannot read args.yaml ({detail(error)})") from None
+        raise CheckpointError(f"cannot read args.yaml ({detail(error)})", where=run) from None
     state_dict = load_tensors(run / "ckpt" / "model.pt", "check that it is the authors' ckpt/model.pt")
     info_path = run / "ckpt" / "info.yaml"
     info = yaml.safe_load(info_path.read_text()) if info_path.is_file() else {}
     try:
         model = model_from_authors(args, state_dict)
     except ConfigError as error:
-        raise CheckpointError(f"{run}: {error}") from None
+        raise CheckpointError(str(error), where=run) from None
     provenance = Provenance(
         imported_from=str(run.resolve()),
         model="ViV1T V-2025 (Li et al., bioRxiv 2025)",

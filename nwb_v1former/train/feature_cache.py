@@ -201,8 +201,9 @@ class SessionCache:
                 values = output.cpu().numpy().astype(self.dtype)
                 if not np.isfinite(values).all():
                     raise ConfigError(
-                        f"{store.folder}: the core's output for ticks {start}-{start + length} overflows "
-                        f"{self.dtype.name}; use --feature-cache-dtype float32 or --no-feature-cache"
+                        f"the core's output for ticks {start}-{start + length} overflows "
+                        f"{self.dtype.name}; use --feature-cache-dtype float32 or --no-feature-cache",
+                        where=store.folder,
                     )
                 os.pwrite(
                     handle.fileno(),
@@ -221,7 +222,7 @@ class SessionCache:
         """The core's output for the piece [start, start + length): (1, E, T, H', W') float32."""
         index = self.index.get((int(start), int(length)))
         if index is None:
-            raise ConfigError(f"{self.folder}: no cached piece at ticks {start}-{start + length}")
+            raise ConfigError(f"no cached piece at ticks {start}-{start + length}", where=self.folder)
         if self._handle is None:
             self._handle = os.open(self.path, os.O_RDONLY)
             with open(self.path, "rb") as handle:
@@ -340,8 +341,9 @@ def _check_space(directory: Path, caches: list[SessionCache], reporter: Reporter
     )
     if needed > free:
         raise ConfigError(
-            f"{directory}: the feature cache needs {needed / 1e9:.2f} GB, the disk has {free / 1e9:.2f} GB "
-            "free; free space, choose another --feature-cache-dir, or pass --no-feature-cache"
+            f"the feature cache needs {needed / 1e9:.2f} GB, the disk has {free / 1e9:.2f} GB "
+            "free; free space, choose another --feature-cache-dir, or pass --no-feature-cache",
+            where=directory,
         )
 
 

@@ -36,8 +36,9 @@ def resolve_base(reference: str | Path) -> Path:
     path = Path(name)
     if not path.is_file():
         raise CheckpointError(
-            f"{name}: no such checkpoint file; give a .ckpt path, a shipped core ({', '.join(SHIPPED)}) "
-            f"or a published model ({', '.join(PUBLISHED)})"
+            f"no such checkpoint file; give a .ckpt path, a shipped core ({', '.join(SHIPPED)}) "
+            f"or a published model ({', '.join(PUBLISHED)})",
+            where=name,
         )
     return path
 
@@ -60,8 +61,9 @@ def check_frames(config: ModelConfig, source: str) -> None:
     if tuple(config.frame_shape) != (FRAME_HEIGHT, FRAME_WIDTH):
         height, width = config.frame_shape
         raise CheckpointError(
-            f"{source}: its core takes {height}x{width} frames but converted sessions are "
-            f"{FRAME_HEIGHT}x{FRAME_WIDTH}; use a checkpoint trained on the common dataset"
+            f"its core takes {height}x{width} frames but converted sessions are "
+            f"{FRAME_HEIGHT}x{FRAME_WIDTH}; use a checkpoint trained on the common dataset",
+            where=source,
         )
 
 

@@ -69,14 +69,16 @@ def training_sessions(
         counts = {tier: int((store.trials.tier == tier).sum()) for tier in ("train", "validation")}
         if counts["train"] == 0:
             raise SessionError(
-                f"{store.folder}: the training tier is empty ({len(store.trials)} trials, none 'train'); "
-                "the session needs training trials (check its tier column or convert it again)"
+                f"the training tier is empty ({len(store.trials)} trials, none 'train'); "
+                "the session needs training trials (check its tier column or convert it again)",
+                where=store.folder,
             )
         validation = tier_trials(store, "validation")
         if not len(validation):
             raise SessionError(
-                f"{store.folder}: too few trials: no validation trial longer than {metrics.SKIP_FRAMES} "
-                f"ticks ({counts['validation']} validation trials); early stopping needs at least one"
+                f"too few trials: no validation trial longer than {metrics.SKIP_FRAMES} "
+                f"ticks ({counts['validation']} validation trials); early stopping needs at least one",
+                where=store.folder,
             )
         subset = training_subset(store, config.train_fraction, config.seed)
         built.append(

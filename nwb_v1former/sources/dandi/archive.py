@@ -57,7 +57,7 @@ def connect(api_url: str | None) -> Iterator[DandiAPIClient]:
             client = DandiAPIClient(api_url=api_url)
     except Exception as error:  # dandi raises RuntimeError/ValueError/HTTP errors for a bad server
         raise SourceError(
-            f"{where}: not a DANDI API server that answers ({_first_line(error)}); check --dandi-api-url"
+            f"not a DANDI API server that answers ({_first_line(error)}); check --dandi-api-url", where=where
         ) from None
     with client:
         for prefix in ("http://", "https://"):
@@ -69,12 +69,13 @@ def connect(api_url: str | None) -> Iterator[DandiAPIClient]:
             except requests.HTTPError as error:
                 status = getattr(error.response, "status_code", None)
                 raise SourceError(
-                    f"{where}: the API key in {API_KEY_ENV} was refused (HTTP {status}); "
-                    "check that it is this server's key"
+                    f"the API key in {API_KEY_ENV} was refused (HTTP {status}); "
+                    "check that it is this server's key",
+                    where=where,
                 ) from None
             except requests.RequestException as error:
                 problem = f"cannot reach it ({type(error).__name__})"
-                raise SourceError(f"{where}: {problem}; check the connection") from None
+                raise SourceError(f"{problem}; check the connection", where=where) from None
         yield client
 
 
@@ -87,8 +88,9 @@ def open_version(client: DandiAPIClient, ref: DandiRef) -> RemoteDandiset:
             dandiset = client.get_dandiset(ref.dandiset_id, lazy=False)
         except NotFoundError:
             raise SourceError(
-                f"{ref}: no dandiset {ref.dandiset_id} on {client.api_url}; check the id"
-                f"{'' if os.environ.get(API_KEY_ENV) else f' (embargoed? set {API_KEY_ENV})'}"
+                f"no dandiset {ref.dandiset_id} on {client.api_url}; check the id"
+                f"{'' if os.environ.get(API_KEY_ENV) else f' (embargoed? set {API_KEY_ENV})'}",
+                where=ref,
             ) from None
         if ref.version is None and dandiset.most_recent_published_version is not None:
             chosen = dandiset
@@ -100,11 +102,14 @@ def open_version(client: DandiAPIClient, ref: DandiRef) -> RemoteDandiset:
             except NotFoundError:
                 published = [str(v) for v in dandiset.get_versions() if str(v) != DRAFT]
                 raise SourceError(
-                    f"{ref}: dandiset {ref.dandiset_id} has no version {ref.version!r}; published: "
-                    f"{', '.join(published) or 'none'} (or @draft)"
+                    f"dandiset {ref.dandiset_id} has no version {ref.version!r}; published: "
+                    f"{', '.join(published) or 'none'} (or @draft)",
+                    where=ref,
                 ) from None
     if not _VERSION_NAME.fullmatch(chosen.version_id) or ".." in chosen.version_id:
-        raise SourceError(f"{ref}: the server named a version {chosen.version_id!r}: not a safe folder name")
+        raise SourceError(
+            f"the server named a version {chosen.version_id!r}: not a safe folder name", where=ref
+        )
     return chosen
 
 
@@ -127,8 +132,8 @@ def nwb_assets(dandiset: RemoteDandiset, ref: DandiRef) -> list[RemoteBlobAsset]
     if not assets:
         what = "no .nwb asset" if pattern is None else f"no .nwb asset matching {pattern!r}"
         raise SourceError(
-            f"{ref}: version {dandiset.version_id} of dandiset {ref.dandiset_id} has {what}; "
-            "check the path or glob"
+            f"version {dandiset.version_id} of dandiset {ref.dandiset_id} has {what}; check the path or glob",
+            where=ref,
         )
     return assets
 
@@ -140,7 +145,7 @@ def describe(asset: RemoteAsset, dandiset: RemoteDandiset, ref: DandiRef) -> Dan
             digest = asset.get_raw_digest()
         except NotFoundError:
             raise SourceError(
-                f"{ref}: the asset {asset.path} has no dandi-etag digest to verify a download against"
+                f"the asset {asset.path} has no dandi-etag digest to verify a download against", where=ref
             ) from None
     return DandiAsset(
         dandiset_id=dandiset.identifier,
@@ -165,7 +170,7 @@ def content_url(client: DandiAPIClient, asset: DandiAsset, dandiset: RemoteDandi
         response = client.session.head(asset.download_url, allow_redirects=False, timeout=30)
         response.raise_for_status()
     except requests.RequestException as error:
-        raise SourceError(f"{asset}: no location for the file's bytes ({_first_line(error)})") from None
+        raise SourceError(f"no location for the file's bytes ({_first_line(error)})", where=asset) from None
     if not response.is_redirect:  # the API serves the bytes itself
         return asset.download_url
     location = urljoin(asset.download_url, response.headers["Location"])
@@ -186,15 +191,16 @@ def _api_errors(ref: DandiRef, client: DandiAPIClient) -> Iterator[None]:
             if status in (401, 403)
             else "try again later"
         )
-        raise SourceError(f"{ref}: {client.api_url} answered HTTP {status}; {advice}") from None
+        raise SourceError(f"{client.api_url} answered HTTP {status}; {advice}", where=ref) from None
     except requests.Timeout:
         raise SourceError(
-            f"{ref}: {client.api_url} did not answer within {TIMEOUT_S[1]} s; check the connection or "
-            "try again later"
+            f"{client.api_url} did not answer within {TIMEOUT_S[1]} s; check the connection or "
+            "try again later",
+            where=ref,
         ) from None
     except requests.RequestException as error:
         raise SourceError(
-            f"{ref}: cannot reach {client.api_url} ({type(error).__name__}); check the connection"
+            f"cannot reach {client.api_url} ({type(error).__name__}); check the connection", where=ref
         ) from None
 
 

@@ -59,8 +59,9 @@ def _fetch_locked(asset: DandiAsset, target: Path, session: requests.Session, pr
     if digest != asset.digest:
         partial.unlink()
         raise SourceError(
-            f"{asset}: the downloaded file does not match its DANDI digest (expected {asset.digest}, "
-            f"got {digest}); it was deleted: run again to download it afresh"
+            f"the downloaded file does not match its DANDI digest (expected {asset.digest}, "
+            f"got {digest}); it was deleted: run again to download it afresh",
+            where=asset,
         )
     os.replace(partial, target)
     mark_verified(target, asset.digest)
@@ -96,8 +97,9 @@ def _download(asset: DandiAsset, partial: Path, session: requests.Session, progr
                 ) as response:
                     if response.status_code not in (200, 206):
                         raise SourceError(
-                            f"{asset}: the download answered HTTP {response.status_code}; "
-                            "check access (DANDI_API_KEY for an embargoed dandiset) and try again"
+                            f"the download answered HTTP {response.status_code}; "
+                            "check access (DANDI_API_KEY for an embargoed dandiset) and try again",
+                            where=asset,
                         )
                     if have and response.status_code == 200:  # the server ignored Range: start over
                         have, hasher = 0, EtagHasher(asset.size)
@@ -106,7 +108,7 @@ def _download(asset: DandiAsset, partial: Path, session: requests.Session, progr
                         for chunk in response.iter_content(CHUNK_BYTES):
                             if have + len(chunk) > asset.size:
                                 raise SourceError(
-                                    f"{asset}: the server sent more than the asset's {asset.size} bytes"
+                                    f"the server sent more than the asset's {asset.size} bytes", where=asset
                                 )
                             out.write(chunk)
                             hasher.update(chunk)
@@ -120,8 +122,9 @@ def _download(asset: DandiAsset, partial: Path, session: requests.Session, progr
                 failures += 1
                 if failures == ATTEMPTS:
                     raise SourceError(
-                        f"{asset}: download interrupted at {have:,} of {asset.size:,} bytes "
-                        f"({type(error).__name__}); the partial file is kept: run again to resume"
+                        f"download interrupted at {have:,} of {asset.size:,} bytes "
+                        f"({type(error).__name__}); the partial file is kept: run again to resume",
+                        where=asset,
                     ) from None
                 time.sleep(0.5 * failures)
     return hasher.hexdigest()

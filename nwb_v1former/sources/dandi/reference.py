@@ -61,8 +61,9 @@ def refuse_bare_id(text: str) -> None:
     match = _BARE.fullmatch(text)
     if match is not None:
         raise SourceError(
-            f"{text}: a bare dandiset id; write dandiset:{match['id']}{match['rest']} "
-            "(or give the path of an .nwb file or folder)"
+            f"a bare dandiset id; write dandiset:{match['id']}{match['rest']} "
+            "(or give the path of an .nwb file or folder)",
+            where=text,
         )
 
 
@@ -77,20 +78,21 @@ def parse_source(text: str) -> DandiRef:
     if text.lower().startswith("dandi://") or _ARCHIVE_URL.match(text):
         return _parse_url(text)
     refuse_bare_id(text)
-    raise SourceError(f"{text}: not a DANDI source; use {FORMS}")
+    raise SourceError(f"not a DANDI source; use {FORMS}", where=text)
 
 
 def _ref(
     text: str, dandiset_id: str, version: str | None, pattern: str | None, api_url: str | None = None
 ) -> DandiRef:
     if not _ID.fullmatch(dandiset_id or ""):
-        raise SourceError(f"{text}: a dandiset id has six digits (e.g. dandiset:000123); use {FORMS}")
+        raise SourceError(f"a dandiset id has six digits (e.g. dandiset:000123); use {FORMS}", where=text)
     if version is not None and not version:
-        raise SourceError(f"{text}: empty version after '@'; write @draft or a published version")
+        raise SourceError("empty version after '@'; write @draft or a published version", where=text)
     if version is not None and not _VERSION.fullmatch(version):
         raise SourceError(
-            f"{text}: {version!r} is not a dandiset version; write draft or a published version "
-            "such as 0.230101.1200"
+            f"{version!r} is not a dandiset version; write draft or a published version "
+            "such as 0.230101.1200",
+            where=text,
         )
     pattern = (pattern or "").lstrip("/") or None
     return DandiRef(dandiset_id, version, pattern, api_url)
@@ -111,9 +113,11 @@ def _parse_url(text: str) -> DandiRef:
             parsed = parse_dandi_url(text)
     except Exception as error:  # dandi raises several types (unknown URL, server unreachable)
         reason = one_line(str(error)) or type(error).__name__
-        raise SourceError(f"{text}: not a DANDI URL that can be read ({reason}); use {FORMS}") from None
+        raise SourceError(f"not a DANDI URL that can be read ({reason}); use {FORMS}", where=text) from None
     if isinstance(parsed, (AssetIDURL, BaseAssetIDURL)):
-        raise SourceError(f"{text}: asset-id URLs are not supported; give dandiset:ID[@version]/<asset path>")
+        raise SourceError(
+            "asset-id URLs are not supported; give dandiset:ID[@version]/<asset path>", where=text
+        )
     return _ref(
         text, parsed.dandiset_id or "", parsed.version_id, getattr(parsed, "path", None), parsed.instance.api
     )

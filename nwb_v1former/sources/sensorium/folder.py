@@ -40,14 +40,14 @@ def one_line(error: Exception | str) -> str:
 def load_npy(path: Path, *, mmap: bool = False) -> np.ndarray:
     """A .npy file without pickles; SessionError naming the file when it is missing or unreadable."""
     if not path.is_file():
-        raise SessionError(f"{path}: missing; re-extract the Sensorium archive of this mouse")
+        raise SessionError("missing; re-extract the Sensorium archive of this mouse", where=path)
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (OSError, ValueError, EOFError) as error:
         fix = "re-extract it from the Sensorium archive"
         if "allow_pickle" in str(error):
             fix = "re-save it as a plain array: np.save(path, np.load(path, allow_pickle=True).astype(str))"
-        raise SessionError(f"{path}: not a readable .npy file ({one_line(error)}); {fix}") from None
+        raise SessionError(f"not a readable .npy file ({one_line(error)}); {fix}", where=path) from None
 
 
 @dataclass(frozen=True)
@@ -89,29 +89,31 @@ def _trial_count(root: Path) -> int:
         folder = root / "data" / kind
         if not folder.is_dir():
             raise SessionError(
-                f"{folder}: missing; a Sensorium mouse folder holds data/{{{','.join(KINDS)}}} and meta/"
+                f"missing; a Sensorium mouse folder holds data/{{{','.join(KINDS)}}} and meta/", where=folder
             )
         found[kind] = set()
         for path in folder.glob("*.npy"):
             if not path.stem.isdigit():
-                raise SessionError(f"{path}: not a trial file (<number>.npy); move it out of {folder}")
+                raise SessionError(f"not a trial file (<number>.npy); move it out of {folder}", where=path)
             found[kind].add(int(path.stem))
     reference = found["responses"]
     if not reference:
-        raise SessionError(f"{root / 'data' / 'responses'}: no trial files (<number>.npy)")
+        raise SessionError("no trial files (<number>.npy)", where=root / "data" / "responses")
     for kind, numbers in found.items():
         if numbers != reference:
             number = min(numbers ^ reference)
             has, lacks = ("responses", kind) if number in reference else (kind, "responses")
             raise SessionError(
-                f"{root / 'data' / lacks / f'{number}.npy'}: missing while data/{has}/{number}.npy exists; "
-                "every trial needs one file in each data folder"
+                f"missing while data/{has}/{number}.npy exists; "
+                "every trial needs one file in each data folder",
+                where=root / "data" / lacks / f"{number}.npy",
             )
     n = len(reference)
     if reference != set(range(n)):
         raise SessionError(
-            f"{root / 'data' / 'responses'}: trial files are not numbered 0..{n - 1} "
-            f"({min(set(range(n)) - reference)}.npy is missing); meta/trials is indexed by file number"
+            f"trial files are not numbered 0..{n - 1} "
+            f"({min(set(range(n)) - reference)}.npy is missing); meta/trials is indexed by file number",
+            where=root / "data" / "responses",
         )
     return n
 
@@ -121,28 +123,31 @@ def _meta(root: Path, n_trials: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     neurons, trials = root / "meta" / "neurons", root / "meta" / "trials"
     unit_ids = load_npy(neurons / "unit_ids.npy")
     if unit_ids.ndim != 1 or unit_ids.dtype.kind not in "iu" or len(np.unique(unit_ids)) != len(unit_ids):
-        raise SessionError(f"{neurons / 'unit_ids.npy'}: expected unique integer ids (N,)")
+        raise SessionError("expected unique integer ids (N,)", where=neurons / "unit_ids.npy")
     coordinates = load_npy(neurons / "cell_motor_coordinates.npy")
     if coordinates.shape != (len(unit_ids), 3) or coordinates.dtype.kind not in "iuf":
         raise SessionError(
-            f"{neurons / 'cell_motor_coordinates.npy'}: shape {coordinates.shape}, expected "
-            f"({len(unit_ids)}, 3) numbers, one row per unit of unit_ids.npy"
+            f"shape {coordinates.shape}, expected "
+            f"({len(unit_ids)}, 3) numbers, one row per unit of unit_ids.npy",
+            where=neurons / "cell_motor_coordinates.npy",
         )
     if not np.isfinite(coordinates).all():
-        raise SessionError(f"{neurons / 'cell_motor_coordinates.npy'}: holds NaN or infinity")
+        raise SessionError("holds NaN or infinity", where=neurons / "cell_motor_coordinates.npy")
     tiers = load_npy(trials / "tiers.npy")
     if tiers.shape != (n_trials,) or tiers.dtype.kind not in "US":
         raise SessionError(
-            f"{trials / 'tiers.npy'}: {tiers.shape} {tiers.dtype} for {n_trials} trial files; "
-            "it must hold one tier name per trial file"
+            f"{tiers.shape} {tiers.dtype} for {n_trials} trial files; "
+            "it must hold one tier name per trial file",
+            where=trials / "tiers.npy",
         )
     trial_idx = None
     if (trials / "trial_idx.npy").exists():
         trial_idx = load_npy(trials / "trial_idx.npy")
         if trial_idx.shape != (n_trials,) or trial_idx.dtype.kind not in "iu":
             raise SessionError(
-                f"{trials / 'trial_idx.npy'}: {trial_idx.shape} {trial_idx.dtype} for {n_trials} trial "
-                "files; it must hold one integer per trial file (or be removed to keep file order)"
+                f"{trial_idx.shape} {trial_idx.dtype} for {n_trials} trial "
+                "files; it must hold one integer per trial file (or be removed to keep file order)",
+                where=trials / "trial_idx.npy",
             )
     return unit_ids, coordinates, tiers.astype(str), trial_idx
 
@@ -156,9 +161,11 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
             shape, _, dtype = read(handle)
             complete = path.stat().st_size >= handle.tell() + np.prod(shape, dtype=np.int64) * dtype.itemsize
     except (OSError, ValueError, EOFError) as error:
-        raise SessionError(f"{path}: not a readable .npy file ({one_line(error)}); re-extract it") from None
+        raise SessionError(
+            f"not a readable .npy file ({one_line(error)}); re-extract it", where=path
+        ) from None
     if not complete:
-        raise SessionError(f"{path}: truncated (shorter than its header says); re-extract it")
+        raise SessionError("truncated (shorter than its header says); re-extract it", where=path)
     return shape, dtype
 
 
@@ -183,15 +190,17 @@ def _check_shapes(root: Path, n_trials: int, n_neurons: int) -> tuple[int, int]:
                 good = len(shape) == 2 and shape[0] == (n_neurons if kind == "responses" else 2)
             if not good or dtype.kind not in "iuf":
                 raise SessionError(
-                    f"{root / 'data' / kind / f'{number}.npy'}: {shape} {dtype}, expected {expected[kind]} "
-                    "numbers like the other trials; fix or remove this trial"
+                    f"{shape} {dtype}, expected {expected[kind]} numbers like the other trials; "
+                    "fix or remove this trial",
+                    where=root / "data" / kind / f"{number}.npy",
                 )
     for number in range(n_trials):
         lengths = {kind: headers[kind][number][0][-1] for kind in KINDS}
         if len(set(lengths.values())) > 1:
             raise SessionError(
-                f"{root / 'data'}: trial {number} has arrays of different lengths {lengths}; "
-                "the four files of a trial must have the same number of frames"
+                f"trial {number} has arrays of different lengths {lengths}; "
+                "the four files of a trial must have the same number of frames",
+                where=root / "data",
             )
     return frame_shape
 
@@ -205,12 +214,14 @@ def _measure(root: Path, number: int, tier: str) -> tuple[int, int, str, bool]:
         nan |= np.isnan(arrays[kind]).any(axis=0)
     valid = int(np.argmax(nan)) if nan.any() else len(nan)
     if valid == 0:
-        raise SessionError(f"{root / 'data'}: trial {number} is NaN from its first frame; remove this trial")
+        raise SessionError(
+            f"trial {number} is NaN from its first frame; remove this trial", where=root / "data"
+        )
     frames = video[:, :, :valid]
     if not (np.all(frames == np.rint(frames)) and frames.min() >= 0 and frames.max() <= 255):
         raise SessionError(
-            f"{root / 'data' / 'videos' / f'{number}.npy'}: pixel values are not integers in 0-255; "
-            "expected the released 8-bit frames"
+            "pixel values are not integers in 0-255; expected the released 8-bit frames",
+            where=root / "data" / "videos" / f"{number}.npy",
         )
     stimulus = stimulus_id(np.ascontiguousarray(frames.transpose(2, 0, 1)).astype(np.uint8))
     hidden = canonical_tier(tier) == "test" and not np.any(arrays["responses"][:, :valid])
@@ -222,7 +233,7 @@ def scan_folder(folder: str | Path, *, progress: bool = False) -> SensoriumFolde
     root = Path(folder)
     if not root.is_dir():
         raise SessionError(
-            f"{root}: no such folder; give one Sensorium 2023 mouse folder (with data/ and meta/)"
+            "no such folder; give one Sensorium 2023 mouse folder (with data/ and meta/)", where=root
         )
     n = _trial_count(root)
     unit_ids, coordinates, tiers, trial_idx = _meta(root, n)

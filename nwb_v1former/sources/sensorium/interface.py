@@ -291,17 +291,17 @@ def load_metadata(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file() or path.suffix not in (".yml", ".yaml", ".json"):
         raise ConfigError(
-            f"{path}: not a metadata file; give a .yml/.yaml/.json with NWBFile / Subject blocks"
+            "not a metadata file; give a .yml/.yaml/.json with NWBFile / Subject blocks", where=path
         )
     try:
         loaded = load_dict_from_file(path)
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot be parsed ({one_line(error)})") from None
+        raise ConfigError(f"cannot be parsed ({one_line(error)})", where=path) from None
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping with NWBFile / Subject blocks")
+        raise ConfigError("expected a mapping with NWBFile / Subject blocks", where=path)
     unknown = sorted(set(loaded) - {"NWBFile", "Subject"})
     if unknown:
-        raise ConfigError(f"{path}: unknown block(s) {unknown}; this converter takes NWBFile and Subject")
+        raise ConfigError(f"unknown block(s) {unknown}; this converter takes NWBFile and Subject", where=path)
     return loaded
 
 
@@ -349,10 +349,10 @@ def convert_sensorium(
         nwbfile = make_nwbfile_from_metadata(metadata)
     except jsonschema.ValidationError as error:
         field = "/".join(str(part) for part in error.absolute_path)
-        raise ConfigError(f"{where}: {field}: {one_line(error.message)}") from None
+        raise ConfigError(f"{field}: {one_line(error.message)}", where=where) from None
     except ValueError as error:  # e.g. a date that is not ISO 8601
         raise ConfigError(
-            f"{where}: {one_line(error)}; dates are ISO 8601, e.g. 2023-03-01T10:00:00+01:00"
+            f"{one_line(error)}; dates are ISO 8601, e.g. 2023-03-01T10:00:00+01:00", where=where
         ) from None
     converter.add_to_nwbfile(nwbfile, metadata, conversion_options={"Sensorium": {"progress": progress}})
     configuration = get_default_backend_configuration(nwbfile, backend="hdf5")
