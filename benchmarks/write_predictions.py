@@ -27,8 +27,8 @@ from hdmf.data_utils import DataChunkIterator
 from pynwb import NWBHDF5IO, NWBFile
 from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseSeries
 
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.provenance import ModelProvenance
-from nwb_v1former.nwb.read import TICK_RATE
 from nwb_v1former.nwb.write import CHUNK_BYTES, write_predictions
 
 BLOCK_TICKS = 300
@@ -85,7 +85,7 @@ def write_source(path: Path, frames: int, neurons: int, rate: float) -> float:
 
 def ticks(frames: int, rate: float) -> np.ndarray:
     """The model's 30 Hz ticks over the imaging span, a third of a frame after the imaging clock."""
-    return SHIFT_S + np.arange(int((frames - 1) / rate * TICK_RATE)) / TICK_RATE
+    return SHIFT_S + np.arange(int((frames - 1) / rate * TICK_RATE_HZ)) / TICK_RATE_HZ
 
 
 def blocks(n_ticks: int, neurons: int):
