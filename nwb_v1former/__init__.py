@@ -20,7 +20,6 @@ _LAZY = {
     "Recording": "nwb_v1former.simulate",
     "simulate_and_write": "nwb_v1former.simulate",
     "load_truth": "nwb_v1former.simulate",
-    "read_session": "nwb_v1former.nwb.read",
     "convert": "nwb_v1former.nwb.convert",
     "SessionStore": "nwb_v1former.data.store",
     "V1Former": "nwb_v1former.model",

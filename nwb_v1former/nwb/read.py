@@ -29,7 +29,7 @@ from nwb_v1former.nwb.discover import (
 )
 from nwb_v1former.nwb.frames import BLANK_VALUE
 from nwb_v1former.nwb.remote import RemoteFile
-from nwb_v1former.nwb.rois import ResponsePlane, choose_response_series, response_candidates, response_plane
+from nwb_v1former.nwb.rois import ResponsePlane, choose_planes
 from nwb_v1former.nwb.stimulus import (
     Presentations,
     Timeline,
@@ -49,7 +49,7 @@ MAX_NAN_FRACTION = 0.05
 
 @dataclass
 class SessionPlan:
-    """What the reader found and will use for one file; `read_session` returns it.
+    """What the reader found in one file and will use: responses, stimulus, behaviour, the 30 Hz grid.
 
     The NWB objects it holds are readable only while the file is open (inside `open_session`).
     """
@@ -95,9 +95,7 @@ def plan_session(
 ) -> SessionPlan:
     """Choose responses and stimulus, check they overlap in time, and lay the 30 Hz grid over the overlap."""
     where = str(path)
-    candidates = [(object_path(s), s) for s in response_candidates(nwbfile.objects.values())]
-    chosen = choose_response_series(candidates, responses, where)
-    planes = [response_plane(p, s, index, where) for index, (p, s) in enumerate(chosen)]
+    planes = choose_planes(nwbfile, responses, where)
     found, unusable = find_presentations(nwbfile, object_path)
     presentations = select_presentations(found, stimulus, where, unusable)
     timeline = Timeline.merge(presentations)
@@ -149,17 +147,6 @@ def open_session(
             yield plan_session(nwbfile, path, opened_version(nwbfile), responses=responses, stimulus=stimulus)
     except SessionError as error:
         raise error.within(path) from None
-
-
-def read_session(
-    path: str | Path | RemoteFile, *, responses: str | None = None, stimulus: str | None = None
-) -> SessionPlan:
-    """What the reader finds in one NWB file and will use (responses, ROIs, stimulus, grid).
-
-    Raises SessionError, with one line naming the file and the fix, for any unusable input.
-    """
-    with open_session(path, responses=responses, stimulus=stimulus) as plan:
-        return plan
 
 
 @dataclass
@@ -228,27 +215,6 @@ def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
                 block[rows[mine]] = np.stack([cache[(source_index, int(f))] for f in frames[mine]])
             video[current.start : current.start + len(block)] = block
             progress.update(len(block))
-
-
-def response_planes(
-    path: str | Path | RemoteFile, *, responses: str | None = None
-) -> list[tuple[ResponsePlane, np.ndarray]]:
-    """The chosen response series of a file with their raw data (M, n) in the series' unit.
-
-    For checking a file's responses on their own clock, e.g. against a segmentation's output.
-    """
-    path = as_source(path)
-    with open_nwb(path) as nwbfile:
-        candidates = [(object_path(s), s) for s in response_candidates(nwbfile.objects.values())]
-        chosen = choose_response_series(candidates, responses, str(path))
-        planes = [response_plane(p, s, index, str(path)) for index, (p, s) in enumerate(chosen)]
-        return [(plane, _raw_values(plane)) for plane in planes]
-
-
-def _raw_values(plane: ResponsePlane) -> np.ndarray:
-    conversion, offset = scale(plane.series)
-    data = plane.frames(0, plane.n_frames)
-    return data if (conversion, offset) == (1.0, 0.0) else data * conversion + offset
 
 
 def _nan_counts(plane: ResponsePlane) -> tuple[np.ndarray, np.ndarray]:

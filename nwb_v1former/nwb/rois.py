@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from pynwb import NWBFile
 from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSeries
 
 from nwb_v1former.errors import MissingDataError, SessionError
@@ -79,13 +80,21 @@ class ResponsePlane:
         return coordinates, [f"{table}: ROI {ids}{more}: empty masks, placed at the others' mean centroid"]
 
 
+def choose_planes(nwbfile: NWBFile, requested: str | None, where: str) -> list[ResponsePlane]:
+    """The response planes a session is made of, in column order: the one choice `convert`, `inspect`
+    and `predict` all use (`requested`: the --responses option; `where` names the file in errors)."""
+    candidates = [(object_path(s), s) for s in _response_candidates(nwbfile.objects.values())]
+    chosen = _choose_response_series(candidates, requested, where)
+    return [_response_plane(path, series, index, where) for index, (path, series) in enumerate(chosen)]
+
+
 def _rank(series: RoiResponseSeries) -> tuple[int, int, str]:
     container = 0 if isinstance(series.parent, DfOverF) or "dff" in series.parent.name.lower() else 1
     kind = 2 if _NEUROPIL.search(series.name) else (1 if _DECONVOLVED.search(series.name) else 0)
     return container, kind, series.name
 
 
-def choose_response_series(
+def _choose_response_series(
     candidates: list[tuple[str, RoiResponseSeries]], requested: str | None, where: str
 ) -> list[tuple[str, RoiResponseSeries]]:
     """The series that make up the session's responses: one per ROI table (planes), best kind first.
@@ -113,7 +122,7 @@ def choose_response_series(
     return sorted(chosen or list(by_table.values()), key=lambda item: item[0])
 
 
-def response_plane(path: str, series: RoiResponseSeries, plane: int, where: str) -> ResponsePlane:
+def _response_plane(path: str, series: RoiResponseSeries, plane: int, where: str) -> ResponsePlane:
     """ROI ids (in column order) and centroids of the ROIs behind one response series."""
     n_columns = int(series.data.shape[1]) if len(series.data.shape) > 1 else 1
     if n_columns == 0:
@@ -250,7 +259,7 @@ def _image_mask_centroids(table: PlaneSegmentation, rows: np.ndarray) -> tuple[n
     return x[rows], y[rows]
 
 
-def response_candidates(objects) -> list[RoiResponseSeries]:
+def _response_candidates(objects) -> list[RoiResponseSeries]:
     """Every RoiResponseSeries inside DfOverF or Fluorescence containers."""
     return [
         o

@@ -45,11 +45,11 @@ from nwb_v1former.atomic import (
 )
 from nwb_v1former.errors import ConfigError, OutputError, OutputExistsError, SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.nwb.discover import object_path, open_nwb
+from nwb_v1former.nwb.discover import open_nwb
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
 from nwb_v1former.nwb.resample import FrameStream
-from nwb_v1former.nwb.rois import choose_response_series, response_candidates, response_plane
+from nwb_v1former.nwb.rois import choose_planes
 from nwb_v1former.nwb.timing import check_increasing, series_times
 
 DEFAULT_NAME = "v1former_predictions"
@@ -98,13 +98,12 @@ class _Plane:
 
 
 def _planes(source: Path, roi_ids: np.ndarray, responses: str | None) -> list[_Plane]:
-    """The response series the predictions' columns belong to, as the reader chose them for `convert`."""
+    """The response series the predictions' columns belong to: the reader's own choice (`choose_planes`).
+
+    `roi_ids` are the caller's word for the columns; they must be the chosen planes' ROIs, in order.
+    """
     with open_nwb(source) as nwbfile:
-        candidates = [(object_path(s), s) for s in response_candidates(nwbfile.objects.values())]
-        chosen = choose_response_series(candidates, responses, str(source))
-        found = [
-            response_plane(path, series, index, str(source)) for index, (path, series) in enumerate(chosen)
-        ]
+        found = choose_planes(nwbfile, responses, str(source))
         ends = np.cumsum([len(plane.roi_ids) for plane in found])
         planes = [
             _Plane(

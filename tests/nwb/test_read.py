@@ -14,7 +14,9 @@ from nwb_v1former.cli.main import main
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.metrics import correlation_per_neuron
 from nwb_v1former.nwb.convert import convert
-from nwb_v1former.nwb.read import response_planes
+from nwb_v1former.nwb.discover import open_nwb
+from nwb_v1former.nwb.rois import ResponsePlane, choose_planes
+from nwb_v1former.nwb.timing import scale
 from nwb_v1former.simulate import load_truth, simulate_and_write
 
 SIM = {"neurons": 30, "minutes": 1.5, "clip_seconds": 3.0, "planes": 2, "seed": 4}
@@ -94,12 +96,20 @@ def test_trials_and_tiers(converted):
     assert meta["code_version"] and meta["source"]["path"].endswith(".nwb") and meta["transforms"]
 
 
+def _chosen(path, responses=None) -> tuple[ResponsePlane, np.ndarray]:
+    """The first plane the reader chooses in `path`, and its raw data (frames, ROIs) in the series' unit."""
+    with open_nwb(path) as nwbfile:
+        plane, *_ = choose_planes(nwbfile, responses, str(path))
+        conversion, offset = scale(plane.series)
+        return plane, plane.frames(0, plane.n_frames) * conversion + offset
+
+
 def test_suite2p_file_responses_are_exactly_its_npy(real_nwb):
-    (plane, data), *_ = response_planes(real_nwb / "neuroconv_nwb_test.nwb")
+    plane, data = _chosen(real_nwb / "neuroconv_nwb_test.nwb")
     assert plane.path == "/processing/ophys/Fluorescence/RoiResponseSeries"
     np.testing.assert_array_equal(data, np.load(real_nwb / "neuroconv_suite2p-plane0_F.npy").T)
     np.testing.assert_array_equal(plane.roi_ids, np.arange(15))
-    (_, values), *_ = response_planes(real_nwb / "neuroconv_nwb_test.nwb", responses="Neuropil")
+    _, values = _chosen(real_nwb / "neuroconv_nwb_test.nwb", responses="Neuropil")
     np.testing.assert_array_equal(values, np.load(real_nwb / "neuroconv_suite2p-plane0_Fneu.npy").T)
 
 
