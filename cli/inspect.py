@@ -18,7 +18,8 @@ from nwb_v1former.nwb.discover import (
     open_nwb,
     opened_version,
 )
-from nwb_v1former.nwb.read import plan_session, unreadable
+from nwb_v1former.nwb.plan import plan_session
+from nwb_v1former.nwb.read import unreadable
 from nwb_v1former.sources import ResolvedSource
 
 

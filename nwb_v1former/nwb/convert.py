@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 from nwb_v1former.atomic import OutputKind, atomic_output, check_apart, visible_entries
 from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.nwb.discover import NWBSource
-from nwb_v1former.nwb.read import MAX_NAN_FRACTION, open_session, write_store
+from nwb_v1former.nwb.plan import open_session
+from nwb_v1former.nwb.read import MAX_NAN_FRACTION, write_store
 from nwb_v1former.nwb.remote import RemoteFile
 
 
