@@ -87,7 +87,10 @@ def _step(name: str, seconds: dict[str, float], log: Callable[[str], None], what
     log(f"      done in {seconds[name]:.0f} s")
 
 
-DEMO = folder_kind("a demo output folder (simulated/, data/, run/ ...)", "simulated/simulation.json")
+DEMO = folder_kind(
+    "a demo output folder (simulated/, data/, run/ ...)",
+    lambda path: (path / "simulated" / "simulation.json").exists(),
+)
 """What `demo --overwrite` may replace: a previous demo's folder (or an empty one), nothing else."""
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from hostile.checks import assert_refused, assert_succeeded, cli, snapshot
+from hostile.checks import assert_refused, assert_succeeded, cli, partials, snapshot
 from nwb_v1former.pipeline.demo import DEMO
 
 NOT_OURS = "so --overwrite does not replace it"
@@ -65,3 +65,15 @@ def test_insilico_replaces_only_its_own_results(simulated, tmp_path: Path) -> No
     assert_succeeded(cli(*tuning))
     assert_succeeded(cli(*tuning, "--overwrite"))  # its own result: replaced
     assert (out / "tuning.png").is_file() and not (out / "receptive_fields.json").exists()
+
+
+def test_simulate_does_not_replace_a_simulation_the_user_added_to(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    assert_succeeded(cli("simulate", "--out", out, *SIMULATE))
+    (out / "notes.txt").write_text("added by hand\n")  # beside simulation.json, which does not name it
+    before = snapshot(out)
+    assert_refused(cli("simulate", "--out", out, "--overwrite", *SIMULATE), str(out), NOT_OURS)
+    assert snapshot(out) == before and partials(tmp_path) == []
+    (out / "notes.txt").unlink()
+    assert_succeeded(cli("simulate", "--out", out, "--overwrite", "--seed", "1", *SIMULATE))
+    assert '"seed": 1' in (out / "simulation.json").read_text() and partials(tmp_path) == []
