@@ -6,11 +6,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from hostile.checks import assert_refused, assert_succeeded, cli, partials, snapshot
+import pytest
+
+from hostile.checks import OVERLAP, assert_refused, assert_succeeded, cli, partials, snapshot
 from nwb_v1former.pipeline.demo import DEMO
 
 NOT_OURS = "so --overwrite does not replace it"
 SIMULATE = ["--neurons", "15", "--minutes", "1", "--clip-seconds", "2", "--quiet"]
+TINY_DEMO = ["--neurons", "15", "--minutes", "1.0", "--max-epochs", "1", "--quiet"]
 
 
 def foreign_folder(path: Path) -> Path:
@@ -77,3 +80,45 @@ def test_simulate_does_not_replace_a_simulation_the_user_added_to(tmp_path: Path
     (out / "notes.txt").unlink()
     assert_succeeded(cli("simulate", "--out", out, "--overwrite", "--seed", "1", *SIMULATE))
     assert '"seed": 1' in (out / "simulation.json").read_text() and partials(tmp_path) == []
+
+
+def earlier_demo(folder: Path, checkpoint: Path, source: Path | None = None) -> Path:
+    """A demo folder as the demo's steps leave it, each entry written by the command the demo runs;
+    predictions.nwb (10 s of predict) only with `source`, as a demo stopped before predict leaves it."""
+    assert_succeeded(cli("simulate", "--out", folder / "simulated", *SIMULATE))
+    assert_succeeded(cli("convert", folder / "simulated", "--out", folder / "data", "--quiet"))
+    (folder / "run").mkdir()
+    shutil.copyfile(checkpoint, folder / "run" / "best.ckpt")
+    if source is not None:
+        assert_succeeded(cli("predict", checkpoint, source, "--out", folder / "predictions.nwb", "--quiet"))
+    return folder
+
+
+def test_demo_replaces_only_a_demo_nobody_added_to_and_keeps_its_core(
+    tmp_path: Path, source: Path, checkpoint: Path
+) -> None:
+    earlier = earlier_demo(tmp_path / "demo", checkpoint)
+    before = snapshot(earlier)
+    # the core it would fine-tune sits in the folder the demo would delete first
+    core = earlier / "run" / "best.ckpt"
+    assert_refused(cli("demo", "--out", earlier, "--overwrite", "--from", core, "--quiet"), OVERLAP)
+    # an earlier demo passes the kind check: what stops this one is the missing core, before any work
+    missing = cli("demo", "--out", earlier, "--overwrite", "--from", tmp_path / "missing.ckpt", "--quiet")
+    assert_refused(missing, "missing.ckpt: no such checkpoint file")
+    for added in (earlier / "run" / "notes.txt", earlier / "thesis.tex", earlier / "data" / "notes.txt"):
+        added.write_text("mine\n")  # a demo the user added to is theirs now
+        assert_refused(cli("demo", "--out", earlier, "--overwrite", "--quiet"), str(earlier), NOT_OURS)
+        added.unlink()
+    shutil.copyfile(source, earlier / "predictions.nwb")  # an NWB file of the user's under the demo's name
+    assert_refused(cli("demo", "--out", earlier, "--overwrite", "--quiet"), NOT_OURS)
+    (earlier / "predictions.nwb").unlink()
+    assert snapshot(earlier) == before and partials(tmp_path) == []
+
+
+@pytest.mark.slow  # a whole demo: about 45 s on two cores, even with the micro core
+def test_demo_replaces_an_earlier_demo(tmp_path: Path, source: Path, checkpoint: Path, base: Path) -> None:
+    earlier = earlier_demo(tmp_path / "demo", checkpoint, source)
+    stale = snapshot(earlier / "predictions.nwb")
+    assert_succeeded(cli("demo", "--out", earlier, "--overwrite", "--from", base, *TINY_DEMO))
+    assert snapshot(earlier / "predictions.nwb") != stale
+    assert (earlier / "run" / "report" / "index.html").is_file() and partials(tmp_path) == []
