@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hostile.checks import OVERLAP, assert_refused, assert_succeeded, cli, partials, snapshot
+from hostile.checks import OVERLAP, QUICK, assert_refused, assert_succeeded, cli, partials, snapshot
+from nwb_v1former.analysis.report import COMPARISON_TITLE, REPORT_FOLDER, _html
 from nwb_v1former.pipeline.demo import DEMO
 
 NOT_OURS = "so --overwrite does not replace it"
@@ -122,3 +123,30 @@ def test_demo_replaces_an_earlier_demo(tmp_path: Path, source: Path, checkpoint:
     assert_succeeded(cli("demo", "--out", earlier, "--overwrite", "--from", base, *TINY_DEMO))
     assert snapshot(earlier / "predictions.nwb") != stale
     assert (earlier / "run" / "report" / "index.html").is_file() and partials(tmp_path) == []
+
+
+def test_report_replaces_only_a_report_it_wrote(source: Path, base: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert_succeeded(cli("finetune", source, "--out", run, "--from", base, *QUICK))
+    site = tmp_path / "site"  # a web page of the lab's: index.html and a figure, as a report holds
+    site.mkdir()
+    (site / "index.html").write_text("<!DOCTYPE html><html><title>Lab page</title></html>\n")
+    (site / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    before = snapshot(site)
+    assert_refused(cli("report", run, "--out", site), str(site), "is not a report folder nwb-v1former wrote")
+    assert snapshot(site) == before
+
+    out = tmp_path / "report"
+    assert_succeeded(cli("report", run, "--out", out))
+    (out / "notes.txt").write_text("mine\n")  # a report the user added to is theirs now
+    mine = snapshot(out)
+    assert_refused(cli("report", run, "--out", out), "is not a report folder")
+    assert snapshot(out) == mine
+    (out / "notes.txt").unlink()
+    assert_succeeded(cli("report", run, "--out", out))  # its own earlier report: replaced
+    assert (out / "index.html").is_file() and partials(tmp_path) == []
+    comparison = tmp_path / "cmp-report"  # what `compare` leaves as its report: replaced by the next one
+    comparison.mkdir()
+    (comparison / "index.html").write_text(_html(f"{COMPARISON_TITLE}cmp", "<table></table>"))
+    shutil.copyfile(out / "learning-curves.png", comparison / "comparison.png")
+    assert REPORT_FOLDER.recognise(comparison)
