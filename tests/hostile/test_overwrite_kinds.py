@@ -150,3 +150,25 @@ def test_report_replaces_only_a_report_it_wrote(source: Path, base: Path, tmp_pa
     (comparison / "index.html").write_text(_html(f"{COMPARISON_TITLE}cmp", "<table></table>"))
     shutil.copyfile(out / "learning-curves.png", comparison / "comparison.png")
     assert REPORT_FOLDER.recognise(comparison)
+
+
+def test_insilico_replaces_only_result_files_of_their_format(simulated, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    tuning = ["insilico", "tuning", simulated[2], "--out", out, "--directions", "4", "--quiet"]
+    assert_succeeded(cli(*tuning))
+    figure, arrays = (out / "tuning.png").read_bytes(), (out / "tuning.npz").read_bytes()
+    # beside our tuning.json, under the names it writes: a folder of the user's, then a file of theirs
+    (out / "tuning.png").unlink()
+    (out / "tuning.png").mkdir()
+    (out / "tuning.png" / "cell-1.png").write_bytes(figure)
+    before = snapshot(out)
+    assert_refused(cli(*tuning, "--overwrite"), str(out / "tuning.png"), NOT_OURS)
+    assert snapshot(out) == before
+    shutil.rmtree(out / "tuning.png")
+    (out / "tuning.png").write_bytes(figure)
+    (out / "tuning.npz").write_text("orientation by hand: 45 deg\n")
+    before = snapshot(out)
+    assert_refused(cli(*tuning, "--overwrite"), str(out / "tuning.npz"), NOT_OURS)
+    assert snapshot(out) == before and partials(tmp_path) == []
+    (out / "tuning.npz").write_bytes(arrays)
+    assert_succeeded(cli(*tuning, "--overwrite"))  # all three its own: replaced
