@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from viv1t_helpers import authors_run_folder
 
 from hostile.checks import OVERLAP, QUICK, assert_refused, assert_succeeded, cli, partials, snapshot
 from nwb_v1former.analysis.report import COMPARISON_TITLE, REPORT_FOLDER, _html
@@ -172,3 +173,20 @@ def test_insilico_replaces_only_result_files_of_their_format(simulated, tmp_path
     assert snapshot(out) == before and partials(tmp_path) == []
     (out / "tuning.npz").write_bytes(arrays)
     assert_succeeded(cli(*tuning, "--overwrite"))  # all three its own: replaced
+
+
+def test_import_viv1t_writes_nothing_into_the_authors_run_folder(
+    reference_small: dict, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # relative paths, as typed
+    run = authors_run_folder(Path("viv1t"), reference_small)
+    theirs = Path(shutil.copyfile(run / "ckpt" / "model.pt", "weights.pt"))  # a torch file, not ours
+    before = snapshot(run, theirs)
+    assert_refused(cli("import-viv1t", run, "--out", run / "ours.ckpt"), OVERLAP)
+    assert_refused(cli("import-viv1t", run / "ckpt", "--out", run / "ours.ckpt"), OVERLAP)  # run/ckpt given
+    assert_refused(cli("import-viv1t", run, "--out", theirs, "--overwrite"), "weights.pt", NOT_OURS)
+    assert snapshot(run, theirs) == before and partials(tmp_path) == []
+
+    out = Path(shutil.copyfile(checkpoint, "earlier.ckpt"))  # an nwb-v1former checkpoint: replaced
+    assert_succeeded(cli("import-viv1t", run / "ckpt", "--out", out, "--overwrite"))
+    assert snapshot(run) == {path: digest for path, digest in before.items() if path != theirs}
