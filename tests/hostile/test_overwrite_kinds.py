@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 from viv1t_helpers import authors_run_folder
 
@@ -190,3 +192,22 @@ def test_import_viv1t_writes_nothing_into_the_authors_run_folder(
     out = Path(shutil.copyfile(checkpoint, "earlier.ckpt"))  # an nwb-v1former checkpoint: replaced
     assert_succeeded(cli("import-viv1t", run / "ckpt", "--out", out, "--overwrite"))
     assert snapshot(run) == {path: digest for path, digest in before.items() if path != theirs}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [None, np.bytes_(b"\xff\xfe not UTF-8 text")],
+    ids=["a-group", "undecodable-bytes"],
+)
+def test_convert_sensorium_judges_an_odd_source_script_in_one_line(tmp_path: Path, script) -> None:
+    out = tmp_path / "mouse.nwb"  # HDF5 of the user's whose general/source_script is no text we wrote
+    with h5py.File(out, "w") as handle:
+        if script is None:
+            handle.create_group("general/source_script")
+        else:
+            handle["general/source_script"] = script
+    before = snapshot(out)
+    (tmp_path / "mouse").mkdir()
+    result = cli("convert-sensorium", tmp_path / "mouse", "--out", out, "--overwrite", "--quiet")
+    assert_refused(result, str(out), NOT_OURS)
+    assert snapshot(out) == before
