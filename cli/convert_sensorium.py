@@ -19,7 +19,7 @@ from nwb_v1former.sources.sensorium import convert_sensorium
     default=None,
     help="YAML/JSON with NWBFile and Subject blocks (neuroconv layout) overriding the folder-name defaults.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--overwrite", is_flag=True, help="Replace an NWB file an earlier convert-sensorium wrote.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def convert_sensorium_command(
     folder: str, out: str, metadata_path: str | None, overwrite: bool, quiet: bool

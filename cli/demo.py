@@ -46,7 +46,7 @@ from nwb_v1former.pipeline.demo_config import DemoConfig
     show_default=True,
     help="Core to fine-tune: tiny-sim (shipped, trained on simulated data) or a .ckpt.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier demo folder at --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="Only the final summary: no step lines, no progress bars.")
 def demo_command(

@@ -41,7 +41,7 @@ def _common(command: Callable) -> Callable:
         click.option(
             "--device", default=None, help="cpu, cuda, cuda:N [default: a GPU if there is one, else cpu]."
         ),
-        click.option("--overwrite", is_flag=True, help="Replace earlier results in --out."),
+        click.option("--overwrite", is_flag=True, help="Replace this experiment's earlier results in --out."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]

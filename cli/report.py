@@ -11,7 +11,7 @@ import click
     "--out",
     type=click.Path(file_okay=False),
     default=None,
-    help="Folder to write [default: RUN/report]; an earlier report there is replaced.",
+    help="Folder to write [default: RUN/report]; an earlier report there is replaced, nothing else.",
 )
 def report_command(run: str, out: str | None) -> None:
     """Write the report of RUN (the --out folder of pretrain or finetune): index.html and its PNG figures."""

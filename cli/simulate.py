@@ -29,7 +29,7 @@ from nwb_v1former.simulate import LAYOUTS, load_truth, simulate_and_write
 )
 @click.option("--planes", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--clip-seconds", type=float, default=10.0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier simulation at --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate_command(

@@ -48,13 +48,15 @@ def visible_entries(folder: Path) -> list[Path]:
     return [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
 
 
-def folder_kind(description: str, marker: str) -> OutputKind:
-    """The kind of a folder this tool writes with `marker` (a file or folder inside it) or left empty."""
+def folder_kind(description: str, holds_only_ours: Callable[[Path], bool]) -> OutputKind:
+    """The kind of a folder this tool writes: a real folder (not a link) with nothing visible in it, or one
+    `holds_only_ours` accepts, which should judge every visible entry, not look for one marker (a folder
+    with a marker and a user's file beside it is the user's)."""
 
     def recognise(path: Path) -> bool:
         if not path.is_dir() or path.is_symlink():
             return False
-        return (path / marker).exists() or not visible_entries(path)
+        return not visible_entries(path) or holds_only_ours(path)
 
     return OutputKind(description, recognise)
 

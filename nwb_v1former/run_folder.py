@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from nwb_v1former.atomic import atomic_output
+from nwb_v1former.atomic import atomic_output, folder_kind, visible_entries
 from nwb_v1former.errors import ConfigError, OutputExistsError
 
 CONFIG, METRICS, LAST, BEST, EVALUATION, DATA, FEATURE_CACHE = (
@@ -43,6 +43,15 @@ INSILICO = "insilico"
 """The run's sub-folder of in-silico results (nwb-v1former insilico writes there by default)."""
 RUN_ENTRIES = frozenset((CONFIG, METRICS, LAST, BEST, EVALUATION, DATA, FEATURE_CACHE, REPORT, INSILICO))
 """Every name a run folder holds (besides dot-files: partial writes, locks)."""
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """The names in `folder` that no run writes (dot-files aside), sorted."""
+    return sorted(entry.name for entry in visible_entries(folder) if entry.name not in RUN_ENTRIES)
+
+
+RUN = folder_kind("a run folder (config.yaml, checkpoints, ...)", lambda folder: not foreign_entries(folder))
+"""A folder holding nothing a run does not write (an empty one included)."""
 
 
 class RunFolder:
@@ -69,11 +78,7 @@ class RunFolder:
             return
         if self.path.exists() and not self.path.is_dir():
             raise OutputExistsError(f"{self.path} is a file, not a run folder; choose another --out")
-        foreign = sorted(
-            entry.name
-            for entry in (self.path.iterdir() if self.path.is_dir() else ())
-            if entry.name not in RUN_ENTRIES and not entry.name.startswith(".")
-        )
+        foreign = foreign_entries(self.path) if self.path.is_dir() else []
         if foreign:
             raise OutputExistsError(
                 f"{self.path} holds {foreign[0]!r}, which no run writes, so it is not replaced; "

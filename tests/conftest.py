@@ -1,16 +1,19 @@
-"""Shared fixtures: small simulated recordings and the real NWB files from ../shared (when present)."""
+"""Shared fixtures: small simulated recordings, the real NWB files and the authors' ViV1T reference
+fixtures from ../shared (when present; tests that need them skip otherwise)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.simulate import Recording, SimulationConfig, simulate
 from nwb_v1former.simulate.write import simulate_and_write
 
 REAL_NWB = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-nwb"
+VIV1T_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "viv1t"
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +63,22 @@ def sim_stores(sim_nwb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def one_store(sim_stores: Path) -> Path:
     """The first of the two converted animals: half the cost where one session shows the point."""
     return sorted(path.parent for path in sim_stores.glob("*/meta.json"))[0]
+
+
+def _viv1t_fixture(name: str) -> dict:
+    path = VIV1T_FIXTURES / f"viv1t_reference_{name}.pt"
+    if not path.is_file():
+        pytest.skip(f"reference fixture {path} not present")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(scope="session")
+def reference_small() -> dict:
+    """The authors' small ViV1T: config, state_dict, inputs and their outputs."""
+    return _viv1t_fixture("small")
+
+
+@pytest.fixture(scope="session")
+def reference_full() -> dict:
+    """The authors' full-size ViV1T: config, state_dict, inputs and their outputs."""
+    return _viv1t_fixture("full")

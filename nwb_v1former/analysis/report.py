@@ -47,7 +47,7 @@ from nwb_v1former.analysis.report_data import (
     repeat_traces,
     retinotopy_correlation,
 )
-from nwb_v1former.atomic import atomic_output
+from nwb_v1former.atomic import atomic_output, folder_kind, visible_entries
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import OutputExistsError
@@ -58,6 +58,8 @@ from nwb_v1former.model.model import V1Former
 from nwb_v1former.run_folder import BEST, INSILICO, REPORT
 
 INDEX = "index.html"
+TITLE, COMPARISON_TITLE = "nwb-v1former report: ", "nwb-v1former comparison: "
+"""How the <title> of a run's report page and of a comparison's begins: what marks a report as this tool's."""
 INSILICO_TITLES = {
     "tuning": "Drifting-grating tuning",
     "receptive_fields": "Receptive fields",
@@ -91,13 +93,33 @@ class SessionSection:
     notes: list[str] = field(default_factory=list)
 
 
+def _holds_only_report(folder: Path) -> bool:
+    """index.html titled as ours and PNG figures, nothing else (dot-files aside)."""
+    try:
+        page = (folder / INDEX).read_text(errors="replace")[:4096] if (folder / INDEX).is_file() else ""
+    except OSError:
+        return False
+    ours = any(f"<title>{title}" in page for title in (TITLE, COMPARISON_TITLE))
+    return ours and all(
+        entry.name == INDEX or (entry.suffix == ".png" and entry.is_file())
+        for entry in visible_entries(folder)
+    )
+
+
+REPORT_FOLDER = folder_kind(
+    "a report folder nwb-v1former wrote (index.html and PNG figures)", _holds_only_report
+)
+"""What `report` replaces: an earlier report nobody added to, or an empty folder; never another folder."""
+
+
 def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of `run` (a pretrain / finetune folder) into `out` (default RUN/report/).
 
     Returns the path of its index.html. A folder written by `compare` gets the comparison's page (its
     table and figure, nwb_v1former.analysis.comparison_report).
 
-    An existing `out` is replaced only when it is a report (or empty), never another folder.
+    An existing `out` is replaced only when it is a report this tool wrote (or empty), never another
+    folder (REPORT_FOLDER).
     """
     if is_comparison(run):
         return _write(Path(run), out, lambda staging: _comparison_page(Path(run), staging))
@@ -115,9 +137,11 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
 def _write(folder: Path, out: str | Path | None, draw: Callable[[Path], str]) -> Path:
     """Into `out` (default FOLDER/report/), atomically: the figures `draw` makes and the page it returns."""
     out = Path(out) if out is not None else folder / REPORT
-    if out.exists() and not (out.is_dir() and ((out / INDEX).is_file() or not any(out.iterdir()))):
-        raise OutputExistsError(f"{out} exists and is not a report folder; choose another --out")
-    with atomic_output(out, overwrite=True) as staging:
+    if (out.exists() or out.is_symlink()) and not REPORT_FOLDER.recognise(out):  # report has no --overwrite
+        raise OutputExistsError(
+            f"{out} is not {REPORT_FOLDER.description}, so it is not replaced; choose another --out"
+        )
+    with atomic_output(out, overwrite=True, kind=REPORT_FOLDER) as staging:
         staging.mkdir(parents=True)
         (staging / INDEX).write_text(draw(staging))
     return out / INDEX
@@ -126,7 +150,7 @@ def _write(folder: Path, out: str | Path | None, draw: Callable[[Path], str]) ->
 def _comparison_page(folder: Path, staging: Path) -> str:
     table = load_comparison(folder)
     comparison_figure(table, staging / COMPARISON_FIGURE)
-    title = f"nwb-v1former comparison: {folder.name}"
+    title = f"{COMPARISON_TITLE}{folder.name}"
     return _html(title, f"<h1>{html.escape(title)}</h1>\n{comparison_html(table)}")
 
 
@@ -335,7 +359,7 @@ def _scores_table(sessions: list[SessionSection]) -> str:
 def _page(
     record: RunRecord, learning: list[Panel], sessions: list[SessionSection], insilico: list[Panel]
 ) -> str:
-    title = f"nwb-v1former report: {record.folder.name}"
+    title = f"{TITLE}{record.folder.name}"
     parts = [f"<h1>{html.escape(title)}</h1>", _overview(record)]
     parts += [_figure_html(panel) for panel in learning]
     if sessions:

@@ -10,7 +10,8 @@ DEMO/
   predictions.nwb    a copy of sim-000.nwb with the model's predictions in processing/v1former_predictions,
                      and the in-silico per-ROI tables beside them
 ```
-Settings are in nwb_v1former.pipeline.demo_config.
+Settings are in nwb_v1former.pipeline.demo_config. `overwrite` replaces only such a folder (or an empty
+one): each entry in it must be the demo's own, of its kind (DEMO).
 """
 
 from __future__ import annotations
@@ -26,17 +27,18 @@ from typing import Any
 from nwb_v1former.analysis.receptive_fields import NoiseConfig
 from nwb_v1former.analysis.report import INSILICO, write_report
 from nwb_v1former.analysis.report_data import ground_truth
-from nwb_v1former.atomic import check_writable, folder_kind
+from nwb_v1former.atomic import OutputKind, check_apart, check_writable, folder_kind, visible_entries
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.metrics import mean_over_neurons
-from nwb_v1former.nwb.convert import convert
+from nwb_v1former.nwb.convert import DATASET, convert
+from nwb_v1former.nwb.write import PREDICTIONS
 from nwb_v1former.pipeline.demo_config import DemoConfig
 from nwb_v1former.pipeline.insilico import run_attention, run_receptive_fields, run_tuning
 from nwb_v1former.pipeline.predict import predict
 from nwb_v1former.pipeline.train import RunOptions, finetune
 from nwb_v1former.progress import Reporter
-from nwb_v1former.run_folder import BEST
-from nwb_v1former.simulate.write import simulate_and_write
+from nwb_v1former.run_folder import BEST, RUN
+from nwb_v1former.simulate.write import SIMULATION, simulate_and_write
 from nwb_v1former.train.finetune import resolve_base
 from nwb_v1former.train.loop import FitResult
 
@@ -87,8 +89,26 @@ def _step(name: str, seconds: dict[str, float], log: Callable[[str], None], what
     log(f"      done in {seconds[name]:.0f} s")
 
 
-DEMO = folder_kind("a demo output folder (simulated/, data/, run/ ...)", "simulated/simulation.json")
-"""What `demo --overwrite` may replace: a previous demo's folder (or an empty one), nothing else."""
+ENTRIES: dict[str, OutputKind] = {
+    "simulated": SIMULATION,
+    "data": DATASET,
+    "run": RUN,
+    "predictions.nwb": PREDICTIONS,
+}
+"""What a demo folder holds, each of the kind the step that writes it would itself replace."""
+
+
+def _holds_only_demo(folder: Path) -> bool:
+    return all(
+        entry.name in ENTRIES and ENTRIES[entry.name].recognise(entry) for entry in visible_entries(folder)
+    )
+
+
+DEMO = folder_kind(
+    "a folder nwb-v1former demo wrote (simulated/, data/, run/, predictions.nwb)", _holds_only_demo
+)
+"""What `demo --overwrite` may replace: an earlier demo's folder (or one it began), each entry of its kind,
+nothing else in it; or an empty folder."""
 
 
 def demo(
@@ -102,12 +122,14 @@ def demo(
     """Simulate a new mouse, convert it, fine-tune the shipped core, predict into NWB, evaluate, report.
 
     `log` receives one line per step (default: silent). On any error the half-made `out` is removed.
+    `overwrite` replaces only an earlier demo folder (DEMO); `out` may not hold the core it starts from.
     """
     config = config or DemoConfig()
     log = log or (lambda line: None)
     out = Path(out)
     check_writable(out, overwrite, DEMO)
-    resolve_base(config.base)  # a missing core stops the demo before anything is written
+    # a missing core stops the demo before anything is written; one inside `out` would be deleted with it
+    check_apart(out, [resolve_base(config.base)])
     if out.is_dir():
         shutil.rmtree(out)
     elif out.exists():

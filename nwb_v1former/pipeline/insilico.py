@@ -11,8 +11,9 @@ DIR/
   receptive_fields.*       the same for receptive fields (maps in the .npz)
   attention.*              the same for attention and behaviour (per-frame series in the .npz)
 ```
-Each file is written atomically; existing ones are replaced only with `overwrite`. With `nwb`, the
-table also goes into that predictions file (see nwb_v1former.nwb.insilico).
+Each file is written atomically; existing ones are replaced only with `overwrite`, and only when they
+are that experiment's results (`result_kind`), never a folder or a file of another format. With `nwb`,
+the table also goes into that predictions file (see nwb_v1former.nwb.insilico).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -57,6 +59,8 @@ from nwb_v1former.run_folder import CONFIG
 from nwb_v1former.sources import resolve_sources
 
 Result = TuningResult | ReceptiveFieldResult | AttentionResult
+FILES = ("json", "npz", "png")
+"""The files each experiment writes, OUT/<analysis>.<suffix>."""
 
 
 @dataclass(frozen=True)
@@ -140,15 +144,15 @@ def _finish(
         "config": result.config.to_dict(),
         "summary": result.summary(),
     }
-    paths = {kind: out / f"{analysis}.{kind}" for kind in ("json", "npz", "png")}
+    paths = {suffix: out / f"{analysis}.{suffix}" for suffix in FILES}
     created = not out.exists()
     try:
         with contextlib.ExitStack() as staged:
             staging = {
-                kind: staged.enter_context(
-                    atomic_output(path, overwrite=options.overwrite, kind=result_kind(out, analysis))
+                suffix: staged.enter_context(
+                    atomic_output(path, overwrite=options.overwrite, kind=result_kind(analysis))
                 )
-                for kind, path in paths.items()
+                for suffix, path in paths.items()
             }
             staging["json"].write_text(
                 json.dumps(plain({**details, "table": table.to_dict()}), indent=2) + "\n"
@@ -168,18 +172,44 @@ def _finish(
     )
 
 
-def result_kind(out: Path, stem: str) -> OutputKind:
-    """`--overwrite` replaces OUT/<stem>.json/.npz/.png only when <stem>.json is a result of that experiment
-    that this tool wrote; never another file that happens to have the name."""
+def _is_png(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
+
+
+_FORMATS: dict[str, Callable[[Path], bool]] = {
+    "json": lambda path: True,  # judged by the result it holds
+    "npz": zipfile.is_zipfile,
+    "png": _is_png,
+}
+
+
+def _holds_result(path: Path, analysis: str) -> bool:
+    """Whether `path` is the JSON result of `analysis` this tool wrote."""
+    try:
+        details = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(details, dict) and details.get("analysis") == analysis and "provenance" in details
+
+
+def result_kind(analysis: str) -> OutputKind:
+    """What `--overwrite` may replace at OUT/<analysis>.json, .npz and .png: a file of that format beside
+    the JSON result of `analysis` this tool wrote (the three are written together); never a folder, a
+    link or a file of another format that happens to have the name."""
 
     def recognise(path: Path) -> bool:
-        try:
-            details = json.loads((out / f"{stem}.json").read_text())
-        except (OSError, ValueError):
+        suffix = path.suffix.removeprefix(".")
+        if suffix not in _FORMATS or not path.is_file() or path.is_symlink():
             return False
-        return isinstance(details, dict) and details.get("analysis") == stem and "provenance" in details
+        return _holds_result(path.with_suffix(".json"), analysis) and _FORMATS[suffix](path)
 
-    return OutputKind(f"an `insilico` result ({stem}.json names it)", recognise)
+    return OutputKind(
+        f"an `insilico` {analysis} result (a file of its format beside {analysis}.json)", recognise
+    )
 
 
 def resolve_paths(checkpoint: str | Path, out: str | Path | None) -> tuple[Path, Path]:
@@ -194,10 +224,10 @@ def resolve_paths(checkpoint: str | Path, out: str | Path | None) -> tuple[Path,
 
 
 def _check_outputs(out: Path, stem: str, checkpoint: Path, options: ExperimentOptions) -> None:
-    """Refuse before any work: a result file exists without `overwrite`, or `nwb` lacks the checkpoint's
-    predictions."""
-    for kind in ("json", "npz", "png"):
-        check_writable(out / f"{stem}.{kind}", options.overwrite, result_kind(out, stem))
+    """Refuse before any work: a result file exists without `overwrite` or is not an earlier result, or
+    `nwb` lacks the checkpoint's predictions."""
+    for suffix in FILES:
+        check_writable(out / f"{stem}.{suffix}", options.overwrite, result_kind(stem))
     if options.nwb is not None:
         check_predictions(options.nwb, sha256(checkpoint), options.name)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from nwb_v1former import __version__
-from nwb_v1former.atomic import atomic_output, folder_kind
+from nwb_v1former.atomic import atomic_output, folder_kind, visible_entries
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.simulate.config import SimulationConfig
@@ -53,8 +53,22 @@ class SimulatedSession:
     config: SimulationConfig
 
 
-SIMULATION = folder_kind("a folder nwb-v1former simulate wrote (with simulation.json)", "simulation.json")
-"""What `simulate --overwrite` may replace."""
+def is_simulation(path: Path) -> bool:
+    """Whether the folder `path` holds only what `simulate` wrote: our simulation.json, naming every other
+    visible entry (dot-files, i.e. partial writes and locks, aside)."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+        named = {MANIFEST} | {session[key] for session in manifest["sessions"] for key in ("data", "truth")}
+        ours = str(manifest["generator"]).startswith("nwb-v1former")
+    except (OSError, ValueError, KeyError, TypeError):  # missing, not JSON, or not our manifest
+        return False
+    return ours and all(entry.name in named for entry in visible_entries(path))
+
+
+SIMULATION = folder_kind(
+    "a folder nwb-v1former simulate wrote (its simulation.json names every file)", is_simulation
+)
+"""What `simulate --overwrite` may replace: an earlier simulation nobody added to, or an empty folder."""
 
 
 def layout_config(layout: str, **options) -> SimulationConfig:
@@ -85,7 +99,8 @@ def simulate_and_write(
     """Simulate `animals` animals (seed shared, animal index 0..K-1) and write them under `out`.
 
     `options` are SimulationConfig fields (neurons, minutes, seed, ...). The folder is written
-    atomically: it appears complete, with `simulation.json`, or not at all.
+    atomically: it appears complete, with `simulation.json`, or not at all; `overwrite` replaces only
+    an earlier simulation (SIMULATION).
     """
     if animals < 1:
         raise ConfigError("animals must be at least 1")

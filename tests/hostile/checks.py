@@ -19,6 +19,10 @@ from nwb_v1former.cli.main import main
 
 MAX_LINE = 300
 PARTIAL_MARKERS = (".partial", "partial-")
+OVERLAP = "would equal, contain or sit inside the source"
+"""What the refusal of an output overlapping a source says."""
+QUICK = ("--max-epochs", "1", "--window", "60", "--warmup-steps", "5", "--quiet", "--no-report")
+"""Options that make `finetune` of the micro core take seconds."""
 
 
 def cli(*args: str | Path) -> Result:

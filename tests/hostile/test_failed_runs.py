@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hostile.checks import assert_refused, assert_succeeded, cli, partials, snapshot
-
-QUICK = ["--max-epochs", "1", "--window", "60", "--warmup-steps", "5", "--quiet", "--no-report"]
+from hostile.checks import QUICK, assert_refused, assert_succeeded, cli, partials, snapshot
 
 
 def test_a_failed_start_does_not_block_the_rerun(source: Path, base: Path, tmp_path) -> None:

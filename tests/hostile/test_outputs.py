@@ -6,10 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from hostile.checks import assert_refused, assert_succeeded, cli, partials, snapshot
-
-OVERLAP = "would equal, contain or sit inside the source"
-QUICK = ["--max-epochs", "1", "--window", "60", "--warmup-steps", "5", "--quiet", "--no-report"]
+from hostile.checks import OVERLAP, QUICK, assert_refused, assert_succeeded, cli, partials, snapshot
 
 
 def test_convert_into_the_folder_of_its_source_is_refused(source: Path) -> None:

@@ -6,23 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from click.testing import CliRunner
 from nwb_v1former.cli.main import main
+from viv1t_helpers import authors_run_folder
 
 from nwb_v1former.errors import CheckpointError
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.importer import HUB_REPOSITORY, resolve_published
 from nwb_v1former.model.provenance import Provenance
-
-
-def authors_run_folder(folder: Path, reference: dict, **override) -> Path:
-    """A run folder in the authors' layout: args.yaml, ckpt/model.pt, ckpt/info.yaml."""
-    (folder / "ckpt").mkdir(parents=True)
-    (folder / "args.yaml").write_text(yaml.safe_dump({**reference["config"], **override}))
-    torch.save(reference["state_dict"], folder / "ckpt" / "model.pt")
-    (folder / "ckpt" / "info.yaml").write_text(yaml.safe_dump({"epoch": 42, "best_corr": 0.25}))
-    return folder
 
 
 def _assert_reproduces(path: Path, reference: dict) -> None:

@@ -312,10 +312,10 @@ def written_by_convert_sensorium(path: Path) -> bool:
     try:
         with h5py.File(path, "r") as handle:
             script = handle.get("general/source_script")
-            text = script[()] if script is not None else b""
-    except OSError:
+            text = script[()] if isinstance(script, h5py.Dataset) else b""  # a group is not a script
+    except OSError:  # not HDF5 at all
         return False
-    text = text.decode() if isinstance(text, bytes) else str(text)
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
     return text.startswith("nwb-v1former") and "convert-sensorium" in text
 
 
