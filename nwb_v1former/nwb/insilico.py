@@ -28,7 +28,7 @@ from pynwb import NWBHDF5IO
 from nwb_v1former.atomic import atomic_output, in_place_target
 from nwb_v1former.errors import OutputExistsError, SessionError
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
-from nwb_v1former.nwb.write import DEFAULT_NAME, _module_problems
+from nwb_v1former.nwb.write import DEFAULT_NAME, validate_module
 
 ROI_KEY = "roi_id"
 
@@ -135,9 +135,5 @@ def add_tables(
                         )
                 module.add(_dynamic_table(table))
             io.write(nwbfile)
-        problems = _module_problems(temporary, name)
-        if problems:
-            raise SessionError(
-                f"the tables did not validate ({problems[0]}); nothing was written", where=source
-            )
+        validate_module(temporary, name, what="the tables", where=source)
     return [f"/processing/{name}/{table.name}" for table in tables]

@@ -33,7 +33,7 @@ class SessionPlan:
     The NWB objects it holds are readable only while the file is open (inside `open_session`).
     """
 
-    path: NWBSource
+    file: NWBSource
     nwbfile: NWBFile
     nwb_version: str
     identifier: str
@@ -96,7 +96,7 @@ def plan_session(
     behavior = behavior_candidates(nwbfile.objects.values())
     notes = [note for p in presentations for note in p.notes]
     return SessionPlan(
-        path=path,
+        file=path,
         nwbfile=nwbfile,
         nwb_version=version,
         identifier=nwbfile.identifier,

@@ -149,7 +149,7 @@ def unreadable(plan: SessionPlan) -> list[str]:
     Reads their data once, block by block, so `inspect` reports what `convert` would stop at. A remote
     file is not read in full (that would download it).
     """
-    if isinstance(plan.path, RemoteFile):
+    if isinstance(plan.file, RemoteFile):
         return []
     problems = []
     for plane in plan.planes:
@@ -189,12 +189,12 @@ def _write_responses(
             per_frame, per_column = _nan_counts(plane)
             dead = per_column == len(per_frame)
             if dead.all():
-                raise SessionError(f"{plane.path} is NaN in every frame of every ROI", where=plan.path)
+                raise SessionError(f"{plane.path} is NaN in every frame of every ROI", where=plan.file)
             if dead.any() and max_nan_fraction < 1:
                 raise SessionError(
                     f"{plane.path}: ROI {_ids(plane.roi_ids[dead])} is NaN in every frame; "
                     "remove it from the file, or convert with --max-nan-fraction 1 to keep it as zeros",
-                    where=plan.path,
+                    where=plan.file,
                 )
             good = per_frame == dead.sum()
             fraction = 1 - good.mean()
@@ -204,7 +204,7 @@ def _write_responses(
                     f"{plane.path} has NaN in {fraction:.1%} of its frames (limit "
                     f"{max_nan_fraction:.0%}; most in ROI {int(plane.roi_ids[worst])}: "
                     f"{per_column[worst] / len(per_frame):.1%}); fix the file or raise --max-nan-fraction",
-                    where=plan.path,
+                    where=plan.file,
                 )
             dropped[plane.path] = int((~good).sum())
             _resample_plane(plane, times, np.flatnonzero(good), plan.tick_times, out)
@@ -234,7 +234,7 @@ def write_store(
     with ThreadPoolExecutor(max_workers=1) as helper:  # mask centroids are computed beside the video
         located = helper.submit(lambda: [p.coordinates() for p in plan.planes])
         with tqdm(
-            total=plan.n_ticks, desc=plan.path.name, unit="tick", disable=not progress, leave=False
+            total=plan.n_ticks, desc=plan.file.name, unit="tick", disable=not progress, leave=False
         ) as bar:
             _write_video(plan, writer["video"], bar)
         coordinates = np.concatenate([c for c, _ in located.result()])
@@ -249,7 +249,7 @@ def write_store(
     trials, tier_rule = build_trials(first, end, writer["video"], source_tiers, split)
     if len(trials) == 0:
         raise SessionError(
-            "no trial overlaps the recording; check the trials / intervals tables", where=plan.path
+            "no trial overlaps the recording; check the trials / intervals tables", where=plan.file
         )
     statistics = compute_statistics(
         writer["video"], writer["responses"], writer["behavior"], writer["pupil_center"], trials
@@ -262,7 +262,7 @@ def write_store(
         statistics=statistics,
         meta={
             "source": {
-                "path": str(plan.path),
+                "path": str(plan.file),
                 "identifier": plan.identifier,
                 "nwb_version": plan.nwb_version,
                 **(origin or {}),

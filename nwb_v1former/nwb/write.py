@@ -308,12 +308,16 @@ def _appended(
         yield [data.dataset for data in datasets], names
 
 
-def _module_problems(path: Path, name: str) -> list[str]:
-    """Schema errors of /processing/<name> as written (read back from disk, checked against its spec)."""
+def validate_module(path: Path, name: str, *, what: str, where: object) -> None:
+    """Refuse /processing/<name> of the file at `path` (a temporary copy of `where`) as written, read back
+    from disk and checked against its spec: SessionError naming `what` (the predictions, the tables) and
+    the first schema error, before the copy replaces anything."""
     with NWBHDF5IO(path, "r", load_namespaces=True) as io:
         module = io.read_builder()["processing"][name]
         validator = ValidatorMap(io.manager.namespace_catalog.get_namespace(NAMESPACE))
-        return [str(error) for error in validator.validate(module)]
+        problems = [str(error) for error in validator.validate(module)]
+    if problems:
+        raise SessionError(f"{what} did not validate ({problems[0]}); nothing was written", where=where)
 
 
 def write_predictions(
@@ -365,11 +369,7 @@ def write_predictions(
                     bar.update(len(block))
             for stream in streams:
                 stream.finish()
-        problems = _module_problems(temporary, name)
-        if problems:
-            raise SessionError(
-                f"the predictions did not validate ({problems[0]}); nothing was written", where=source
-            )
+        validate_module(temporary, name, what="the predictions", where=source)
     return WrittenPredictions(
         path=final,
         module=f"/processing/{name}",
