@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from nwb_v1former.atomic import check_apart
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.importer import import_viv1t
 
@@ -20,16 +17,8 @@ def import_viv1t_command(ckpt_dir: str, out: str, overwrite: bool) -> None:
 
     Every weight is mapped; a checkpoint whose architecture is not the published V-2025 one is refused.
     """
-    check_apart(out, [_authors_folder(Path(ckpt_dir))])  # their run folder is a source: only read
     path = import_viv1t(ckpt_dir, out, overwrite=overwrite)
     model = load_checkpoint(path)
     sessions = ", ".join(f"{key} ({info.n_neurons} neurons)" for key, info in model.sessions.items())
     parameters = sum(p.numel() for p in model.parameters())
     click.echo(f"Wrote {path}: preset {model.config.preset}, {parameters:,} parameters, sessions: {sessions}")
-
-
-def _authors_folder(ckpt_dir: Path) -> Path:
-    """The authors' run folder CKPT_DIR names: itself, or its parent when it is the run's ckpt/ folder."""
-    if not (ckpt_dir / "args.yaml").is_file() and (ckpt_dir.parent / "args.yaml").is_file():
-        return ckpt_dir.parent
-    return ckpt_dir
