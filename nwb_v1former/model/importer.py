@@ -35,9 +35,9 @@ def _run_folder(folder: Path) -> Path:
 
 def import_viv1t(folder: str | Path, out: str | Path, *, overwrite: bool = False) -> Path:
     """Convert an authors' run folder into one nwb-v1former checkpoint at `out`; every weight is mapped."""
+    check_writable(Path(out), overwrite, CHECKPOINT)  # before reading anything
     run = _run_folder(Path(folder))
     check_apart(out, [run])  # the authors' run folder is a source: only read
-    check_writable(Path(out), overwrite, CHECKPOINT)  # before reading anything
     try:
         args = yaml.safe_load((run / "args.yaml").read_text())
     except Exception as error:  # yaml raises many types for damaged files

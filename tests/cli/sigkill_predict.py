@@ -63,7 +63,7 @@ INSIDE = {
     "copy": lambda: setattr(write.shutil, "copyfile", half_copy),
     "structure": lambda: setattr(write.FrameStream, "add", die),
     "fill": lambda: setattr(write.FrameStream, "add", dying_add(write.FrameStream.add)),
-    "validate": lambda: setattr(write, "_module_problems", die),
+    "validate": lambda: setattr(write, "validate_module", die),
     "rename": lambda: setattr(atomic.os, "replace", dying_replace(atomic.os.replace)),
 }
 

@@ -30,7 +30,7 @@ def slow_check(original):
 
 
 def child(checkpoint: str, source: str, name: str) -> None:
-    write._module_problems = slow_check(write._module_problems)
+    write.validate_module = slow_check(write.validate_module)
     code = 1
     try:
         main(["predict", checkpoint, source, "--in-place", "--name", name, "--quiet"], standalone_mode=True)
