@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.core import CoreConfig
 
 
 class FactorisedConv3d(nn.Module):
@@ -46,7 +47,7 @@ def check_kernels(family: str, **kernels: int) -> None:
 class FullFrameConfig:
     """What the configs of full-frame cores share: the length of one pass."""
 
-    max_frames: int = 300
+    max_frames: int = CoreConfig.max_frames
     """Ticks per pass (the window rule's length, as the Transformer's position table sets it): the
     convolutions have no limit of their own, and the pieces of a longer span start with
     `ModelConfig.context_ticks` of history (64 by default: more than the baselines' default temporal
