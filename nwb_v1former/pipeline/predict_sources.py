@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nwb_v1former.atomic import check_apart
 from nwb_v1former.errors import MissingDataError, SessionError
+from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import PredictionResult, predict
 from nwb_v1former.sources import ResolvedSource, local_sources, resolve_sources
 
@@ -29,20 +30,35 @@ def predict_sources(
     cache_dir: str | Path | None = None,
     api_url: str | None = None,
     on_skip: Callable[[str], None] | None = None,
-    **options,
+    name: str = DEFAULT_NAME,
+    session: str | None = None,
+    responses: str | None = None,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
 ) -> list[PredictionResult]:
-    """`predict` for every session of `sources` into the folder `out`; options as for `predict`.
+    """`predict` for every session of `sources` into the folder `out` (DANDI assets from `cache_dir` of
+    the instance at `api_url`); `name` to `progress` as for `predict`, the same for every session.
 
     `out` may not overlap a local source (predictions inside it would be read as sessions next time).
     """
     check_apart(out, local_sources(sources))
-    resolved = resolve_sources(
-        sources, cache_dir=cache_dir, api_url=api_url, progress=options.get("progress", True)
-    )
+    resolved = resolve_sources(sources, cache_dir=cache_dir, api_url=api_url, progress=progress)
     results = []
     for item in resolved:
         try:
-            results.append(predict(checkpoint, item.file, output_for(item, Path(out)), **options))
+            result = predict(
+                checkpoint,
+                item.file,
+                output_for(item, Path(out)),
+                name=name,
+                session=session,
+                responses=responses,
+                overwrite=overwrite,
+                device=device,
+                progress=progress,
+            )
+            results.append(result)
         except SessionError as error:
             if item.asset is None or not isinstance(error, MissingDataError):
                 raise
