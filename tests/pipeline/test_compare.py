@@ -104,3 +104,16 @@ def test_fcnn_learns_and_joins_the_same_table_later(comparison, tmp_path: Path) 
     fcnn = later["models"]["fcnn"]
     assert fcnn["core_lr"] == 0.005 and fcnn["epochs"] == 3  # its authors' rate, the same budget
     assert fcnn["fraction_of_ceiling"] >= FCNN_FRACTION
+
+
+def test_a_folder_compare_did_not_write_is_refused_even_with_overwrite(
+    one_store: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "cmp"
+    out.mkdir()
+    (out / "notes.txt").write_text("a lab's notes\n")
+    for extra in ((), ("--overwrite",)):
+        code, output = run("compare", one_store, "--out", out, "--models", "ln", *extra)
+        assert code == 1 and output.count("\n") == 1
+        assert "holds 'notes.txt', which compare does not write" in output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
