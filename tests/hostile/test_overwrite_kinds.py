@@ -59,6 +59,22 @@ def test_checkpoints_and_sensorium_files_replace_only_their_own_kind(tmp_path: P
     ]
 
 
+def test_convert_sensorium_does_not_replace_predictions_made_from_its_file(
+    source: Path, checkpoint: Path, tmp_path: Path
+) -> None:
+    """A predict copy of a convert-sensorium file keeps its source_script; it is predictions now."""
+    predicted = tmp_path / "predicted.nwb"
+    assert_succeeded(cli("predict", checkpoint, source, "--out", predicted, "--quiet"))
+    with h5py.File(predicted, "a") as handle:  # as when the source was written by convert-sensorium
+        del handle["general/source_script"]  # the simulator's
+        handle["general/source_script"] = "nwb-v1former 0.1 convert-sensorium (neuroconv)"
+    before = snapshot(predicted)
+    sensorium = tmp_path / "mouse"
+    sensorium.mkdir()
+    assert_refused(cli("convert-sensorium", sensorium, "--out", predicted, "--overwrite"), NOT_OURS)
+    assert snapshot(predicted) == before
+
+
 def test_insilico_replaces_only_its_own_results(simulated, tmp_path: Path) -> None:
     _, _, checkpoint = simulated
     out = tmp_path / "results"

@@ -28,6 +28,7 @@ from nwb_v1former import __version__
 from nwb_v1former.atomic import OutputKind, atomic_output, check_apart, check_writable
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.nwb.rois import PIXEL_MASK_DTYPE
+from nwb_v1former.nwb.write import holds_predictions
 from nwb_v1former.sources.sensorium.folder import (
     FOLDER_NAME,
     FRAME_RATE,
@@ -306,7 +307,8 @@ def load_metadata(path: str | Path) -> dict:
 
 
 def written_by_convert_sensorium(path: Path) -> bool:
-    """Whether `path` is an NWB file this tool's Sensorium conversion wrote (its source_script says so)."""
+    """Whether `path` is an NWB file this tool's Sensorium conversion wrote (its source_script says so),
+    and nothing since: a `predict` copy of one keeps the source_script but holds predictions."""
     if not path.is_file() or path.is_symlink():
         return False
     try:
@@ -316,7 +318,7 @@ def written_by_convert_sensorium(path: Path) -> bool:
     except OSError:  # not HDF5 at all
         return False
     text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-    return text.startswith("nwb-v1former") and "convert-sensorium" in text
+    return text.startswith("nwb-v1former") and "convert-sensorium" in text and not holds_predictions(path)
 
 
 SENSORIUM_NWB = OutputKind("an NWB file `convert-sensorium` wrote", written_by_convert_sensorium)
