@@ -43,7 +43,10 @@ def assert_no_leak(store_folder: Path) -> dict[str, int]:
 
 @pytest.mark.parametrize(
     ("name", "clips", "clip_seconds", "minutes", "expected_split"),
-    [("few short clips", 4, 3.0, 1.5, "whole clips"), ("one long movie", 1, 30.0, 2.5, "split by time")],
+    [
+        ("few short clips", 4, 3.0, 1.5, "whole clips"),
+        pytest.param("one long movie", 1, 30.0, 2.5, "split by time", marks=pytest.mark.slow),
+    ],
 )
 def test_a_session_whose_every_clip_repeats_converts_finetunes_and_predicts(
     tmp_path: Path, name: str, clips: int, clip_seconds: float, minutes: float, expected_split: str

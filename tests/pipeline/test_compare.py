@@ -92,6 +92,7 @@ def test_other_sessions_or_settings_are_refused_with_one_line(comparison, sim_st
         compare([source], out, models=("ln", "ln"))
 
 
+@pytest.mark.slow  # 11 s; the LN's threshold runs in the default suite
 def test_fcnn_learns_and_joins_the_same_table_later(comparison, tmp_path: Path) -> None:
     """A later compare into the same folder with the same sources and settings trains only the new model."""
     out, table = comparison

@@ -76,6 +76,8 @@ def test_resume_without_a_run_is_one_clear_line(tmp_path: Path) -> None:
     ]
 
 
+# Slow (12 s): the default suite runs torchrun's other gloo test (two sessions, the feature cache).
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="torch built without gloo")
 def test_two_gloo_processes_on_one_session_match_one_process_with_the_same_global_batch(
     sim_stores: Path, tmp_path: Path
