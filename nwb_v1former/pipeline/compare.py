@@ -44,7 +44,7 @@ from nwb_v1former import __version__
 from nwb_v1former.analysis.comparison_report import COMPARISON
 from nwb_v1former.analysis.report import write_report
 from nwb_v1former.analysis.report_data import ground_truth
-from nwb_v1former.atomic import check_apart
+from nwb_v1former.atomic import check_apart, visible_entries
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.device import pick_device
 from nwb_v1former.errors import ConfigError, OutputExistsError
@@ -132,7 +132,7 @@ def compare(
     check_apart(folder.path, local_sources(sources))
     previous = _previous(folder, settings, options.overwrite)
     if previous is None:
-        _prepare(folder, settings.models, options.overwrite)
+        _prepare(folder, options.overwrite)
         stores = prepare_stores(sources, folder, reporter=options.reporter, dandi=options.dandi)
     else:
         stores = [SessionStore(session["store"]) for session in previous["sessions"]]
@@ -168,13 +168,13 @@ def _previous(folder: RunFolder, settings: ComparisonSettings, overwrite: bool) 
     return previous
 
 
-def _prepare(folder: RunFolder, models: tuple[str, ...], overwrite: bool) -> None:
+def _prepare(folder: RunFolder, overwrite: bool) -> None:
     """Create `folder`, or clear the comparison in it (only with `overwrite`); never anything else."""
     path = folder.path
     if path.exists() and not path.is_dir():
         raise OutputExistsError(f"{path} is a file, not a comparison folder; choose another --out")
     ours = {COMPARISON, DATA, REPORT, *PRESETS}
-    present = sorted(e.name for e in (path.iterdir() if path.is_dir() else ()) if not e.name.startswith("."))
+    present = sorted(entry.name for entry in (visible_entries(path) if path.is_dir() else ()))
     foreign = [name for name in present if name not in ours]
     if foreign:
         raise OutputExistsError(
