@@ -52,8 +52,9 @@ from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import PRESETS
 from nwb_v1former.model.model import V1Former
+from nwb_v1former.nwb.convert import DATASET
 from nwb_v1former.pipeline.train import RunOptions, core_optimiser, prepare_stores, pretrain, simulated
-from nwb_v1former.run_folder import BEST, DATA, EVALUATION, REPORT, RunFolder
+from nwb_v1former.run_folder import BEST, DATA, EVALUATION, REPORT, RUN, RunFolder
 from nwb_v1former.sources import local_sources
 from nwb_v1former.train.config import TrainConfig
 
@@ -174,8 +175,13 @@ def _prepare(folder: RunFolder, overwrite: bool) -> None:
     if path.exists() and not path.is_dir():
         raise OutputExistsError(f"{path} is a file, not a comparison folder; choose another --out")
     ours = {COMPARISON, DATA, REPORT, *PRESETS}
+    kinds = {DATA: DATASET, **dict.fromkeys(PRESETS, RUN)}  # report/ is judged by write_report
     present = sorted(entry.name for entry in (visible_entries(path) if path.is_dir() else ()))
-    foreign = [name for name in present if name not in ours]
+    foreign = [
+        name
+        for name in present
+        if name not in ours or (name in kinds and not kinds[name].recognise(path / name))
+    ]
     if foreign:
         raise OutputExistsError(
             f"{path} holds {foreign[0]!r}, which compare does not write; choose another --out"

@@ -118,3 +118,9 @@ def test_a_folder_compare_did_not_write_is_refused_even_with_overwrite(
         assert code == 1 and output.count("\n") == 1
         assert "holds 'notes.txt', which compare does not write" in output
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    (out / "notes.txt").unlink()
+    (out / "ln").mkdir()  # a model's run folder, to which the user added their own file
+    (out / "ln" / "notes.txt").write_text("a lab's notes\n")
+    code, output = run("compare", one_store, "--out", out, "--models", "ln", "--overwrite")
+    assert code == 1 and "holds 'ln', which compare does not write" in output
+    assert (out / "ln" / "notes.txt").read_text() == "a lab's notes\n"
