@@ -7,101 +7,133 @@ C: one long ImageSeries / OpticalSeries of the shown frames with its own clock.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 from pynwb import NWBFile
-from pynwb.base import Images
 from pynwb.epoch import TimeIntervals
 from pynwb.image import ImageSeries, IndexSeries
 
 from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.discover import NO_STIMULUS, reading
+from nwb_v1former.nwb.frame_sources import DatasetSource, FrameSource, template_source
 from nwb_v1former.nwb.frames import FrameProcessor
 from nwb_v1former.nwb.timing import check_increasing, series_times
 
 _BREAK_INTERVALS = 2.5
-"""A gap longer than this many typical frame intervals is a break (grey screen), not a dropped frame:
-the frame before it is held for one typical interval; shorter gaps hold the frame until the next one."""
+"""Without stop times, a gap longer than this many typical intervals of one stimulus is a break (grey
+screen), not a dropped frame: the frame before it is held for one typical interval; shorter gaps hold
+the frame until the next one."""
 
-
-@dataclass
-class DatasetSource:
-    """Frames stored in one dataset with time first (ImageSeries data)."""
-
-    name: str
-    data: object
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.data.shape[0])
-
-    def read(self, indices: np.ndarray) -> np.ndarray:
-        """Raw frames for sorted unique `indices`; (k, a, b[, c])."""
-        if len(indices) == 0:
-            return np.zeros((0, *self.data.shape[1:]), dtype=self.data.dtype)
-        first, last = int(indices[0]), int(indices[-1]) + 1
-        with reading(f"{self.name} (frames {first}-{last - 1})"):
-            if last - first <= 2 * len(indices):  # dense: one contiguous read beats fancy indexing
-                return np.asarray(self.data[first:last])[indices - first]
-            return np.asarray(self.data[np.asarray(indices)])
-
-
-@dataclass
-class ImagesSource:
-    """Frames stored as one image each in an Images container, ordered by order_of_images."""
-
-    name: str
-    images: list
-
-    @property
-    def n_frames(self) -> int:
-        return len(self.images)
-
-    def read(self, indices: np.ndarray) -> np.ndarray:
-        """Raw frames for sorted unique `indices`; (k, a, b)."""
-        frames = []
-        for i in indices:
-            with reading(f"{self.name} (frame {int(i)})"):
-                frames.append(np.asarray(self.images[int(i)].data[()]))
-        return np.stack(frames)
-
-
-FrameSource = DatasetSource | ImagesSource
-"""Random access to the raw frames of one template or movie."""
+MATCH_TOLERANCE_S = 1e-3
+"""An interval table's row describes a presentation when their start times agree to this much."""
 
 
 @dataclass
 class Presentations:
-    """Frames shown by one stimulus object: time (s) and source frame of each presentation."""
+    """Frames shown by one stimulus object: when each presentation starts and stops (s), and its frame.
+
+    `place` says why it is taken for a stimulus: "stimulus" (an index into a template, a presentations
+    table, a movie in /stimulus or named as a stimulus), "movie" (a movie elsewhere that says nothing of
+    what it shows) or "camera" (its name or description says a camera filmed it: not what the animal saw).
+    `tables` are the interval tables its stop times came from (they list presentations, not trials).
+    `from_template`: its frames are a template's, indexed (patterns A and B), not a movie's own (C).
+    """
 
     name: str
     source: FrameSource
     times: np.ndarray
     frames: np.ndarray
+    stops: np.ndarray
+    place: str = "stimulus"
+    tables: tuple[str, ...] = ()
+    from_template: bool = True
     processor: FrameProcessor | None = None
     raw_shape: tuple[int, ...] = ()
     notes: list[str] = field(default_factory=list)
 
 
-def _images_source(images: Images, name: str, notes: list[str]) -> ImagesSource:
-    if images.order_of_images is not None and len(images.order_of_images) > 0:
-        ordered = [images.order_of_images[i] for i in range(len(images.order_of_images))]
-    else:
-        ordered = [images.images[key] for key in sorted(images.images)]
-        notes.append(f"{name}: no order_of_images; frames taken in name order, which may not be index order")
-    return ImagesSource(name=name, images=ordered)
+_STIMULUS_WORDS = re.compile(r"stim|screen|monitor|display|presented|natural.?(movie|scene)", re.IGNORECASE)
+_CAMERA_WORDS = re.compile(
+    r"camera|(^|[^a-z])cam([^a-z]|$)|webcam|eye|pupil|face|whisk|body|paw|lick|behaviou?r|recorded by",
+    re.IGNORECASE,
+)
 
 
-def _template_source(template, name: str, notes: list[str]) -> FrameSource:
-    if isinstance(template, Images):
-        return _images_source(template, name, notes)
-    if isinstance(template, ImageSeries) and template.data is not None and len(template.data):
-        return DatasetSource(name=name, data=template.data)
-    raise SessionError(
-        "the template it indexes holds no frames (external files are not supported)", where=name
+def movie_place(series: ImageSeries, path: str) -> str:
+    """ "stimulus", "camera" or "movie" for an ImageSeries of frames outside the templates: /stimulus
+    holds stimuli; elsewhere its name decides, then its description (see `Presentations.place`)."""
+    if path.startswith("/stimulus/"):
+        return "stimulus"
+    for text in (series.name, series.description or ""):
+        if _STIMULUS_WORDS.search(text):
+            return "stimulus"
+        if _CAMERA_WORDS.search(text):
+            return "camera"
+    return "movie"
+
+
+def held_until_next(times: np.ndarray) -> tuple[np.ndarray, str]:
+    """Stop times of presentations known only by their starts: each is held until the next one of the
+    same stimulus, except across a break (a gap over _BREAK_INTERVALS typical intervals of this stimulus),
+    where it is held one typical interval; (P,) float64 and how that was decided."""
+    gaps = np.diff(times)
+    typical = float(np.median(gaps[gaps > 0])) if np.any(gaps > 0) else 1.0 / TICK_RATE_HZ
+    held = np.append(np.where(gaps > _BREAK_INTERVALS * typical, typical, gaps), typical)
+    return times + held, (
+        f"no stop times: each frame held until the next (typical {typical * 1000:.1f} ms; gaps over "
+        f"{_BREAK_INTERVALS:g} of those are grey)"
     )
+
+
+def _interval_tables(nwbfile: NWBFile, path_of) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(path, start times, stop times) of every interval table, for matching presentations to."""
+    tables = []
+    for table in nwbfile.objects.values():
+        if isinstance(table, TimeIntervals) and len(table) > 0:
+            with reading(path_of(table)):
+                start = np.asarray(table["start_time"].data[:], np.float64)
+                stop = np.asarray(table["stop_time"].data[:], np.float64)
+            tables.append((path_of(table), start, stop))
+    return tables
+
+
+def matched_stops(
+    times: np.ndarray, tables: list[tuple[str, np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, str] | None:
+    """Stop times of presentations whose every start is a row's start_time in one interval table (an
+    AllenSDK `<name>_presentations` table beside its IndexSeries); None when no table lists them all."""
+    for path, start, stop in tables:
+        order = np.argsort(start, kind="stable")
+        start, stop = start[order], stop[order]
+        row = np.minimum(np.searchsorted(start, times - MATCH_TOLERANCE_S), len(start) - 1)
+        if np.all(np.abs(start[row] - times) <= MATCH_TOLERANCE_S) and np.all(stop[row] > times):
+            return stop[row], path
+    return None
+
+
+def _with_stops(
+    name: str,
+    source: FrameSource,
+    times: np.ndarray,
+    frames: np.ndarray,
+    tables: list[tuple[str, np.ndarray, np.ndarray]],
+    notes: list[str],
+    place: str = "stimulus",
+    from_template: bool = True,
+) -> Presentations:
+    """Presentations whose stop times come from an interval table listing them, else `held_until_next`."""
+    check_increasing(times, name)
+    matched = matched_stops(times, tables)
+    if matched is None:
+        stops, how = held_until_next(times)
+        notes.append(f"{name}: {how}")
+        return Presentations(name, source, times, frames, stops, place, (), from_template, notes=notes)
+    stops, table = matched
+    notes.append(f"{name}: each frame shown until its stop_time in {table}")
+    return Presentations(name, source, times, frames, stops, place, (table,), from_template, notes=notes)
 
 
 def _unusable_movie(series: ImageSeries, path: str) -> str | None:
@@ -116,12 +148,15 @@ def _unusable_movie(series: ImageSeries, path: str) -> str | None:
     return None
 
 
-def find_presentations(nwbfile: NWBFile, path_of) -> tuple[list[Presentations], list[str]]:
+def find_presentations(
+    nwbfile: NWBFile, path_of, image_order: str = "auto"
+) -> tuple[list[Presentations], list[str]]:
     """Every stimulus object in the file, by type (patterns A, B and C), and why each image series that
-    looked like a movie but cannot be used was left out."""
+    looked like a movie but cannot be used was left out. `image_order`: see frame_sources.IMAGE_ORDERS."""
     found: list[Presentations] = []
     unusable: list[str] = []
     indexed = set()
+    tables = _interval_tables(nwbfile, path_of)
     for obj in nwbfile.objects.values():
         if isinstance(obj, IndexSeries):
             target = obj.indexed_images if obj.indexed_images is not None else obj.indexed_timeseries
@@ -130,18 +165,13 @@ def find_presentations(nwbfile: NWBFile, path_of) -> tuple[list[Presentations], 
             indexed.add(id(target))
             notes: list[str] = []
             path = path_of(obj)
-            found.append(
-                Presentations(
-                    path,
-                    _template_source(target, path_of(target), notes),
-                    series_times(obj, path),
-                    np.asarray(obj.data[:], np.int64),
-                    notes=notes,
-                )
-            )
+            source = template_source(target, path_of(target), image_order, notes)
+            with reading(path):
+                frames = np.asarray(obj.data[:], np.int64)
+            found.append(_with_stops(path, source, series_times(obj, path), frames, tables, notes))
     for obj in nwbfile.objects.values():
         if isinstance(obj, TimeIntervals) and "frame" in obj.colnames and len(obj) > 0:
-            found.append(_table_presentations(nwbfile, obj, path_of))
+            found.append(_table_presentations(nwbfile, obj, path_of, image_order))
     for obj in nwbfile.objects.values():
         if not isinstance(obj, ImageSeries) or id(obj) in indexed or "Photon" in obj.neurodata_type:
             continue
@@ -153,11 +183,14 @@ def find_presentations(nwbfile: NWBFile, path_of) -> tuple[list[Presentations], 
             unusable.append(reason)
             continue
         frames = np.arange(len(obj.data), dtype=np.int64)
-        found.append(Presentations(path, DatasetSource(path, obj.data), series_times(obj, path), frames))
+        source = DatasetSource(path, obj.data)
+        place = movie_place(obj, path)
+        times = series_times(obj, path)
+        found.append(_with_stops(path, source, times, frames, tables, [], place, from_template=False))
     return found, unusable
 
 
-def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of) -> Presentations:
+def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of, image_order: str) -> Presentations:
     path = path_of(table)
     templates = dict(nwbfile.stimulus_template)
     names = (
@@ -175,34 +208,54 @@ def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of) -> Pre
             "name the table's template in a 'stimulus_name' column",
             where=path,
         )
-    notes: list[str] = []
-    source = _template_source(templates[template_name], f"/stimulus/templates/{template_name}", notes)
-    start = np.asarray(table["start_time"].data[:], np.float64)
+    notes: list[str] = [f"{path}: each frame shown from its start_time to its stop_time"]
+    source = template_source(
+        templates[template_name], f"/stimulus/templates/{template_name}", image_order, notes
+    )
+    with reading(path):
+        start = np.asarray(table["start_time"].data[:], np.float64)
+        stop = np.asarray(table["stop_time"].data[:], np.float64)
+        frames = np.asarray(table["frame"].data[:], np.int64)
     order = np.argsort(start, kind="stable")
-    frames = np.asarray(table["frame"].data[:], np.int64)[order]
-    return Presentations(path, source, start[order], frames, notes=notes)
+    if np.any(stop[order] <= start[order]):
+        row = int(order[np.argmax(stop[order] <= start[order])])
+        raise SessionError(f"row {row} stops ({stop[row]} s) before it starts ({start[row]} s)", where=path)
+    return Presentations(
+        path, source, start[order], frames[order], stop[order], "stimulus", (path,), notes=notes
+    )
 
 
 def select_presentations(
-    found: list[Presentations], requested: str | None, where: str, unusable: list[str] = ()
-) -> list[Presentations]:
-    """All stimulus objects by default, or the one named by `requested` (name or path).
+    found: list[Presentations], requested: tuple[str, ...], where: str, unusable: list[str] = ()
+) -> tuple[list[Presentations], list[str]]:
+    """The stimuli the animal saw, and notes on what was left out: those named by `requested` (names or
+    paths, the --stimulus option), else every stimulus by place, leaving out camera videos.
 
-    With none found, the error says what was found instead and why it is unusable (`unusable`).
+    A movie outside /stimulus that does not say what it shows is taken only when nothing else could be
+    the stimulus; beside other candidates it is a SessionError naming them all and --stimulus.
     """
     if not found:
         if unusable:
             raise MissingDataError(f"no stimulus movie: {'; '.join(unusable[:2])}", where=where)
         raise MissingDataError(NO_STIMULUS, where=where)
+    notes: list[str] = []
     if requested:
-        chosen = [p for p in found if p.name == requested or p.name.endswith("/" + requested.strip("/"))]
-        if not chosen:
-            raise SessionError(
-                f"no stimulus named {requested!r}; available: {', '.join(p.name for p in found)}", where=where
-            )
-        found = chosen
-    for presentations in found:
-        check_increasing(presentations.times, presentations.name)
+        chosen = []
+        for name in requested:
+            named = [p for p in found if p.name == name or p.name.endswith("/" + name.strip("/"))]
+            if not named:
+                raise SessionError(
+                    f"no stimulus named {name!r}; available: {', '.join(p.name for p in found)}", where=where
+                )
+            chosen.extend(p for p in named if p not in chosen)
+    else:
+        chosen = _default_stimuli(found, where)
+        notes = [
+            f"{p.name}: a camera's video by its name or description, not the stimulus (--stimulus to use it)"
+            for p in found
+            if p.place == "camera"
+        ]
+    for presentations in chosen:
         bad = (presentations.frames < 0) | (presentations.frames >= presentations.source.n_frames)
         if bad.any():
             raise SessionError(
@@ -213,12 +266,37 @@ def select_presentations(
         sample = presentations.source.read(np.unique(presentations.frames[:4]))
         presentations.processor = FrameProcessor.for_frames(sample)
         presentations.raw_shape = (presentations.source.n_frames, *sample.shape[1:])
-    return found
+    return chosen, notes
+
+
+def _default_stimuli(found: list[Presentations], where: str) -> list[Presentations]:
+    """Stimuli by place; an unlabelled movie alone; a SessionError where the choice is not clear."""
+    stimuli = [p for p in found if p.place == "stimulus"]
+    movies = [p for p in found if p.place == "movie"]
+    if movies and (stimuli or len(movies) > 1):
+        names = ", ".join(p.name for p in stimuli + movies)
+        raise SessionError(
+            f"cannot tell which of {names} the animal saw (a movie outside /stimulus may be a camera's); "
+            "choose with --stimulus NAME (repeat it for several)",
+            where=where,
+        )
+    if stimuli or movies:
+        return stimuli or movies
+    cameras = ", ".join(p.name for p in found)
+    raise MissingDataError(
+        f"no stimulus movie: only camera videos ({cameras}, by their names or descriptions); if one is "
+        "what the animal saw, choose it with --stimulus NAME",
+        where=where,
+    )
 
 
 @dataclass(frozen=True)
 class Timeline:
-    """All presentations merged in time: (P,) arrays, sorted by time."""
+    """All presentations merged in time: (P,) arrays, sorted by start time.
+
+    `hold` is how long each stays on screen: until its own stop time, or until the next presentation
+    of any stimulus starts, whichever comes first.
+    """
 
     times: np.ndarray
     source: np.ndarray
@@ -228,19 +306,17 @@ class Timeline:
     @classmethod
     def merge(cls, presentations: list[Presentations]) -> Timeline:
         times = np.concatenate([p.times for p in presentations])
+        stops = np.concatenate([p.stops for p in presentations])
         source = np.concatenate([np.full(len(p.times), i) for i, p in enumerate(presentations)])
         frame = np.concatenate([p.frames for p in presentations])
         order = np.argsort(times, kind="stable")
-        times, source, frame = times[order], source[order], frame[order]
-        gaps = np.diff(times)
-        typical = float(np.median(gaps[gaps > 0])) if np.any(gaps > 0) else 1.0 / TICK_RATE_HZ
-        gaps = np.append(gaps, np.inf)
-        hold = np.where(gaps > _BREAK_INTERVALS * typical, typical, gaps)
-        return cls(times, source, frame, hold)
+        times, stops, source, frame = times[order], stops[order], source[order], frame[order]
+        next_start = np.append(times[1:], np.inf)
+        return cls(times, source, frame, np.minimum(stops, next_start) - times)
 
     @property
     def span(self) -> tuple[float, float]:
-        return float(self.times[0]), float(self.times[-1] + self.hold[-1])
+        return float(self.times[0]), float(np.max(self.times + self.hold))
 
     def at(self, ticks: np.ndarray, tolerance: float) -> np.ndarray:
         """Index of the presentation on screen at each tick time, -1 where none is; (T,) int64.

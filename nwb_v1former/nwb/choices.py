@@ -1,0 +1,49 @@
+"""The reader's options: what the user decided where a file leaves a choice (which responses, which
+stimulus, how unordered images are indexed). Recorded in meta.json and so in every checkpoint trained
+on the session, so that `predict` and `evaluate` read the file the way training did."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from nwb_v1former.config import check_known_keys
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.nwb.frame_sources import IMAGE_ORDERS
+
+
+@dataclass(frozen=True)
+class ReaderChoices:
+    """`responses`: a response series or container (name or path), None for the reader's own choice;
+    `stimulus`: the stimulus objects to use (names or paths), empty for every stimulus by place;
+    `image_order`: how Images without order_of_images are indexed (frame_sources.IMAGE_ORDERS)."""
+
+    responses: str | None = None
+    stimulus: tuple[str, ...] = ()
+    image_order: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.image_order not in IMAGE_ORDERS:
+            raise ConfigError(f"image order {self.image_order!r}: choose one of {', '.join(IMAGE_ORDERS)}")
+        object.__setattr__(self, "stimulus", tuple(self.stimulus))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "stimulus": list(self.stimulus)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> ReaderChoices:
+        values = dict(values or {})
+        check_known_keys(cls, values, "reader choices")
+        return cls(**values)
+
+    def merged(self, other: ReaderChoices) -> ReaderChoices:
+        """These choices where made, `other`'s elsewhere (a user's option over a recorded one)."""
+        return ReaderChoices(
+            responses=self.responses if self.responses is not None else other.responses,
+            stimulus=self.stimulus or other.stimulus,
+            image_order=self.image_order if self.image_order != "auto" else other.image_order,
+        )
+
+
+READER_DEFAULTS = ReaderChoices()
+"""The reader's own choices everywhere (no option given)."""
