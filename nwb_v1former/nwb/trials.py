@@ -1,21 +1,16 @@
-"""Trials on the 30 Hz grid: from the file's tables (or the stimulus itself), with stimulus ids and tiers."""
+"""Trials on the 30 Hz grid (spans from `trial_intervals`), with stimulus ids and tiers."""
 
 from __future__ import annotations
 
 import hashlib
 
 import numpy as np
-from pynwb import NWBFile
-from pynwb.epoch import TimeIntervals
 
 from nwb_v1former.data.store import Trials
 from nwb_v1former.errors import ConfigError, SessionError
-from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.metrics import SKIP_FRAMES
-from nwb_v1former.nwb.stimulus import Timeline
 
 _TIER_NAMES = {"train": "train", "training": "train", "oracle": "validation", "validation": "validation"}
-_RUN_GAP_INTERVALS = 2.5
 
 
 def canonical_tier(name: str) -> str:
@@ -26,50 +21,6 @@ def canonical_tier(name: str) -> str:
     if "test" in name:
         return "test"
     return "none"
-
-
-def trial_intervals(
-    nwbfile: NWBFile, timeline: Timeline, path_of
-) -> tuple[np.ndarray, np.ndarray, list[str], str]:
-    """(start, stop, source tiers, where they came from), sorted by start.
-
-    Preference: the trials table; else interval tables other than per-frame presentation tables
-    (e.g. MICrONS' Clip/Monet2/Trippy); else runs of consecutive stimulus presentations.
-    Rows whose boolean `labelled` column is False (e.g. Sensorium's hidden test trials, responses all
-    zeros) get source tier "none", so they never train or evaluate.
-    """
-    if nwbfile.trials is not None and len(nwbfile.trials) > 0:
-        return (*_table_rows([nwbfile.trials]), "/intervals/trials")
-    tables = [
-        table
-        for name, table in nwbfile.intervals.items()
-        if isinstance(table, TimeIntervals) and "frame" not in table.colnames and name != "invalid_times"
-    ]
-    if tables:
-        return (*_table_rows(tables), ", ".join(sorted(path_of(t) for t in tables)))
-    gaps = np.diff(timeline.times)
-    typical = float(np.median(gaps)) if len(gaps) else 1.0 / TICK_RATE_HZ
-    breaks = np.flatnonzero(gaps > _RUN_GAP_INTERVALS * typical)
-    starts = timeline.times[np.concatenate([[0], breaks + 1])]
-    stops = timeline.times[np.concatenate([breaks, [len(timeline.times) - 1]])] + typical
-    return starts, stops, [""] * len(starts), "runs of consecutive stimulus presentations"
-
-
-def _table_rows(tables: list[TimeIntervals]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    start = np.concatenate([np.asarray(t["start_time"].data[:], np.float64) for t in tables])
-    stop = np.concatenate([np.asarray(t["stop_time"].data[:], np.float64) for t in tables])
-    tiers: list[str] = []
-    for table in tables:
-        if "tier" in table.colnames:
-            names = [str(v.decode() if isinstance(v, bytes) else v) for v in table["tier"].data[:]]
-        else:
-            names = [""] * len(table)
-        if "labelled" in table.colnames:
-            labelled = np.asarray(table["labelled"].data[:], bool)
-            names = [name if known else "none" for name, known in zip(names, labelled, strict=True)]
-        tiers.extend(names)
-    order = np.argsort(start, kind="stable")
-    return start[order], stop[order], [tiers[i] for i in order]
 
 
 def to_ticks(
@@ -175,28 +126,48 @@ def resolve_split(split: str, stimulus_ids: np.ndarray, source_tiers: list[str])
     return "clips" if len(counts) >= 3 else "segments"
 
 
+def _piece_id(parent: str, index: int) -> str:
+    """Id of the `index`-th time segment of a trial that showed `parent`: equal across its repeats."""
+    return hashlib.sha1(f"{parent}/{index}".encode()).hexdigest()[:16]
+
+
 def build_trials(
-    first: np.ndarray, end: np.ndarray, video: np.ndarray, source_tiers: list[str], split: str = "auto"
+    first: np.ndarray,
+    end: np.ndarray,
+    video: np.ndarray,
+    source_tiers: list[str],
+    split: str = "auto",
+    shown: list[str | None] | None = None,
 ) -> tuple[Trials, str]:
     """Trials table for the store (trials with no tick inside the grid are dropped), and how tiers were
-    assigned. With `segments`, every presentation of a clip is cut by time at the same frames, so each
-    tier holds whole segments of content across all repeats."""
+    assigned. A trial's stimulus id is `shown` (what template frames it showed) where given, else a hash
+    of its frames on the ticks. With `segments`, every presentation of a clip is cut by time at the same
+    frames, so each tier holds whole segments of content across all repeats."""
+    shown = [None] * len(first) if shown is None else shown
     keep = end > first
     first, end = first[keep], end[keep]
     source = [t for t, k in zip(source_tiers, keep, strict=True) if k]
-    ids = np.array([stimulus_id(video[a:b]) for a, b in zip(first, end, strict=True)], dtype="<U32")
+    ids = np.array(
+        [
+            known or stimulus_id(video[a:b])
+            for a, b, known in zip(
+                first, end, [s for s, k in zip(shown, keep, strict=True) if k], strict=True
+            )
+        ],
+        dtype="<U32",
+    )
     rule = resolve_split(split, ids, source)
     if rule != "segments":
         tiers, how = assign_tiers(ids, source, rule)
         return Trials(first, end, tiers, ids, np.array(source, dtype="<U32")), how
     pieces = [
-        (a + start, a + stop, tier, origin)
-        for a, b, origin in zip(first, end, source, strict=True)
-        for start, stop, tier in segment_bounds(int(b - a))
+        (a + start, a + stop, tier, origin, _piece_id(parent, index))
+        for a, b, origin, parent in zip(first, end, source, ids, strict=True)
+        for index, (start, stop, tier) in enumerate(segment_bounds(int(b - a)))
     ]
     cut_first = np.array([p[0] for p in pieces], np.int64)
     cut_end = np.array([p[1] for p in pieces], np.int64)
-    cut_ids = np.array([stimulus_id(video[a:b]) for a, b in zip(cut_first, cut_end, strict=True)], "<U32")
+    cut_ids = np.array([p[4] for p in pieces], "<U32")
     tiers = np.array([p[2] for p in pieces], dtype="<U16")
     how = (
         "split by time: every clip cut into train, validation and test segments (70/10/20% of its "
