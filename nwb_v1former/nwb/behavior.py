@@ -9,7 +9,7 @@ from pynwb.base import TimeSeries
 from pynwb.ophys import RoiResponseSeries
 
 from nwb_v1former.errors import SessionError
-from nwb_v1former.nwb.discover import behavior_channel, object_path, reading
+from nwb_v1former.nwb.discover import BehaviorUse, behavior_uses, object_path, reading
 from nwb_v1former.nwb.timing import linear_weights, scale, series_times
 
 NEUTRAL_VALUE = 0.0
@@ -33,14 +33,15 @@ class BehaviorOnTicks:
     notes: list[str]
 
 
-def _resample(series: TimeSeries, path: str, ticks: np.ndarray, notes: list[str]) -> np.ndarray:
-    """Series values in their unit (conversion and offset applied) at the tick times; (T, k) float32."""
+def _resample(series: TimeSeries, field: str, path: str, ticks: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Values of the series' dataset `field` in their unit (conversion and offset applied) at the tick
+    times; (T, k) float32."""
     with reading(path):
-        values = np.asarray(series.data[:], dtype=np.float64)
+        values = np.asarray(getattr(series, field)[:], dtype=np.float64)
     values = values.reshape(len(values), -1)
-    conversion, offset = scale(series)
+    conversion, offset = scale(series) if field == "data" else (1.0, 0.0)
     values = values * conversion + offset
-    times = series_times(series, path)
+    times = series_times(series, path, len(values), notes=notes)
     good = np.all(np.isfinite(values), axis=1)
     if not good.any():
         raise SessionError("every sample is NaN; drop the series or fix the file", where=path)
@@ -70,13 +71,19 @@ def behavior_candidates(objects) -> list[tuple[str, TimeSeries]]:
     ]
 
 
-def choose_behavior(candidates: list[tuple[str, TimeSeries]]) -> dict[str, tuple[str, TimeSeries]]:
-    """The series used for each channel the file has: the first found (see `behavior_channel`)."""
-    chosen: dict[str, tuple[str, TimeSeries]] = {}
+Chosen = tuple[str, TimeSeries, BehaviorUse]
+"""A behaviour channel's source: its path (with the dataset when not `data`), the series, and how."""
+
+
+def choose_behavior(candidates: list[tuple[str, TimeSeries]]) -> dict[str, Chosen]:
+    """The series used for each channel the file has: the best-ranked, the first found among equals
+    (see `behavior_uses`)."""
+    chosen: dict[str, Chosen] = {}
     for path, series in candidates:
-        channel = behavior_channel(series)
-        if channel is not None:
-            chosen.setdefault(channel, (path, series))
+        for use in behavior_uses(series):
+            shown = path if use.field == "data" else f"{path} ({use.field})"
+            if use.channel not in chosen or use.rank < chosen[use.channel][2].rank:
+                chosen[use.channel] = (shown, series, use)
     return chosen
 
 
@@ -92,8 +99,8 @@ def behavior_on_ticks(candidates: list[tuple[str, TimeSeries]], ticks: np.ndarra
             filled.append(channel)
             columns[channel] = np.full((len(ticks), width), NEUTRAL_VALUE, np.float32)
             continue
-        path, series = chosen[channel]
-        values = _resample(series, path, ticks, notes)
+        path, series, use = chosen[channel]
+        values = _resample(series, use.field, path, ticks, notes)
         if channel == "running":
             factor = _TO_CM_PER_S.get(str(series.unit).lower())
             if factor is None:
@@ -106,7 +113,7 @@ def behavior_on_ticks(candidates: list[tuple[str, TimeSeries]], ticks: np.ndarra
     return BehaviorOnTicks(
         behavior=np.concatenate([columns["pupil_size"], columns["running"]], axis=1),
         pupil_center=columns["pupil_center"],
-        sources={channel: path for channel, (path, _) in chosen.items()},
+        sources={channel: path for channel, (path, _, _) in chosen.items()},
         filled=filled,
         notes=notes,
     )

@@ -10,7 +10,7 @@ import contextlib
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import h5py
@@ -42,6 +42,8 @@ _PUPIL_SIZE = re.compile(
     r"pupil.*(size|area|radius|diameter|dilation)|(size|area|radius|diameter).*pupil", re.I
 )
 _EYE_POSITION = re.compile(r"eye_position|pupil_location|pupil_position|pupil_center|gaze", re.IGNORECASE)
+_REFLECTION = re.compile(r"corneal|reflection|glint", re.IGNORECASE)
+_UNFILTERED = re.compile(r"unfiltered|raw", re.IGNORECASE)
 _VOLTAGE = re.compile(r"(milli|micro|m|u|µ)?v(olts?)?", re.IGNORECASE)
 """Units of an electrical signal (a wheel encoder's or a treadmill's raw output), never a speed."""
 
@@ -277,10 +279,13 @@ def inventory(nwbfile: NWBFile, path: str, nwb_version: str) -> SessionInventory
                     SeriesInfo(object_path(obj), "TimeIntervals", (len(obj),), None, len(obj), target="frame")
                 )
         elif isinstance(obj, TimeSeries) and not isinstance(obj, (RoiResponseSeries, ImageSeries)):
-            channel = behavior_channel(obj)
-            if channel is not None:
-                found.behavior.setdefault(channel, []).append(_series_info(obj))
-            elif _RUNNING.search(obj.name) and is_voltage(obj):
+            uses = behavior_uses(obj)
+            for use in uses:
+                info = _series_info(obj)
+                if use.field != "data":
+                    info = replace(info, path=f"{info.path} ({use.field})")
+                found.behavior.setdefault(use.channel, []).append(info)
+            if not uses and _RUNNING.search(obj.name) and is_voltage(obj):
                 found.problems.append(
                     f"{object_path(obj)} is a voltage (unit {obj.unit}), not a running speed: not used; "
                     "store the speed in cm/s or m/s to use it"
@@ -296,17 +301,40 @@ def fold_warnings(found: SessionInventory, nwbfile: NWBFile) -> None:
     found.problems.extend(w for w in warned if w not in found.problems)
 
 
-def behavior_channel(series: TimeSeries) -> str | None:
-    """Which behaviour channel a series is (running, pupil_size, pupil_center), from its type and name;
-    a voltage is never running speed, whatever its name."""
+@dataclass(frozen=True)
+class BehaviorUse:
+    """One way a series can serve a behaviour channel: the channel, the dataset of the series that
+    holds it (`data`, or an ellipse's `area`), and a rank (0 first; the best-ranked series is used)."""
+
+    channel: str
+    field: str = "data"
+    rank: int = 0
+
+
+def behavior_uses(series: TimeSeries) -> list[BehaviorUse]:
+    """Which behaviour channels (running, pupil_size, pupil_center) a series can serve, from its type
+    and name. A voltage is never running speed; a corneal reflection is never the pupil; the pupil's
+    ellipse (AllenSDK's EllipseEyeTracking `pupil_tracking`) gives its centre and its area; an eye's
+    ellipse or a series named only by its eye container ranks after a pupil; unfiltered speed after
+    filtered."""
     name = series.name
+    if _REFLECTION.search(name):
+        return []
+    in_eye_container = "Eye" in type(series.parent).__name__
     if isinstance(series, SpatialSeries) or _EYE_POSITION.search(name):
-        return "pupil_center" if _EYE_POSITION.search(name) or "Eye" in type(series.parent).__name__ else None
+        uses = []
+        if _EYE_POSITION.search(name) or (in_eye_container and "pupil" in name.lower()):
+            uses.append(BehaviorUse("pupil_center"))
+        elif in_eye_container:
+            uses.append(BehaviorUse("pupil_center", rank=1))
+        if "pupil" in name.lower() and getattr(series, "area", None) is not None:
+            uses.append(BehaviorUse("pupil_size", field="area"))
+        return uses
     if _PUPIL_SIZE.search(name):
-        return "pupil_size"
-    if _RUNNING.search(name):
-        return None if is_voltage(series) else "running"
-    return None
+        return [BehaviorUse("pupil_size")]
+    if _RUNNING.search(name) and not is_voltage(series):
+        return [BehaviorUse("running", rank=1 if _UNFILTERED.search(name) else 0)]
+    return []
 
 
 def is_voltage(series: TimeSeries) -> bool:

@@ -8,15 +8,24 @@ from pynwb.base import TimeSeries
 from nwb_v1former.errors import SessionError
 
 
-def series_times(series: TimeSeries, where: str, samples: int | None = None) -> np.ndarray:
+def series_times(
+    series: TimeSeries, where: str, samples: int | None = None, *, notes: list[str] | None = None
+) -> np.ndarray:
     """Time (s) of every sample of `series` on the file's clock; (n,) float64, checked increasing.
 
     Uses `timestamps` when present (linked timestamps included), else starting_time + k / rate.
     `samples`: how many samples the data holds, where time is not its first axis (a transposed series).
+    `notes`: when given, exactly one timestamp more than samples is tolerated (OpenScope's dF/F): the
+    first n are used, sample k at timestamp k, and one line saying so is appended; else it is refused.
     """
     n = len(series.data) if samples is None else samples
     if series.timestamps is not None:
         times = np.asarray(series.timestamps[:], dtype=np.float64)
+        if notes is not None and len(times) == n + 1:
+            notes.append(
+                f"{where}: {n + 1} timestamps for {n} samples; sample k at timestamp k, the last one ignored"
+            )
+            times = times[:n]
         if len(times) != n:
             raise SessionError(
                 f"{len(times)} timestamps for {n} samples; the series is damaged or truncated", where=where
