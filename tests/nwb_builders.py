@@ -17,16 +17,23 @@ from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
 def _legacy_index_series(template: ImageSeries, times: np.ndarray, n_frames: int) -> IndexSeries:
     """An IndexSeries into an ImageSeries template: pynwb reads this deprecated form but refuses to
     create it, so it is built the way pynwb's own reader builds it."""
-    series = IndexSeries.__new__(IndexSeries, in_construct_mode=True)
-    series.__init__(
+    return as_read(
+        IndexSeries,
         name="presentations",
         data=np.arange(n_frames, dtype=np.uint32),
         indexed_timeseries=template,
         unit="N/A",
         timestamps=times,
     )
-    series._in_construct_mode = False
-    return series
+
+
+def as_read(cls: type, **arguments):
+    """A pynwb object built the way pynwb's reader builds one, past the checks with which pynwb refuses to
+    create layouts real files have (a deprecated link, data stored ROIs x time, one timestamp too many)."""
+    made = cls.__new__(cls, in_construct_mode=True)
+    made.__init__(**arguments)
+    made._in_construct_mode = False
+    return made
 
 
 def _response_series(
@@ -36,12 +43,7 @@ def _response_series(
     reads it (with a warning), since pynwb refuses to create it."""
     arguments = {"name": "dff", "data": data, "rois": region, "unit": "n.a."}
     arguments.update({"rate": rate} if rate is not None else {"timestamps": times})
-    if not transposed:
-        return RoiResponseSeries(**arguments)
-    series = RoiResponseSeries.__new__(RoiResponseSeries, in_construct_mode=True)
-    series.__init__(**arguments)
-    series._in_construct_mode = False
-    return series
+    return as_read(RoiResponseSeries, **arguments) if transposed else RoiResponseSeries(**arguments)
 
 
 def write_session(

@@ -8,7 +8,8 @@
   behavior.npy       float32 (T, 2)   pupil size, running speed
   pupil_center.npy   float32 (T, 2)   horizontal, vertical
   times.npy          float64 (T,)     each tick's time on the NWB file's clock (s)
-  roi_ids.npy        int64   (N,)     PlaneSegmentation ids, in column order
+  roi_ids.npy        int64   (N,)     ROI ids in column order, unique in the session: the PlaneSegmentation
+                                      ids, or, where planes repeat ids, plane-qualified (meta.json notes)
   neurons.npz        coordinates (N, 3) float32 um (or pixels, see meta), plane (N,) int64
   trials.npz         first_tick, stop_tick (n,) int64 (stop exclusive), tier (n,) str,
                      stimulus_id (n,) str (content hash of the trial's frames), source_tier (n,) str

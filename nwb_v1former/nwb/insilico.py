@@ -27,8 +27,8 @@ from pynwb import NWBHDF5IO
 
 from nwb_v1former.atomic import atomic_output, in_place_target
 from nwb_v1former.errors import OutputExistsError, SessionError
-from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
-from nwb_v1former.nwb.write import DEFAULT_NAME, validate_module
+from nwb_v1former.nwb.extension import NAMESPACE
+from nwb_v1former.nwb.write import DEFAULT_NAME, predicted_rois, validate_module
 
 ROI_KEY = "roi_id"
 
@@ -87,16 +87,6 @@ def check_predictions(path: str | Path, checkpoint_sha256: str, name: str = DEFA
         )
 
 
-def _prediction_rois(module) -> set[int]:
-    """ROI ids of every predicted series of the module."""
-    rois: set[int] = set()
-    for series in module.data_interfaces.values():
-        if isinstance(series, PredictedRoiResponseSeries):
-            ids = np.asarray(series.rois.table.id[:])
-            rois.update(int(roi) for roi in ids[np.asarray(series.rois.data[:])])
-    return rois
-
-
 def _dynamic_table(table: Table) -> DynamicTable:
     """The table as an hdmf DynamicTable (text columns as lists of str)."""
     columns = []
@@ -123,7 +113,7 @@ def add_tables(
         with NWBHDF5IO(temporary, "a", load_namespaces=True) as io:
             nwbfile = io.read()
             module = nwbfile.processing[name]
-            rois = _prediction_rois(module)
+            rois = set(predicted_rois(module))
             for table in tables:
                 if ROI_KEY in table.columns:
                     unknown = sorted(set(np.asarray(table.columns[ROI_KEY][1]).tolist()) - rois)

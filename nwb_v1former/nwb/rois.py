@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pynwb import NWBFile
@@ -11,6 +12,7 @@ from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSer
 
 from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.nwb.discover import NO_RESPONSES, object_path, reading
+from nwb_v1former.nwb.timing import series_times
 
 _NEUROPIL = re.compile(r"neuropil|background|fneu", re.IGNORECASE)
 _DECONVOLVED = re.compile(r"deconv|spks|spike|events", re.IGNORECASE)
@@ -23,6 +25,13 @@ _METRES = {
     "micrometers": 1.0,
     "um": 1.0,
 }
+_MICROMETRES = r"(?:um|µm|μm|microns?|micrometers?|micrometres?)"
+_DEPTH = re.compile(
+    rf"depth\W{{0,3}}(?P<depth>\d+(?:\.\d+)?)\s*{_MICROMETRES}|(?P<below>\d+(?:\.\d+)?)\s*{_MICROMETRES}\s+below",
+    re.IGNORECASE,
+)
+"""A depth an imaging plane's description states: AllenSDK's '(512, 512) field of view in VISp at depth
+150 um', 'Depth: 150 um', '200 um below the pia'."""
 _MASK_BLOCK = 256
 PIXEL_MASK_DTYPE = np.dtype([("x", "<u4"), ("y", "<u4"), ("weight", "<f4")])
 """The compound type of PlaneSegmentation.pixel_mask rows (x = column, y = row, weight)."""
@@ -34,7 +43,10 @@ class ResponsePlane:
 
     `rows` are the ROI table rows of the columns; centroids are computed on demand (`coordinates()`),
     since dense image masks can be hundreds of megabytes. `transposed`: the file stores the series
-    ROIs x time (as suite2p's NWB writer has), so time is its second axis.
+    ROIs x time (as suite2p's NWB writer has), so time is its second axis. `roi_ids` (n,) are the
+    columns' ids in the session: the ROI table's own ids (`file_ids`) plus `id_offset`, which is 0 unless
+    ids repeat across the session's planes (`id_offsets`). `notes`: what the reader decided about these
+    ROIs (ids made unique, z from the plane's description, x / y not one frame of reference).
     """
 
     series: RoiResponseSeries
@@ -44,11 +56,28 @@ class ResponsePlane:
     rows: np.ndarray
     plane: int
     transposed: bool = False
+    id_offset: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def n_frames(self) -> int:
         """Imaging frames (samples in time) the series holds."""
         return int(self.series.data.shape[1 if self.transposed else 0])
+
+    @property
+    def file_ids(self) -> np.ndarray:
+        """(n,) int64 ids of the columns' ROIs in the file's ROI table."""
+        return self.roi_ids - self.id_offset
+
+    def frame_times(self, where: str | None = None) -> tuple[np.ndarray, list[str]]:
+        """Time (s) of every imaging frame, (n_frames,) float64, and notes on the clock: a clock one
+        timestamp longer than the frames (OpenScope's ROIs x time dF/F) is read with its first n_frames.
+
+        `where` names the series in errors and notes (default: its path).
+        """
+        notes: list[str] = []
+        times = series_times(self.series, where or self.path, self.n_frames, notes=notes)
+        return times, notes
 
     def frames(self, start: int, stop: int) -> np.ndarray:
         """Frames start..stop as (frames, ROIs) in the stored dtype, whichever way the file stores them."""
@@ -63,7 +92,8 @@ class ResponsePlane:
         return coordinate_unit(self.table)
 
     def coordinates(self) -> tuple[np.ndarray, list[str]]:
-        """(n, 3) float32 mask centroids (x, y, z) in `coordinate_unit`, and notes on what was repaired.
+        """(n, 3) float32 mask centroids (x, y, z) in `coordinate_unit` (z in micrometres), and notes on
+        the ROIs: this plane's `notes`, and what was repaired.
 
         An ROI with an empty mask has no centroid: it is placed at the mean centroid of the others
         (a NaN would make every readout position NaN), and a note names it.
@@ -73,11 +103,12 @@ class ResponsePlane:
             coordinates = roi_coordinates(self.table, self.rows)
         empty = ~np.isfinite(coordinates).all(axis=1)
         if not empty.any():
-            return coordinates, []
+            return coordinates, list(self.notes)
         coordinates[empty] = coordinates[~empty].mean(axis=0) if (~empty).any() else 0.0
-        ids = ", ".join(str(int(i)) for i in self.roi_ids[empty][:10])
+        ids = ", ".join(str(int(i)) for i in self.file_ids[empty][:10])
         more = f" and {int(empty.sum()) - 10} more" if empty.sum() > 10 else ""
-        return coordinates, [f"{table}: ROI {ids}{more}: empty masks, placed at the others' mean centroid"]
+        repaired = f"{table}: ROI {ids}{more}: empty masks, placed at the others' mean centroid"
+        return coordinates, [*self.notes, repaired]
 
 
 def choose_planes(nwbfile: NWBFile, requested: str | None, where: str) -> list[ResponsePlane]:
@@ -85,7 +116,65 @@ def choose_planes(nwbfile: NWBFile, requested: str | None, where: str) -> list[R
     and `predict` all use (`requested`: the --responses option; `where` names the file in errors)."""
     candidates = [(object_path(s), s) for s in _response_candidates(nwbfile.objects.values())]
     chosen = _choose_response_series(candidates, requested, where)
-    return [_response_plane(path, series, index, where) for index, (path, series) in enumerate(chosen)]
+    planes = [_response_plane(path, series, index, where) for index, (path, series) in enumerate(chosen)]
+    offsets = id_offsets([plane.roi_ids for plane in planes], where)
+    return [
+        replace(plane, roi_ids=plane.roi_ids + offset, id_offset=offset, notes=tuple(notes))
+        for plane, offset, notes in zip(planes, offsets, _plane_notes(planes, offsets), strict=True)
+    ]
+
+
+def id_offsets(file_ids: Sequence[np.ndarray], where: str) -> list[int]:
+    """What each plane (in column order) adds to its ROI table's ids to make them unique in the session.
+
+    0 for every plane where no id repeats across planes; else plane index x the smallest power of ten
+    above every id (neuroconv's Suite2p planes, ids 0..49 each: 0 and 100, so plane 1's ROI 7 is 107).
+    `file_ids`: each plane's (n,) ids, one plane or more; SessionError where repeated ids cannot be
+    qualified.
+    """
+    ids = np.concatenate(file_ids)
+    if len(np.unique(ids)) == len(ids):
+        return [0] * len(file_ids)
+    if ids.min() < 0 or ids.max() >= np.iinfo(np.int64).max // (10 * len(file_ids)):
+        raise SessionError(
+            f"ROI ids repeat across planes and range from {int(ids.min())} to {int(ids.max())}, so they "
+            "cannot be qualified by plane; give each ROI its own id",
+            where=where,
+        )
+    stride = 10 ** len(str(int(ids.max())))
+    return [index * stride for index in range(len(file_ids))]
+
+
+def _plane_notes(planes: list[ResponsePlane], offsets: list[int]) -> list[list[str]]:
+    """Each plane's notes: its ids made unique, z read from its imaging plane's description, and x / y in
+    a frame of its own (imaging planes at different locations without origin_coords, as AllenSDK's
+    mesoscope planes are)."""
+    imaging = [getattr(plane.table, "imaging_plane", None) for plane in planes]
+    locations = {str(found.location) for found in imaging if found is not None}
+    notes: list[list[str]] = []
+    described: set[int] = set()
+    for plane, offset, found in zip(planes, offsets, imaging, strict=True):
+        mine = []
+        if offset:
+            first = int(plane.roi_ids[0])
+            mine.append(
+                f"{plane.path} (plane {plane.plane}): ROI ids repeat those of other planes, so its ROIs' "
+                f"ids in the session are the file's plus {offset} (its ROI {first} is {first + offset})"
+            )
+        if found is not None and plane.coordinate_unit != "none" and id(found) not in described:
+            described.add(id(found))
+            _, depth_note = _plane_depth(found)
+            if depth_note:
+                mine.append(f"{plane.path}: {depth_note}")
+            if len(locations) > 1 and _origin_um(found) is None:
+                others = ", ".join(sorted(locations - {str(found.location)}))
+                mine.append(
+                    f"{plane.path}: imaging plane {found.name} ({found.location}) has no origin_coords, so "
+                    f"its ROIs' x, y ({plane.coordinate_unit}) are in a frame of its own, not one frame of "
+                    f"reference with the planes in {others}"
+                )
+        notes.append(mine)
+    return notes
 
 
 def _rank(series: RoiResponseSeries) -> tuple[int, int, str]:
@@ -111,7 +200,7 @@ def _choose_response_series(
         if not chosen:
             names = ", ".join(p for p, _ in candidates)
             raise SessionError(f"no response series named {requested!r}; available: {names}", where=where)
-        return chosen
+        return sorted(chosen, key=lambda item: item[0])
     best_container = min(_rank(s)[0] for _, s in candidates)
     pool = [(p, s) for p, s in candidates if _rank(s)[0] == best_container]
     by_table: dict[int, tuple[str, RoiResponseSeries]] = {}
@@ -150,14 +239,15 @@ def _response_plane(path: str, series: RoiResponseSeries, plane: int, where: str
 
 def stored_transposed(series: RoiResponseSeries, n_rois: int, path: str, where: str) -> bool:
     """Whether the series is stored ROIs x time rather than time x ROIs (as suite2p's NWB writer has
-    stored it), from the ROI region's length and the clock's (its timestamps; a rate has no length).
+    stored it), from the ROI region's length and the clock's (its timestamps, as many as the frames or,
+    as OpenScope's dF/F has, one more; a rate has no length).
 
     SessionError when neither order fits, or when both do (square, and the clock cannot tell).
     """
     shape = tuple(int(n) for n in series.data.shape)
     n_columns = shape[1] if len(shape) > 1 else 1
     samples = None if series.timestamps is None else len(series.timestamps)
-    transposed = len(shape) == 2 and shape[0] == n_rois and samples in (None, shape[1])
+    transposed = len(shape) == 2 and shape[0] == n_rois and samples in (None, shape[1], shape[1] + 1)
     if not transposed:
         if n_columns != n_rois:
             raise SessionError(
@@ -184,7 +274,8 @@ def coordinate_unit(table) -> str:
 
 
 def roi_coordinates(table, rows: np.ndarray) -> np.ndarray:
-    """Mask centroids of the given rows as (x, y, z); micrometres when the plane says how, else pixels."""
+    """Mask centroids of the given rows as (n, 3) (x, y, z); x, y in micrometres through the plane's grid
+    spacing and origin when it gives a spacing, else pixels; z in micrometres (`_plane_depth`)."""
     unit = coordinate_unit(table)
     if unit == "none":
         return np.zeros((len(rows), 3), np.float32)
@@ -192,21 +283,39 @@ def roi_coordinates(table, rows: np.ndarray) -> np.ndarray:
         x, y = _pixel_mask_centroids(table, rows)
     else:
         x, y = _image_mask_centroids(table, rows)
-    if unit == "pixels":
-        return np.column_stack([x, y, np.zeros_like(x)]).astype(np.float32)
     plane = table.imaging_plane
-    spacing = plane.grid_spacing
+    z = np.full_like(x, _plane_depth(plane)[0])
+    if unit == "pixels":
+        return np.column_stack([x, y, z]).astype(np.float32)
     factor = _METRES.get(str(getattr(plane, "grid_spacing_unit", "meters")).lower(), 1e6)
-    spacing = np.asarray(spacing[:], dtype=np.float64) * factor
-    origin = np.zeros(3)
-    if getattr(plane, "origin_coords", None) is not None:
-        origin_factor = _METRES.get(str(getattr(plane, "origin_coords_unit", "meters")).lower(), 1e6)
-        given = np.asarray(plane.origin_coords[:], np.float64)[:3] * origin_factor
-        origin[: len(given)] = given
-    coordinates = np.column_stack(
-        [origin[0] + x * spacing[0], origin[1] + y * spacing[1], np.full_like(x, origin[2])]
-    )
-    return coordinates.astype(np.float32)
+    spacing = np.asarray(plane.grid_spacing[:], dtype=np.float64) * factor
+    origin = _origin_um(plane)
+    x0, y0 = (0.0, 0.0) if origin is None else (origin[0], origin[1] if len(origin) > 1 else 0.0)
+    return np.column_stack([x0 + x * spacing[0], y0 + y * spacing[1], z]).astype(np.float32)
+
+
+def _origin_um(plane) -> np.ndarray | None:
+    """An imaging plane's origin_coords in micrometres, (2 or 3,) float64, or None when it gives none."""
+    if getattr(plane, "origin_coords", None) is None:
+        return None
+    factor = _METRES.get(str(getattr(plane, "origin_coords_unit", "meters")).lower(), 1e6)
+    return np.asarray(plane.origin_coords[:], np.float64)[:3] * factor
+
+
+def _plane_depth(plane) -> tuple[float, str | None]:
+    """z (micrometres) of an imaging plane's ROIs, and a note when it is read from the description.
+
+    The z of its origin_coords when given; else the depth its description states (AllenSDK writes
+    '(512, 512) field of view in VISp at depth 150 um' and no origin); else 0.
+    """
+    origin = _origin_um(plane)
+    if origin is not None and len(origin) > 2:
+        return float(origin[2]), None
+    found = _DEPTH.search(str(getattr(plane, "description", None) or ""))
+    if found is None:
+        return 0.0, None
+    depth = float(found["depth"] or found["below"])
+    return depth, f"z = {depth:g} um, the depth imaging plane {plane.name}'s description gives (no origin z)"
 
 
 def _pixel_mask_centroids(table: PlaneSegmentation, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,8 +5,14 @@
     model                            V1FormerModel (ndx-v1former): checkpoint digest, config, training data
     <series>                         PredictedRoiResponseSeries, one per recorded response series (plane):
                                      same ROI rows, same imaging times (linked), NaN where not predicted
-    evaluation                       DynamicTable, one row per ROI: metrics on held-out trials (if any)
+    evaluation                       DynamicTable, one row per ROI: roi_id (the session's), its predicted
+                                     series and file_roi_id (its id in that series' ROI table), metrics
+                                     on held-out trials (if any)
 ```
+
+A ROI's id in the session (`roi_id`: the store's, the model readout's, the in-silico tables') is its ROI
+table's own id unless ids repeat across planes, where it is plane-qualified (`rois.id_offsets`);
+`predicted_rois` maps every session id of a module back to its series and the file's own id.
 
 The source's bytes are copied to a temporary sibling, the module is appended there, the copy is
 validated, fsynced and renamed into place (over the source with `in_place`). Every dataset of the
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import shutil
 from collections.abc import Iterable, Iterator
@@ -49,8 +56,8 @@ from nwb_v1former.nwb.discover import open_nwb
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
 from nwb_v1former.nwb.resample import FrameStream
-from nwb_v1former.nwb.rois import choose_planes
-from nwb_v1former.nwb.timing import check_increasing, series_times
+from nwb_v1former.nwb.rois import choose_planes, id_offsets
+from nwb_v1former.nwb.timing import check_increasing
 
 DEFAULT_NAME = "v1former_predictions"
 CHUNK_BYTES = 1 << 20
@@ -86,13 +93,15 @@ class WrittenPredictions:
 
 @dataclass(frozen=True)
 class _Plane:
-    """One recorded response series the predictions cover: its objects (by id), ROIs and clock."""
+    """One recorded response series the predictions cover: its objects (by id), ROIs (rows and the
+    table's own ids) and clock."""
 
     series_id: str
     table_id: str
     path: str
     name: str
     rows: np.ndarray
+    file_ids: np.ndarray
     times: np.ndarray
     columns: slice
 
@@ -100,7 +109,8 @@ class _Plane:
 def _planes(source: Path, roi_ids: np.ndarray, responses: str | None) -> list[_Plane]:
     """The response series the predictions' columns belong to: the reader's own choice (`choose_planes`).
 
-    `roi_ids` are the caller's word for the columns; they must be the chosen planes' ROIs, in order.
+    `roi_ids` are the caller's word for the columns; they must be the chosen planes' ROIs (their ids in
+    the session), in order.
     """
     with open_nwb(source) as nwbfile:
         found = choose_planes(nwbfile, responses, str(source))
@@ -112,7 +122,8 @@ def _planes(source: Path, roi_ids: np.ndarray, responses: str | None) -> list[_P
                 plane.path,
                 plane.series.name,
                 plane.rows,
-                series_times(plane.series, f"{source}: {plane.path}", plane.n_frames),
+                plane.file_ids,
+                plane.frame_times(f"{source}: {plane.path}")[0],
                 slice(int(end) - len(plane.rows), int(end)),
             )
             for plane, end in zip(found, ends, strict=True)
@@ -215,11 +226,23 @@ def _evaluation_table(
 ) -> DynamicTable:
     series = np.concatenate([[name] * len(plane.rows) for plane, name in zip(planes, names, strict=True)])
     columns = [
-        VectorData(name="roi_id", description="PlaneSegmentation id of the ROI.", data=roi_ids.tolist()),
+        VectorData(
+            name="roi_id",
+            description=(
+                "The ROI's id in the session (nwb-v1former's store, model readout and in-silico tables): "
+                "file_roi_id, plus a per-plane offset where ROI ids repeat across planes."
+            ),
+            data=roi_ids.tolist(),
+        ),
         VectorData(
             name="predicted_series",
             description="The predicted series (in this module) whose column this ROI is.",
             data=series.tolist(),
+        ),
+        VectorData(
+            name="file_roi_id",
+            description="The ROI's id in the PlaneSegmentation that predicted_series' rois point at.",
+            data=np.concatenate([plane.file_ids for plane in planes]).tolist(),
         ),
     ]
     for metric, (description, values) in evaluation.metrics.items():
@@ -236,6 +259,27 @@ def _evaluation_table(
         ),
         columns=columns,
     )
+
+
+def predicted_rois(module) -> dict[int, tuple[str, int]]:
+    """Every ROI a predictions module (read from its file) predicts: its id in the session -> (the
+    predicted series' name, the ROI's id in that series' ROI table).
+
+    The session's ids are recomputed by the reader's rule (`id_offsets`) over the recorded series in
+    the reader's column order (by path).
+    """
+    predicted = sorted(
+        (posixpath.dirname(series.recorded.data.name), series)
+        for series in module.data_interfaces.values()
+        if isinstance(series, PredictedRoiResponseSeries)
+    )
+    file_ids = [np.asarray(s.rois.table.id[:], np.int64)[np.asarray(s.rois.data[:])] for _, s in predicted]
+    offsets = id_offsets(file_ids, module.name)
+    return {
+        int(roi + offset): (series.name, int(roi))
+        for (_, series), ids, offset in zip(predicted, file_ids, offsets, strict=True)
+        for roi in ids
+    }
 
 
 @contextlib.contextmanager
@@ -276,11 +320,12 @@ def _appended(
                 compression_opts=4,
                 shuffle=True,
             )
-            clock = (
-                {"timestamps": recorded}
-                if recorded.timestamps is not None
-                else {"rate": float(recorded.rate), "starting_time": float(recorded.starting_time or 0.0)}
-            )
+            if recorded.timestamps is None:
+                clock = {"rate": float(recorded.rate), "starting_time": float(recorded.starting_time or 0.0)}
+            elif len(recorded.timestamps) == len(plane.times):
+                clock = {"timestamps": recorded}
+            else:  # one timestamp more than frames (ResponsePlane.frame_times): the frames' own times
+                clock = {"timestamps": plane.times}
             warning = " Trained on simulated data only." if model.trained_on_simulated_data else ""
             module.add(
                 PredictedRoiResponseSeries(
@@ -338,9 +383,9 @@ def write_predictions(
     """Write predictions made on the 30 Hz ticks into /processing/<name> of a copy of `source` (or of it).
 
     predictions: (first_tick, (n, N) float32) blocks in tick order, in the responses' unit, e.g. from
-    `predict_windows`; tick_times (T,) s on the file's clock; roi_ids (N,) the PlaneSegmentation ids
-    of the columns, plane by plane as the reader orders them. Imaging frames outside the predicted
-    ticks get NaN. An earlier module of the same `name` is replaced; other names are kept.
+    `predict_windows`; tick_times (T,) s on the file's clock; roi_ids (N,) the columns' ids in the
+    session (the store's `roi_ids`), plane by plane as the reader orders them. Imaging frames outside
+    the predicted ticks get NaN. An earlier module of the same `name` is replaced; other names are kept.
     """
     source = Path(source)
     final = output_path(source, out, in_place=in_place, name=name, overwrite=overwrite)
