@@ -6,10 +6,12 @@ import json
 import sys
 
 import click
+from nwb_v1former.cli.reader_options import reader_options
 from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.atomic import check_apart
 from nwb_v1former.grid import TICK_RATE_HZ
+from nwb_v1former.nwb.choices import ReaderChoices
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION
 from nwb_v1former.nwb.trials import SPLITS
@@ -19,8 +21,6 @@ from nwb_v1former.sources import local_sources
 @click.command("convert", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
-@click.option("--responses", default=None, help="Name or path of the response series to use.")
-@click.option("--stimulus", default=None, help="Name or path of the stimulus to use (default: all).")
 @click.option(
     "--max-nan-fraction",
     type=click.FloatRange(0, 1),
@@ -42,11 +42,11 @@ from nwb_v1former.sources import local_sources
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @source_options
+@reader_options
 def convert_command(
     sources: tuple[str, ...],
     out: str,
-    responses: str | None,
-    stimulus: str | None,
+    choices: ReaderChoices,
     max_nan_fraction: float,
     split: str,
     overwrite: bool,
@@ -72,8 +72,7 @@ def convert_command(
         [source.session_input for source in resolved],
         out,
         overwrite=overwrite,
-        responses=responses,
-        stimulus=stimulus,
+        choices=choices,
         max_nan_fraction=max_nan_fraction,
         split=split,
         progress=not quiet and sys.stderr.isatty(),

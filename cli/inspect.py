@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import click
+from nwb_v1former.cli.reader_options import reader_options
 from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.errors import SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.behavior import choose_behavior
+from nwb_v1former.nwb.choices import ReaderChoices
 from nwb_v1former.nwb.discover import (
     NWBSource,
     SessionInventory,
@@ -19,7 +21,8 @@ from nwb_v1former.nwb.discover import (
     opened_version,
 )
 from nwb_v1former.nwb.plan import plan_session
-from nwb_v1former.nwb.read import unreadable
+from nwb_v1former.nwb.read import MAX_NAN_FRACTION, conversion_problems
+from nwb_v1former.nwb.trials import SPLITS
 from nwb_v1former.sources import ResolvedSource
 
 
@@ -83,36 +86,44 @@ def render(found: SessionInventory, plan: dict | None, origin: dict | None = Non
             f"coordinates in {plan['coordinate_unit']})"
         )
         lines.append(f"     stimulus: {', '.join(plan['stimulus'])}")
+        lines.append(f"     trials: {plan['trials']} from {plan['trials_from']}")
         lines.append(
             f"     {plan['ticks']} ticks at {TICK_RATE_HZ:g} Hz, "
             f"{plan['start_time']:.2f}-{plan['stop_time']:.2f} s"
         )
+        lines.extend(f"     note: {note}" for note in plan["notes"])
     lines.append(f"  problems: {'none' if not data['problems'] else ''}")
     lines.extend(f"     - {problem}" for problem in data["problems"])
     return "\n".join(lines)
 
 
 def report(
-    path: NWBSource, responses: str | None, stimulus: str | None
+    path: NWBSource, choices: ReaderChoices, split: str, max_nan_fraction: float
 ) -> tuple[SessionInventory, dict | None]:
-    """What one file holds and, if the reader can use it, what it will use (else None, and the reason
-    as the first problem).
+    """What one file holds and, if `convert` with the same options will succeed, what it will use (else
+    None, and the reason as the first problem).
 
-    The file is opened once for both: reading an NWB file's layout is the slow part, remote or not.
-    The chosen responses and movie are read in full (local files), so a damaged chunk is a problem.
-    pynwb / hdmf warnings raised on the way are problems too, never printed.
+    The file is opened once for both: reading an NWB file's layout is the slow part, remote or not. A
+    local file is converted on trial into a scratch folder (`conversion_problems`), so the exit status
+    is convert's. pynwb / hdmf warnings raised on the way are problems too, never printed.
     """
     with open_nwb(path) as nwbfile:
         version = opened_version(nwbfile)
         found = inventory(nwbfile, str(path), version)
         try:
-            plan = plan_session(nwbfile, path, version, responses=responses, stimulus=stimulus)
-            problems = unreadable(plan)
-            will_use = {
-                **plan.summary(),
-                "transposed": [p.path for p in plan.planes if p.transposed],
-                "behavior": {c: p for c, (p, _) in choose_behavior(plan.behavior_series).items()},
-            }
+            plan = plan_session(nwbfile, path, version, choices)
+            problems, notes = conversion_problems(plan, split=split, max_nan_fraction=max_nan_fraction)
+            will_use = (
+                None
+                if problems
+                else {
+                    **plan.summary(),
+                    "notes": notes,
+                    "trials": len(plan.trials.start),
+                    "transposed": [p.path for p in plan.planes if p.transposed],
+                    "behavior": {c: p for c, (p, _, _) in choose_behavior(plan.behavior_series).items()},
+                }
+            )
         except SessionError as error:
             problems, will_use = [error.within(path).problem], None
         found.problems[:0] = [p for p in problems if p not in found.problems]
@@ -127,15 +138,29 @@ def _origin(source: ResolvedSource) -> dict | None:
 @click.command("inspect", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
-@click.option("--responses", default=None, help="Name or path of the response series to use.")
-@click.option("--stimulus", default=None, help="Name or path of the stimulus to use (default: all).")
+@click.option(
+    "--split",
+    type=click.Choice(SPLITS),
+    default="auto",
+    show_default=True,
+    help="The split convert would use (see convert --help): inspect fails where it cannot be made.",
+)
+@click.option(
+    "--max-nan-fraction",
+    type=click.FloatRange(0, 1),
+    default=MAX_NAN_FRACTION,
+    show_default=True,
+    help="As for convert.",
+)
 @click.option("--quiet", is_flag=True, help="No download progress bar.")
 @source_options
+@reader_options
 def inspect_command(
     sources: tuple[str, ...],
     as_json: bool,
-    responses: str | None,
-    stimulus: str | None,
+    split: str,
+    max_nan_fraction: float,
+    choices: ReaderChoices,
     quiet: bool,
     cache_dir: str | None,
     stream: bool,
@@ -148,12 +173,15 @@ def inspect_command(
     """
     files = resolve(sources, cache_dir=cache_dir, stream=stream, dandi_api_url=dandi_api_url, quiet=quiet)
     if len(files) == 1:  # one file: an unreadable one is the one-line error itself
-        reports, unreadable = [(*report(files[0].file, responses, stimulus), _origin(files[0]))], []
+        reports, unreadable = (
+            [(*report(files[0].file, choices, split, max_nan_fraction), _origin(files[0]))],
+            [],
+        )
     else:  # several: report the readable ones, list the rest, exit non-zero if any
         reports, unreadable = [], []
         for source in files:
             try:
-                reports.append((*report(source.file, responses, stimulus), _origin(source)))
+                reports.append((*report(source.file, choices, split, max_nan_fraction), _origin(source)))
             except SessionError as error:
                 unreadable.append(str(error))
     if as_json:

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import click
+from nwb_v1former.cli.reader_options import reader_options
 from nwb_v1former.cli.source_options import source_options
 
+from nwb_v1former.nwb.choices import ReaderChoices
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import predict
 from nwb_v1former.pipeline.predict_sources import predict_sources
@@ -34,12 +36,12 @@ from nwb_v1former.sources.dandi import is_dandi_source
 @click.option(
     "--session", default=None, help="Which readout of the checkpoint to use [default: SOURCE's key]."
 )
-@click.option("--responses", default=None, help="Name or path of the response series (as for convert).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N [default: a GPU if there is one, else cpu].")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @source_options
+@reader_options
 def predict_command(
     checkpoint: str,
     source: str,
@@ -47,7 +49,7 @@ def predict_command(
     in_place: bool,
     name: str,
     session: str | None,
-    responses: str | None,
+    choices: ReaderChoices,
     device: str | None,
     overwrite: bool,
     as_json: bool,
@@ -63,7 +65,7 @@ def predict_command(
     options = {
         "name": name,
         "session": session,
-        "responses": responses,
+        "choices": choices,
         "overwrite": overwrite,
         "device": device,
         "progress": not quiet and sys.stderr.isatty(),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from nwb_v1former.cli.reader_options import reader_options
 from nwb_v1former.cli.source_options import source_options
 
 from nwb_v1former.model.config import PRESETS
@@ -75,7 +76,7 @@ def recipe_options(out_help: str, *, resume: bool) -> Callable[[Callable], Calla
     def apply(command: Callable) -> Callable:
         for option in reversed(options):
             command = option(command)
-        return source_options(command)
+        return source_options(reader_options(command))
 
     return apply
 
@@ -95,6 +96,7 @@ def run_options(options: dict[str, Any], feature_cache: Any = None) -> Any:
         device=options["device"],
         report=options["report"],
         dandi=DandiOptions(options["cache_dir"], options["stream"], options["dandi_api_url"]),
+        reader=options["choices"],
         feature_cache=feature_cache,
         reporter=Reporter.for_terminal(quiet=options["quiet"]),
     )

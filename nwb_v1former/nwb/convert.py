@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from nwb_v1former.atomic import OutputKind, atomic_output, check_apart, visible_entries
 from nwb_v1former.errors import MissingDataError, SessionError
+from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
 from nwb_v1former.nwb.discover import NWBSource
 from nwb_v1former.nwb.plan import open_session
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION, write_store
@@ -44,8 +45,9 @@ class SessionInput:
     """One NWB file to convert, where it came from, and whether it may be skipped.
 
     `origin` is added to meta.json's source (e.g. a DANDI asset's dandiset, version, path and id).
-    `skip_unusable`: a file picked out of a collection (a dandiset) that has no stimulus movie or no ROI
-    responses is skipped with one line instead of stopping the conversion.
+    `skip_unusable`: a file picked out of a collection (a dandiset, a folder) that has no stimulus movie or
+    no ROI responses (e.g. Allen's raw `..._ophys.nwb` beside each processed file) is skipped with one
+    line instead of stopping the conversion.
     """
 
     file: NWBSource
@@ -83,7 +85,11 @@ def session_inputs(sources: Sequence[str | Path | RemoteFile | SessionInput]) ->
     """Every source as SessionInputs (folders expanded), de-duplicated by file, first one kept."""
     inputs: dict[NWBSource, SessionInput] = {}
     for source in sources:
-        expanded = [source] if isinstance(source, SessionInput) else map(SessionInput, nwb_files([source]))
+        if isinstance(source, SessionInput):
+            expanded = [source]
+        else:  # a file found in a folder may be skipped when unusable, as in a dandiset
+            folder = not isinstance(source, RemoteFile) and Path(source).is_dir()
+            expanded = [SessionInput(file, skip_unusable=folder) for file in nwb_files([source])]
         for item in expanded:
             inputs.setdefault(item.file, item)
     return list(inputs.values())
@@ -105,8 +111,7 @@ def convert(
     out: str | Path,
     *,
     overwrite: bool = False,
-    responses: str | None = None,
-    stimulus: str | None = None,
+    choices: ReaderChoices = READER_DEFAULTS,
     max_nan_fraction: float = MAX_NAN_FRACTION,
     split: str = "auto",
     progress: bool = True,
@@ -114,8 +119,9 @@ def convert(
 ) -> list[ConvertedSession]:
     """Convert every NWB file in `sources` into `out/<session_key>/`; all or nothing.
 
-    `out` may not overlap a source, and `overwrite` replaces only an earlier converted dataset. `split`
-    chooses how trials get their tiers (nwb_v1former.nwb.trials.SPLITS; auto by default).
+    `out` may not overlap a source, and `overwrite` replaces only an earlier converted dataset. `choices`
+    are the reader's options (responses, stimulus, image order); `split` chooses how trials get their
+    tiers (nwb_v1former.nwb.trials.SPLITS; auto by default).
 
     Inputs marked `skip_unusable` that lack a movie or responses are left out, each reported as one
     line to `on_skip`; if nothing is left to convert, that is a SessionError.
@@ -130,7 +136,7 @@ def convert(
         staging.mkdir(parents=True)
         for item in tqdm(inputs, desc="convert", unit="session", disable=not progress or len(inputs) < 2):
             try:
-                with open_session(item.file, responses=responses, stimulus=stimulus) as plan:
+                with open_session(item.file, choices) as plan:
                     key = session_key(plan.subject_id, plan.session_id, item.file, taken)
                     write_store(
                         plan,

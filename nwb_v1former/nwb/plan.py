@@ -2,7 +2,7 @@
 grid laid over the span where stimulus and responses overlap; `read.py` then reads it into a store.
 
 Planning reads clocks, ROI tables and a few sample frames, never the responses or the movie in full,
-so `inspect` shows the plan quickly (`read.unreadable` reads them in full when asked).
+so `inspect` shows the plan quickly (`read.conversion_problems` then converts it into a scratch folder).
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ import numpy as np
 from pynwb import NWBFile
 from pynwb.base import TimeSeries
 
-from nwb_v1former.errors import SessionError
+from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.behavior import behavior_candidates
+from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
 from nwb_v1former.nwb.discover import NWBSource, as_source, object_path, open_nwb, opened_version
 from nwb_v1former.nwb.remote import RemoteFile
 from nwb_v1former.nwb.rois import ResponsePlane, choose_planes
 from nwb_v1former.nwb.stimulus import Presentations, Timeline, find_presentations, select_presentations
-from nwb_v1former.nwb.timing import series_times
+from nwb_v1former.nwb.trial_intervals import TrialSpans, trial_spans
+
+TICK_TOLERANCE_S = 0.25 / TICK_RATE_HZ
+"""Stimulus flips within this much after a tick count as on screen at that tick (photodiode jitter)."""
 
 
 @dataclass
@@ -45,6 +49,8 @@ class SessionPlan:
     timeline: Timeline
     tick_times: np.ndarray
     behavior_series: list[tuple[str, TimeSeries]]
+    trials: TrialSpans
+    choices: ReaderChoices = READER_DEFAULTS
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -62,6 +68,8 @@ class SessionPlan:
             "neurons": self.n_neurons,
             "coordinate_unit": self.planes[0].coordinate_unit,
             "stimulus": [p.name for p in self.presentations],
+            "reader_choices": self.choices.to_dict(),
+            "trials_from": self.trials.origin,
             "ticks": self.n_ticks,
             "start_time": float(self.tick_times[0]),
             "stop_time": float(self.tick_times[-1]),
@@ -70,15 +78,28 @@ class SessionPlan:
 
 
 def plan_session(
-    nwbfile: NWBFile, path: NWBSource, version: str, *, responses: str | None, stimulus: str | None
+    nwbfile: NWBFile, path: NWBSource, version: str, choices: ReaderChoices = READER_DEFAULTS
 ) -> SessionPlan:
-    """Choose responses and stimulus, check they overlap in time, and lay the 30 Hz grid over the overlap."""
+    """Choose responses and stimulus, check they overlap in time, lay the 30 Hz grid over the overlap,
+    and find the trials in it."""
     where = str(path)
-    planes = choose_planes(nwbfile, responses, where)
-    found, unusable = find_presentations(nwbfile, object_path)
-    presentations = select_presentations(found, stimulus, where, unusable)
+    try:
+        planes = choose_planes(nwbfile, choices.responses, where)
+    except MissingDataError:
+        raw = [object_path(s) for s in nwbfile.acquisition.values() if "Photon" in s.neurodata_type]
+        if not raw:
+            raise
+        raise MissingDataError(
+            f"raw imaging only ({', '.join(raw)}), no ROI responses: use the processed file of this "
+            "session (on DANDI, the one beside it), or segment the movie first (e.g. suite2p, then "
+            "neuroconv)",
+            where=where,
+        ) from None
+    found, unusable = find_presentations(nwbfile, object_path, choices.image_order)
+    presentations, stimulus_notes = select_presentations(found, choices.stimulus, where, unusable)
     timeline = Timeline.merge(presentations)
-    plane_times = [series_times(p.series, p.path, p.n_frames) for p in planes]  # read once per plane
+    clocks = [plane.frame_times() for plane in planes]  # read once per plane
+    plane_times = [times for times, _ in clocks]
     response_start = max(times[0] for times in plane_times)
     response_stop = min(times[-1] for times in plane_times)
     stimulus_start, stimulus_stop = timeline.span
@@ -94,7 +115,9 @@ def plan_session(
     n_ticks = int(np.floor((stop - stimulus_start) * TICK_RATE_HZ + 1e-6) - first) + 1
     tick_times = stimulus_start + (first + np.arange(n_ticks)) / TICK_RATE_HZ
     behavior = behavior_candidates(nwbfile.objects.values())
-    notes = [note for p in presentations for note in p.notes]
+    trials = trial_spans(nwbfile, timeline, presentations, object_path, TICK_TOLERANCE_S)
+    clock_notes = [note for _, plane_notes in clocks for note in plane_notes]
+    notes = clock_notes + stimulus_notes + [note for p in presentations for note in p.notes] + trials.notes
     return SessionPlan(
         file=path,
         nwbfile=nwbfile,
@@ -108,13 +131,15 @@ def plan_session(
         timeline=timeline,
         tick_times=tick_times,
         behavior_series=behavior,
+        trials=trials,
+        choices=choices,
         notes=notes,
     )
 
 
 @contextlib.contextmanager
 def open_session(
-    path: str | Path | RemoteFile, *, responses: str | None = None, stimulus: str | None = None
+    path: str | Path | RemoteFile, choices: ReaderChoices = READER_DEFAULTS
 ) -> Iterator[SessionPlan]:
     """Open a file (local, or remote and read in place) and plan its conversion; open inside the block.
 
@@ -123,6 +148,6 @@ def open_session(
     path = as_source(path)
     try:
         with open_nwb(path) as nwbfile:
-            yield plan_session(nwbfile, path, opened_version(nwbfile), responses=responses, stimulus=stimulus)
+            yield plan_session(nwbfile, path, opened_version(nwbfile), choices)
     except SessionError as error:
         raise error.within(path) from None

@@ -7,6 +7,7 @@ frames bridged or refused. Behaviour, trials and tiers, statistics, and meta.jso
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,19 +19,17 @@ from tqdm.auto import tqdm
 from nwb_v1former import __version__
 from nwb_v1former.data.stats import compute_statistics
 from nwb_v1former.data.store import StoreWriter
-from nwb_v1former.errors import SessionError
+from nwb_v1former.errors import SessionError, detail
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.behavior import NEUTRAL_VALUE, behavior_on_ticks
-from nwb_v1former.nwb.discover import object_path, read_warnings
+from nwb_v1former.nwb.discover import read_warnings
 from nwb_v1former.nwb.frames import BLANK_VALUE
-from nwb_v1former.nwb.plan import SessionPlan
+from nwb_v1former.nwb.plan import TICK_TOLERANCE_S, SessionPlan
 from nwb_v1former.nwb.remote import RemoteFile
 from nwb_v1former.nwb.rois import ResponsePlane
 from nwb_v1former.nwb.timing import linear_weights, scale
-from nwb_v1former.nwb.trials import build_trials, to_ticks, trial_intervals
+from nwb_v1former.nwb.trials import build_trials, to_ticks
 
-TICK_TOLERANCE_S = 0.25 / TICK_RATE_HZ
-"""Stimulus flips within this much after a tick count as on screen at that tick (photodiode jitter)."""
 BLOCK_TICKS = 2048
 FRAMES_PER_READ = 256
 """Raw frames read and processed at once: bounds memory whatever the movie's frame size."""
@@ -143,28 +142,40 @@ def _resample_plane(
     return True
 
 
-def unreadable(plan: SessionPlan) -> list[str]:
-    """Why each chosen response series or stimulus cannot be read in full (a damaged compressed chunk).
+def conversion_problems(
+    plan: SessionPlan, *, split: str, max_nan_fraction: float
+) -> tuple[list[str], list[str]]:
+    """Why `convert` would stop on this plan (empty: it will succeed), and the notes it would record,
+    for `inspect`.
 
-    Reads their data once, block by block, so `inspect` reports what `convert` would stop at. A remote
-    file is not read in full (that would download it).
+    A local file is converted into a scratch folder in TMPDIR that is then removed, so every check of
+    `convert` runs: clocks, NaN frames, damaged chunks, behaviour, trials and the split. A remote file
+    is not read in full (that would download it): its behaviour is resampled, and its split checked
+    when every trial shows template frames (the ids are then known without reading a movie).
     """
-    if isinstance(plan.file, RemoteFile):
-        return []
-    problems = []
-    for plane in plan.planes:
-        try:
-            _nan_counts(plane)
-        except SessionError as error:
-            problems.append(str(error))
-    for presentation in plan.presentations:
-        wanted = np.unique(presentation.frames)
-        try:
-            for start in range(0, len(wanted), FRAMES_PER_READ):
-                presentation.source.read(wanted[start : start + FRAMES_PER_READ])
-        except SessionError as error:
-            problems.append(str(error))
-    return problems
+    try:
+        if isinstance(plan.file, RemoteFile):
+            behavior = behavior_on_ticks(plan.behavior_series, plan.tick_times)
+            if plan.trials.shown and all(plan.trials.shown):
+                first, end = to_ticks(plan.trials.start, plan.trials.stop, plan.tick_times, TICK_TOLERANCE_S)
+                build_trials(first, end, np.empty((0, 0)), plan.trials.source_tiers, split, plan.trials.shown)
+            return [], plan.notes + behavior.notes
+        with tempfile.TemporaryDirectory(prefix="nwb-v1former-inspect-") as scratch:
+            notes = write_store(
+                plan,
+                Path(scratch) / "session",
+                max_nan_fraction=max_nan_fraction,
+                progress=False,
+                split=split,
+            )
+    except SessionError as error:
+        return [error.within(plan.file).problem], []
+    except OSError as error:
+        problem = (
+            f"its scratch conversion in TMPDIR could not be written ({detail(error)}); set TMPDIR elsewhere"
+        )
+        return [problem], []
+    return [], notes
 
 
 def _ids(ids: np.ndarray, limit: int = 5) -> str:
@@ -223,8 +234,9 @@ def write_store(
     progress: bool,
     origin: Mapping[str, str] | None = None,
     split: str = "auto",
-) -> None:
-    """Stream one planned session into a store folder (memory does not grow with session length).
+) -> list[str]:
+    """Stream one planned session into a store folder (memory does not grow with session length);
+    returns the notes meta.json records (what was chosen, repaired or dropped).
 
     `split` chooses how trials get their tiers (nwb_v1former.nwb.trials.SPLITS).
 
@@ -244,9 +256,9 @@ def write_store(
     writer["behavior"][:] = behavior.behavior
     writer["pupil_center"][:] = behavior.pupil_center
     writer["times"][:] = plan.tick_times
-    start, stop, source_tiers, trials_from = trial_intervals(plan.nwbfile, plan.timeline, object_path)
-    first, end = to_ticks(start, stop, plan.tick_times, TICK_TOLERANCE_S)
-    trials, tier_rule = build_trials(first, end, writer["video"], source_tiers, split)
+    spans = plan.trials
+    first, end = to_ticks(spans.start, spans.stop, plan.tick_times, TICK_TOLERANCE_S)
+    trials, tier_rule = build_trials(first, end, writer["video"], spans.source_tiers, split, spans.shown)
     if len(trials) == 0:
         raise SessionError(
             "no trial overlaps the recording; check the trials / intervals tables", where=plan.file
@@ -254,6 +266,7 @@ def write_store(
     statistics = compute_statistics(
         writer["video"], writer["responses"], writer["behavior"], writer["pupil_center"], trials
     )
+    notes = plan.notes + roi_notes + response_notes + behavior.notes + read_warnings(plan.nwbfile)
     writer.write_small(
         roi_ids=np.concatenate([p.roi_ids for p in plan.planes]),
         coordinates=coordinates,
@@ -280,14 +293,14 @@ def write_store(
             },
             "transforms": _transforms(plan),
             "dropped_response_frames": dropped,
-            "trials_from": trials_from,
             "tiers": tier_rule,
             "split": split,
             "blank_value": BLANK_VALUE,
-            "notes": plan.notes + roi_notes + response_notes + behavior.notes + read_warnings(plan.nwbfile),
+            "notes": notes,
             "code_version": __version__,
         },
     )
+    return notes
 
 
 def _original_rates(plan: SessionPlan) -> dict[str, float]:

@@ -134,7 +134,9 @@ def compare(
     previous = _previous(folder, settings, options.overwrite)
     if previous is None:
         _prepare(folder, options.overwrite)
-        stores = prepare_stores(sources, folder, reporter=options.reporter, dandi=options.dandi)
+        stores = prepare_stores(
+            sources, folder, reporter=options.reporter, dandi=options.dandi, reader=options.reader
+        )
     else:
         stores = [SessionStore(session["store"]) for session in previous["sessions"]]
     rows = {} if previous is None else dict(previous["models"])

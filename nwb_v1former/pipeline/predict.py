@@ -23,7 +23,9 @@ from nwb_v1former.inference.windows import check_session, predict_windows
 from nwb_v1former.metrics import SKIP_FRAMES
 from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.model.provenance import Provenance
+from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
 from nwb_v1former.nwb.convert import convert
+from nwb_v1former.nwb.discover import open_nwb
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
 from nwb_v1former.nwb.write import DEFAULT_NAME, WrittenPredictions, output_path, write_predictions
 
@@ -94,6 +96,23 @@ def _describe_training(simulated: bool, training: list[Any], dandisets: list[str
     return f"Trained on {len(training)} recorded session(s){origin}."
 
 
+def recorded_choices(provenance: Provenance, source: Path, session: str | None) -> ReaderChoices:
+    """The reader's choices training made for this file's session: the training session named
+    `session`, else the one with the file's NWB identifier; the defaults when none (or several
+    disagreeing ones) is recorded."""
+    entries = [e for e in provenance.all_training_data if isinstance(e, dict) and e.get("reader_choices")]
+    if not entries:
+        return READER_DEFAULTS
+    if session is None:
+        with open_nwb(source) as nwbfile:
+            identifier = nwbfile.identifier
+        matches = [e["reader_choices"] for e in entries if e.get("identifier") == identifier]
+    else:
+        matches = [e["reader_choices"] for e in entries if e.get("session") == session]
+    distinct = {ReaderChoices.from_dict(choices) for choices in matches}
+    return distinct.pop() if len(distinct) == 1 else READER_DEFAULTS
+
+
 def model_provenance(
     checkpoint: Path, payload: dict[str, Any], key: str, evaluation: SessionEvaluation | None
 ) -> ModelProvenance:
@@ -141,7 +160,7 @@ def predict(
     in_place: bool = False,
     name: str = DEFAULT_NAME,
     session: str | None = None,
-    responses: str | None = None,
+    choices: ReaderChoices = READER_DEFAULTS,
     overwrite: bool = False,
     device: str | None = None,
     progress: bool = True,
@@ -149,16 +168,18 @@ def predict(
     """Predict every imaging frame of `source` with `checkpoint` and write the result to `out` (or in place).
 
     `session` picks the checkpoint's readout (default: the session key `convert` gives the file);
-    `responses` picks the response series as for `convert`. The temporary store lives in TMPDIR.
+    `choices` are the reader's options as for `convert`, each one not given taken from those training
+    recorded for this session (`recorded_choices`). The temporary store lives in TMPDIR.
     """
     checkpoint, source = checkpoint_file(checkpoint), Path(source)
     output_path(source, out, in_place=in_place, name=name, overwrite=overwrite)
     payload = read_checkpoint(checkpoint)
+    choices = choices.merged(recorded_choices(Provenance.of_checkpoint(payload), source, session))
     chosen = pick_device(device)
     model = load_checkpoint(checkpoint).to(chosen)
     with tempfile.TemporaryDirectory(prefix="nwb-v1former-predict-") as scratch:
         try:
-            converted = convert([source], Path(scratch) / "store", responses=responses, progress=progress)[0]
+            converted = convert([source], Path(scratch) / "store", choices=choices, progress=progress)[0]
         except OutputError as error:  # the scratch store, not --out: say where it lives
             raise OutputError(
                 f"{error.problem} (predict's temporary store: set TMPDIR to another folder)",
@@ -185,7 +206,7 @@ def predict(
             out=out,
             in_place=in_place,
             name=name,
-            responses=responses,
+            responses=choices.responses,
             overwrite=overwrite,
             progress=progress,
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nwb_v1former.atomic import check_apart
 from nwb_v1former.errors import MissingDataError, SessionError
+from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import PredictionResult, predict
 from nwb_v1former.sources import ResolvedSource, local_sources, resolve_sources
@@ -32,7 +33,7 @@ def predict_sources(
     on_skip: Callable[[str], None] | None = None,
     name: str = DEFAULT_NAME,
     session: str | None = None,
-    responses: str | None = None,
+    choices: ReaderChoices = READER_DEFAULTS,
     overwrite: bool = False,
     device: str | None = None,
     progress: bool = True,
@@ -53,7 +54,7 @@ def predict_sources(
                 output_for(item, Path(out)),
                 name=name,
                 session=session,
-                responses=responses,
+                choices=choices,
                 overwrite=overwrite,
                 device=device,
                 progress=progress,

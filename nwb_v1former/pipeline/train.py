@@ -25,6 +25,7 @@ from nwb_v1former.model.config import preset
 from nwb_v1former.model.cores import core_family
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.provenance import Provenance
+from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.progress import QUIET, Reporter
 from nwb_v1former.run_folder import DATA, LAST, RunFolder
@@ -52,23 +53,31 @@ class DandiOptions:
 @dataclass(frozen=True)
 class RunOptions:
     """How a training command runs, apart from what it trains: continue (`resume`) or replace
-    (`overwrite`) the run folder, the device, the report at the end, DANDI access, the frozen core's
-    feature cache (None: run the core at every step) and how progress is told."""
+    (`overwrite`) the run folder, the device, the report at the end, DANDI access, the reader's choices
+    for NWB sources, the frozen core's feature cache (None: run the core at every step) and how progress
+    is told."""
 
     resume: bool = False
     overwrite: bool = False
     device: str | None = None
     report: bool = True
     dandi: DandiOptions = dataclasses.field(default_factory=DandiOptions)
+    reader: ReaderChoices = READER_DEFAULTS
     feature_cache: CacheConfig | None = dataclasses.field(default_factory=CacheConfig)
     reporter: Reporter = QUIET
 
 
 def prepare_stores(
-    sources: list[str | Path], run: RunFolder, *, reporter: Reporter, dandi: DandiOptions
+    sources: list[str | Path],
+    run: RunFolder,
+    *,
+    reporter: Reporter,
+    dandi: DandiOptions,
+    reader: ReaderChoices = READER_DEFAULTS,
 ) -> list[SessionStore]:
     """Open store sources as they are; resolve the others (NWB files, folders, dandisets) and convert
-    them into RUN/data/ (replacing an earlier one). Unusable DANDI sessions are skipped, one line each."""
+    them into RUN/data/ (replacing an earlier one) with the reader's `choices`. Unusable DANDI sessions
+    are skipped, one line each."""
     stores = [store for path in _store_paths(sources) for store in open_stores(path)]
     others = [source for source in sources if Path(source) not in _store_paths([source])]
     if others:
@@ -79,6 +88,7 @@ def prepare_stores(
             [item.session_input for item in resolved],
             run / DATA,
             overwrite=True,
+            choices=reader,
             progress=reporter.bars,
             on_skip=reporter.note,
         )
@@ -97,8 +107,16 @@ def simulated(store: SessionStore) -> bool:
 
 
 def data_provenance(stores: list[SessionStore]) -> list[dict[str, Any]]:
-    """Per session: its key and where it came from (path, or dandiset / version / asset)."""
-    return [{"session": store.key, **store.meta.get("source", {})} for store in stores]
+    """Per session: its key, where it came from (path, or dandiset / version / asset) and the reader's
+    choices it was converted with (so predict and evaluate read the file the same way)."""
+    return [
+        {
+            "session": store.key,
+            **store.meta.get("source", {}),
+            **({"reader_choices": store.meta["reader_choices"]} if "reader_choices" in store.meta else {}),
+        }
+        for store in stores
+    ]
 
 
 def _stores(
@@ -108,7 +126,9 @@ def _stores(
     if worker.is_main:
         run.prepare(resume=options.resume, overwrite=options.overwrite)
         if not options.resume:
-            prepare_stores(sources, run, reporter=options.reporter, dandi=options.dandi)
+            prepare_stores(
+                sources, run, reporter=options.reporter, dandi=options.dandi, reader=options.reader
+            )
     worker.barrier()
     if options.resume:
         return [SessionStore(folder) for folder in RunConfig.from_dict(run.read_config()).stores]

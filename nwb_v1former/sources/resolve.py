@@ -27,9 +27,10 @@ class ResolvedSource:
 
     @property
     def session_input(self) -> SessionInput:
-        """What `convert` takes: DANDI assets carry their origin and may be skipped when unusable."""
+        """What `convert` takes: DANDI assets carry their origin; files found in a dandiset or a folder
+        may be skipped when unusable (a raw companion file beside a processed one)."""
         if self.asset is None:
-            return SessionInput(self.file)
+            return SessionInput(self.file, skip_unusable=Path(self.source).is_dir())
         return SessionInput(self.file, origin=self.asset.provenance(), skip_unusable=True)
 
 
