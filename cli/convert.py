@@ -14,7 +14,6 @@ from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.choices import ReaderChoices
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION
-from nwb_v1former.nwb.trials import SPLITS
 from nwb_v1former.sources import local_sources
 
 
@@ -28,16 +27,6 @@ from nwb_v1former.sources import local_sources
     show_default=True,
     help="Refuse responses with more NaN imaging frames than this; fewer are dropped and counted.",
 )
-@click.option(
-    "--split",
-    type=click.Choice(SPLITS),
-    default="auto",
-    show_default=True,
-    help="How trials get tiers: file (its tier column), stimulus (repeated clips held out whole, the rest "
-    "train), clips (whole clips to train/validation/test), segments (every clip cut by time 70/10/20). "
-    "auto: file if it has tiers, else stimulus if some clip is shown once, else clips if 3 or more, "
-    "else segments.",
-)
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -48,7 +37,6 @@ def convert_command(
     out: str,
     choices: ReaderChoices,
     max_nan_fraction: float,
-    split: str,
     overwrite: bool,
     as_json: bool,
     quiet: bool,
@@ -74,7 +62,6 @@ def convert_command(
         overwrite=overwrite,
         choices=choices,
         max_nan_fraction=max_nan_fraction,
-        split=split,
         progress=not quiet and sys.stderr.isatty(),
         on_skip=skip,
     )

@@ -22,7 +22,6 @@ from nwb_v1former.nwb.discover import (
 )
 from nwb_v1former.nwb.plan import plan_session
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION, conversion_problems
-from nwb_v1former.nwb.trials import SPLITS
 from nwb_v1former.sources import ResolvedSource
 
 
@@ -98,7 +97,7 @@ def render(found: SessionInventory, plan: dict | None, origin: dict | None = Non
 
 
 def report(
-    path: NWBSource, choices: ReaderChoices, split: str, max_nan_fraction: float
+    path: NWBSource, choices: ReaderChoices, max_nan_fraction: float
 ) -> tuple[SessionInventory, dict | None]:
     """What one file holds and, if `convert` with the same options will succeed, what it will use (else
     None, and the reason as the first problem).
@@ -112,7 +111,7 @@ def report(
         found = inventory(nwbfile, str(path), version)
         try:
             plan = plan_session(nwbfile, path, version, choices)
-            problems, notes = conversion_problems(plan, split=split, max_nan_fraction=max_nan_fraction)
+            problems, notes = conversion_problems(plan, max_nan_fraction=max_nan_fraction)
             will_use = (
                 None
                 if problems
@@ -139,13 +138,6 @@ def _origin(source: ResolvedSource) -> dict | None:
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
 @click.option(
-    "--split",
-    type=click.Choice(SPLITS),
-    default="auto",
-    show_default=True,
-    help="The split convert would use (see convert --help): inspect fails where it cannot be made.",
-)
-@click.option(
     "--max-nan-fraction",
     type=click.FloatRange(0, 1),
     default=MAX_NAN_FRACTION,
@@ -158,7 +150,6 @@ def _origin(source: ResolvedSource) -> dict | None:
 def inspect_command(
     sources: tuple[str, ...],
     as_json: bool,
-    split: str,
     max_nan_fraction: float,
     choices: ReaderChoices,
     quiet: bool,
@@ -174,14 +165,14 @@ def inspect_command(
     files = resolve(sources, cache_dir=cache_dir, stream=stream, dandi_api_url=dandi_api_url, quiet=quiet)
     if len(files) == 1:  # one file: an unreadable one is the one-line error itself
         reports, unreadable = (
-            [(*report(files[0].file, choices, split, max_nan_fraction), _origin(files[0]))],
+            [(*report(files[0].file, choices, max_nan_fraction), _origin(files[0]))],
             [],
         )
     else:  # several: report the readable ones, list the rest, exit non-zero if any
         reports, unreadable = [], []
         for source in files:
             try:
-                reports.append((*report(source.file, choices, split, max_nan_fraction), _origin(source)))
+                reports.append((*report(source.file, choices, max_nan_fraction), _origin(source)))
             except SessionError as error:
                 unreadable.append(str(error))
     if as_json:

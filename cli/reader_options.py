@@ -1,5 +1,6 @@
 """Options every command that reads NWB sessions shares, for the choices a file can leave the reader:
---responses, --stimulus (repeatable) and --image-order, handed to the command as one `choices`."""
+--responses, --stimulus (repeatable), --image-order and --split, handed to the command as one
+`choices`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import click
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.nwb.choices import ReaderChoices
 from nwb_v1former.nwb.frame_sources import IMAGE_ORDERS
+from nwb_v1former.nwb.trials import SPLITS
 
 _OPTIONS = (
     click.option("--responses", default=None, help="Name or path of the response series to use."),
@@ -28,16 +30,28 @@ _OPTIONS = (
         help="How images without order_of_images are indexed: auto (by the numbers in their names when "
         "those are 0..n-1, else refuse), numbers (by those numbers), names (name order).",
     ),
+    click.option(
+        "--split",
+        type=click.Choice(SPLITS),
+        default="auto",
+        show_default=True,
+        help="How trials get tiers: file (its tier column), stimulus (repeated clips held out whole, the "
+        "rest train), clips (whole clips to train/validation/test), segments (every clip cut by time "
+        "70/10/20). auto: file if it has tiers, else stimulus if some clip is shown once, else clips if 3 "
+        "or more, else segments.",
+    ),
 )
 
 
 def reader_options(command: Callable) -> Callable:
-    """Add --responses, --stimulus and --image-order; the command receives `choices: ReaderChoices`."""
+    """Add --responses, --stimulus, --image-order and --split; the command receives `choices`."""
 
     @functools.wraps(command)
-    def wrapped(*args, responses: str | None, stimulus: tuple[str, ...], image_order: str, **kwargs):
+    def wrapped(
+        *args, responses: str | None, stimulus: tuple[str, ...], image_order: str, split: str, **kwargs
+    ):
         try:
-            choices = ReaderChoices(responses=responses, stimulus=stimulus, image_order=image_order)
+            choices = ReaderChoices(responses, stimulus, image_order, split)
         except ConfigError as error:
             raise click.UsageError(str(error)) from None
         return command(*args, choices=choices, **kwargs)

@@ -1,6 +1,6 @@
 """The reader's options: what the user decided where a file leaves a choice (which responses, which
-stimulus, how unordered images are indexed). Recorded in meta.json and so in every checkpoint trained
-on the session, so that `predict` and `evaluate` read the file the way training did."""
+stimulus, how unordered images are indexed, how trials get their tiers). Recorded in meta.json and so
+in every checkpoint trained on the session, so that `predict` reads the file the way training did."""
 
 from __future__ import annotations
 
@@ -10,21 +10,26 @@ from typing import Any
 from nwb_v1former.config import check_known_keys
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.nwb.frame_sources import IMAGE_ORDERS
+from nwb_v1former.nwb.trials import SPLITS
 
 
 @dataclass(frozen=True)
 class ReaderChoices:
     """`responses`: a response series or container (name or path), None for the reader's own choice;
     `stimulus`: the stimulus objects to use (names or paths), empty for every stimulus by place;
-    `image_order`: how Images without order_of_images are indexed (frame_sources.IMAGE_ORDERS)."""
+    `image_order`: how Images without order_of_images are indexed (frame_sources.IMAGE_ORDERS);
+    `split`: how trials get their tiers (trials.SPLITS)."""
 
     responses: str | None = None
     stimulus: tuple[str, ...] = ()
     image_order: str = "auto"
+    split: str = "auto"
 
     def __post_init__(self) -> None:
         if self.image_order not in IMAGE_ORDERS:
             raise ConfigError(f"image order {self.image_order!r}: choose one of {', '.join(IMAGE_ORDERS)}")
+        if self.split not in SPLITS:
+            raise ConfigError(f"split {self.split!r}: choose one of {', '.join(SPLITS)}")
         object.__setattr__(self, "stimulus", tuple(self.stimulus))
 
     def to_dict(self) -> dict[str, Any]:
@@ -42,6 +47,7 @@ class ReaderChoices:
             responses=self.responses if self.responses is not None else other.responses,
             stimulus=self.stimulus or other.stimulus,
             image_order=self.image_order if self.image_order != "auto" else other.image_order,
+            split=self.split if self.split != "auto" else other.split,
         )
 
 

@@ -113,15 +113,13 @@ def convert(
     overwrite: bool = False,
     choices: ReaderChoices = READER_DEFAULTS,
     max_nan_fraction: float = MAX_NAN_FRACTION,
-    split: str = "auto",
     progress: bool = True,
     on_skip: Callable[[str], None] | None = None,
 ) -> list[ConvertedSession]:
     """Convert every NWB file in `sources` into `out/<session_key>/`; all or nothing.
 
     `out` may not overlap a source, and `overwrite` replaces only an earlier converted dataset. `choices`
-    are the reader's options (responses, stimulus, image order); `split` chooses how trials get their
-    tiers (nwb_v1former.nwb.trials.SPLITS; auto by default).
+    are the reader's options (responses, stimulus, image order, split).
 
     Inputs marked `skip_unusable` that lack a movie or responses are left out, each reported as one
     line to `on_skip`; if nothing is left to convert, that is a SessionError.
@@ -144,7 +142,6 @@ def convert(
                         max_nan_fraction=max_nan_fraction,
                         progress=progress,
                         origin=item.origin,
-                        split=split,
                     )
                     session = ConvertedSession(key, item.file, out / key, plan.n_ticks, plan.n_neurons)
                     converted.append(session)

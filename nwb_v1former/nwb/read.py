@@ -142,9 +142,7 @@ def _resample_plane(
     return True
 
 
-def conversion_problems(
-    plan: SessionPlan, *, split: str, max_nan_fraction: float
-) -> tuple[list[str], list[str]]:
+def conversion_problems(plan: SessionPlan, *, max_nan_fraction: float) -> tuple[list[str], list[str]]:
     """Why `convert` would stop on this plan (empty: it will succeed), and the notes it would record,
     for `inspect`.
 
@@ -158,7 +156,8 @@ def conversion_problems(
             behavior = behavior_on_ticks(plan.behavior_series, plan.tick_times)
             if plan.trials.shown and all(plan.trials.shown):
                 first, end = to_ticks(plan.trials.start, plan.trials.stop, plan.tick_times, TICK_TOLERANCE_S)
-                build_trials(first, end, np.empty((0, 0)), plan.trials.source_tiers, split, plan.trials.shown)
+                tiers, shown = plan.trials.source_tiers, plan.trials.shown
+                build_trials(first, end, np.empty((0, 0)), tiers, plan.choices.split, shown)
             return [], plan.notes + behavior.notes
         with tempfile.TemporaryDirectory(prefix="nwb-v1former-inspect-") as scratch:
             notes = write_store(
@@ -166,7 +165,6 @@ def conversion_problems(
                 Path(scratch) / "session",
                 max_nan_fraction=max_nan_fraction,
                 progress=False,
-                split=split,
             )
     except SessionError as error:
         return [error.within(plan.file).problem], []
@@ -233,12 +231,11 @@ def write_store(
     max_nan_fraction: float,
     progress: bool,
     origin: Mapping[str, str] | None = None,
-    split: str = "auto",
 ) -> list[str]:
     """Stream one planned session into a store folder (memory does not grow with session length);
     returns the notes meta.json records (what was chosen, repaired or dropped).
 
-    `split` chooses how trials get their tiers (nwb_v1former.nwb.trials.SPLITS).
+    Trials get their tiers as `plan.choices.split` says (nwb_v1former.nwb.trials.SPLITS).
 
     `origin` (e.g. a DANDI asset's dandiset, version, path and id) is recorded in meta.json's source.
     """
@@ -258,7 +255,9 @@ def write_store(
     writer["times"][:] = plan.tick_times
     spans = plan.trials
     first, end = to_ticks(spans.start, spans.stop, plan.tick_times, TICK_TOLERANCE_S)
-    trials, tier_rule = build_trials(first, end, writer["video"], spans.source_tiers, split, spans.shown)
+    trials, tier_rule = build_trials(
+        first, end, writer["video"], spans.source_tiers, plan.choices.split, spans.shown
+    )
     if len(trials) == 0:
         raise SessionError(
             "no trial overlaps the recording; check the trials / intervals tables", where=plan.file
@@ -294,7 +293,7 @@ def write_store(
             "transforms": _transforms(plan),
             "dropped_response_frames": dropped,
             "tiers": tier_rule,
-            "split": split,
+            "split": plan.choices.split,
             "blank_value": BLANK_VALUE,
             "notes": notes,
             "code_version": __version__,

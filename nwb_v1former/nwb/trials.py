@@ -85,15 +85,22 @@ def clip_split(stimulus_ids: np.ndarray) -> tuple[np.ndarray, str]:
     )
 
 
-def segment_bounds(length: int) -> list[tuple[int, int, str]]:
+def segment_bounds(length: int, distinct_clips: int = 3) -> list[tuple[int, int, str]]:
     """A clip of `length` ticks cut by time into (start, stop, tier): 70% train, then 10% validation and
-    20% test, each held-out segment longer than evaluation's burn-in (SKIP_FRAMES)."""
+    20% test, each held-out segment longer than evaluation's burn-in (SKIP_FRAMES). The refusal of a
+    clip too short says what could work instead, given the session's `distinct_clips`."""
     needed = [max(round(share * length), SKIP_FRAMES + 1) for share in HELD_OUT_FRACTIONS]
     train = length - sum(needed)
     if train < SKIP_FRAMES + 1:
+        instead = (
+            "use --split clips (needs 3 or more distinct clips)"
+            if distinct_clips >= 3
+            else f"and {distinct_clips} distinct clip(s) cannot fill train, validation and test whole: no "
+            "split can hold out any of this session; record longer clips or more of them"
+        )
         raise SessionError(
             f"clips of {length} ticks are too short to cut into train, validation and test segments "
-            f"longer than the {SKIP_FRAMES}-tick burn-in; use --split clips (needs 3 or more distinct clips)"
+            f"longer than the {SKIP_FRAMES}-tick burn-in; {instead}"
         )
     return [
         (0, train, "train"),
@@ -160,10 +167,11 @@ def build_trials(
     if rule != "segments":
         tiers, how = assign_tiers(ids, source, rule)
         return Trials(first, end, tiers, ids, np.array(source, dtype="<U32")), how
+    distinct = len(set(ids.tolist()))
     pieces = [
         (a + start, a + stop, tier, origin, _piece_id(parent, index))
         for a, b, origin, parent in zip(first, end, source, ids, strict=True)
-        for index, (start, stop, tier) in enumerate(segment_bounds(int(b - a)))
+        for index, (start, stop, tier) in enumerate(segment_bounds(int(b - a), distinct))
     ]
     cut_first = np.array([p[0] for p in pieces], np.int64)
     cut_end = np.array([p[1] for p in pieces], np.int64)

@@ -137,6 +137,7 @@ def test_a_camera_is_never_the_stimulus_and_an_unclear_movie_is_refused(tmp_path
     cameras = write_lab_videos(tmp_path / "cameras.nwb", ("session_a", "session_b"))
     with pytest.raises(MissingDataError, match=r"only camera videos .*--stimulus"):
         convert([cameras], tmp_path / "none", progress=False)
+    assert _cli("inspect", cameras, "--stimulus", "Video session_a")[0] == 0
     chosen = _convert(cameras, tmp_path / "chosen", choices=ReaderChoices(stimulus=("Video session_a",)))
     assert set(_shown(chosen)) <= set(range(1, 91)) | {GREY}
 
@@ -151,7 +152,12 @@ def test_predict_reads_the_file_with_the_choices_training_recorded(tmp_path):
     path = write_lab_videos(tmp_path / "lab.nwb", ("session_a", "session_b"))
     choices = ReaderChoices(stimulus=("Video session_a",))
     store = _convert(path, tmp_path / "store", choices=choices)
-    assert store.meta["reader_choices"]["stimulus"] == ["Video session_a"]
+    assert store.meta["reader_choices"] == {
+        "responses": None,
+        "stimulus": ["Video session_a"],
+        "image_order": "auto",
+        "split": "auto",
+    }
     provenance = {"training_data": data_provenance([store])}
     checkpoint = checkpoint_for(store, tmp_path / "model.ckpt", extra={"provenance": provenance})
     result = predict(checkpoint, path, tmp_path / "predicted.nwb", progress=False)
@@ -193,9 +199,9 @@ def test_images_without_order_or_numbers_are_refused_until_the_order_is_chosen(t
 def test_inspect_exits_0_exactly_when_convert_succeeds(tmp_path):
     path = write_repeated_clip(tmp_path / "one-clip.nwb")
     code, output = _cli("inspect", path)
-    assert code == 1 and "too short to cut" in output
+    assert code == 1 and "no split can hold out" in output and "--split clips" not in output
     code, output = _cli("convert", path, "--out", tmp_path / "refused")
-    assert code == 1 and "too short to cut" in output
+    assert code == 1 and "no split can hold out" in output and "--split clips" not in output
     longer = write_repeated_clip(tmp_path / "long-clip.nwb", frames=200)  # a behaviour clock one longer
     code, output = _cli("inspect", longer)
     assert code == 0, output
