@@ -159,7 +159,10 @@ class ReceptiveFieldResult:
     def table(self) -> ResultTable:
         """One row per ROI: RF centre, radius and contrast, in pixels of the 36 x 64 frame."""
         columns = {
-            "roi_id": ("PlaneSegmentation id of the ROI.", self.roi_ids),
+            "roi_id": (
+                "ROI id in the session (the PlaneSegmentation id, plane-qualified where planes repeat ids).",
+                self.roi_ids,
+            ),
             "rf_row": ("RF centre, row of the 36 x 64 model frame (0 = top), pixels.", self.center[:, 0]),
             "rf_column": (
                 "RF centre, column of the 36 x 64 model frame (0 = left), pixels.",

@@ -155,7 +155,10 @@ class TuningResult:
     def table(self) -> ResultTable:
         """One row per ROI: preferred stimulus, per-state selectivity, changes against the first state."""
         columns: dict[str, tuple[str, np.ndarray]] = {
-            "roi_id": ("PlaneSegmentation id of the ROI.", self.roi_ids),
+            "roi_id": (
+                "ROI id in the session (the PlaneSegmentation id, plane-qualified where planes repeat ids).",
+                self.roi_ids,
+            ),
             "preferred_period_px": (
                 "Spatial period (pixels of the 36 x 64 frame) of the grating set driving the ROI most.",
                 self.preferred_period_px,
