@@ -457,9 +457,22 @@ def write_raw_companion(path: Path) -> Path:
     return _write(nwbfile, path)
 
 
-def write_repeated_clip(path: Path, passes: int = 3, frames: int = 40) -> Path:
-    """One short clip (an Images template with order_of_images) shown `passes` times with grey between:
-    the only clip, so no split can hold any of it out."""
+def write_repeated_clip(
+    path: Path,
+    passes: int | tuple[int, ...] = 3,
+    frames: int = 40,
+    *,
+    gap_s: float = 2.0,
+    index_rate: float = 30.0,
+    imaging_start: float = 0.0,
+    epochs: tuple[tuple[float, float], ...] = (),
+    trials: tuple[tuple[float, float], ...] = (),
+) -> tuple[Path, np.ndarray]:
+    """One clip (an Images template with order_of_images, frame k of value 1 + k) shown in blocks of
+    `passes` back-to-back passes, `gap_s` of grey between blocks; its IndexSeries at `index_rate` (60:
+    every 30 Hz frame indexed twice, as OpenScope 000036 does); imaging from `imaging_start`; optional
+    `epochs` and `trials` (start, stop) tables; a running speed whose clock is one timestamp longer than
+    its data. Returns the file and the onset of every pass."""
     from pynwb.base import ImageReferences
 
     nwbfile = new_file(path.stem)
@@ -471,22 +484,35 @@ def write_repeated_clip(path: Path, passes: int = 3, frames: int = 40) -> Path:
         order_of_images=ImageReferences(name="order_of_images", data=images),
     )
     nwbfile.add_stimulus_template(template)
-    times = np.concatenate(
-        [1.0 + k * (frames / 30.0 + 2.0) + np.arange(frames) / 30.0 for k in range(passes)]
-    )
+    repeat = round(index_rate / 30.0)
+    blocks = (passes,) if isinstance(passes, int) else passes
+    times, onsets, clock = [], [], 1.0
+    for block in blocks:
+        for _ in range(block):
+            onsets.append(clock)
+            times.append(clock + np.arange(frames * repeat) / index_rate)
+            clock += frames / 30.0
+        clock += gap_s
+    times = np.concatenate(times)
     nwbfile.add_stimulus(
         IndexSeries(
             name="clip_presentations",
-            data=np.tile(np.arange(frames, dtype=np.uint32), passes),
+            data=np.tile(np.repeat(np.arange(frames, dtype=np.uint32), repeat), sum(blocks)),
             indexed_images=template,
             unit="N/A",
             timestamps=times,
         )
     )
-    clock = imaging_clock(times[-1] + 2.0)
+    if epochs:
+        nwbfile.add_epoch_column(name="stimulus_type", description="stimulus shown in the epoch")
+        for start, stop in epochs:
+            nwbfile.add_epoch(start_time=start, stop_time=stop, stimulus_type="clip")
+    for start, stop in trials:
+        nwbfile.add_trial(start_time=start, stop_time=stop)
+    clock = imaging_start + imaging_clock(times[-1] + 2.0 - imaging_start)
     add_dff(nwbfile, clock)
     running = as_read(  # one timestamp more than samples, as some AllenSDK-era series are stored
         TimeSeries, name="running_speed", data=np.ones(len(clock) - 1), unit="cm/s", timestamps=clock
     )
     nwbfile.create_processing_module("behavior", "behavior").add(BehavioralTimeSeries(time_series=[running]))
-    return _write(nwbfile, path)
+    return _write(nwbfile, path), np.array(onsets)

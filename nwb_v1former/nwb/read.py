@@ -28,7 +28,7 @@ from nwb_v1former.nwb.plan import TICK_TOLERANCE_S, SessionPlan
 from nwb_v1former.nwb.remote import RemoteFile
 from nwb_v1former.nwb.rois import ResponsePlane
 from nwb_v1former.nwb.timing import linear_weights, scale
-from nwb_v1former.nwb.trials import build_trials, to_ticks
+from nwb_v1former.nwb.trials import build_trials
 
 BLOCK_TICKS = 2048
 FRAMES_PER_READ = 256
@@ -154,9 +154,8 @@ def conversion_problems(plan: SessionPlan, *, max_nan_fraction: float) -> tuple[
     try:
         if isinstance(plan.file, RemoteFile):
             behavior = behavior_on_ticks(plan.behavior_series, plan.tick_times)
-            if plan.trials.shown and all(plan.trials.shown):
-                first, end = to_ticks(plan.trials.start, plan.trials.stop, plan.tick_times, TICK_TOLERANCE_S)
-                tiers, shown = plan.trials.source_tiers, plan.trials.shown
+            first, end, tiers, shown, _ = plan.trials.on_ticks(plan.tick_times, TICK_TOLERANCE_S)
+            if all(shown):
                 build_trials(first, end, np.empty((0, 0)), tiers, plan.choices.split, shown)
             return [], plan.notes + behavior.notes
         with tempfile.TemporaryDirectory(prefix="nwb-v1former-inspect-") as scratch:
@@ -253,19 +252,14 @@ def write_store(
     writer["behavior"][:] = behavior.behavior
     writer["pupil_center"][:] = behavior.pupil_center
     writer["times"][:] = plan.tick_times
-    spans = plan.trials
-    first, end = to_ticks(spans.start, spans.stop, plan.tick_times, TICK_TOLERANCE_S)
-    trials, tier_rule = build_trials(
-        first, end, writer["video"], spans.source_tiers, plan.choices.split, spans.shown
-    )
-    if len(trials) == 0:
-        raise SessionError(
-            "no trial overlaps the recording; check the trials / intervals tables", where=plan.file
-        )
+    first, end, source_tiers, shown, trial_notes = plan.trials.on_ticks(plan.tick_times, TICK_TOLERANCE_S)
+    trials, tier_rule = build_trials(first, end, writer["video"], source_tiers, plan.choices.split, shown)
     statistics = compute_statistics(
         writer["video"], writer["responses"], writer["behavior"], writer["pupil_center"], trials
     )
-    notes = plan.notes + roi_notes + response_notes + behavior.notes + read_warnings(plan.nwbfile)
+    notes = (
+        plan.notes + trial_notes + roi_notes + response_notes + behavior.notes + read_warnings(plan.nwbfile)
+    )
     writer.write_small(
         roi_ids=np.concatenate([p.roi_ids for p in plan.planes]),
         coordinates=coordinates,

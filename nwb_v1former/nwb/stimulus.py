@@ -55,23 +55,51 @@ class Presentations:
     notes: list[str] = field(default_factory=list)
 
 
-_STIMULUS_WORDS = re.compile(r"stim|screen|monitor|display|presented|natural.?(movie|scene)", re.IGNORECASE)
-_CAMERA_WORDS = re.compile(
-    r"camera|(^|[^a-z])cam([^a-z]|$)|webcam|eye|pupil|face|whisk|body|paw|lick|behaviou?r|recorded by",
-    re.IGNORECASE,
+def _words(*words: str) -> re.Pattern:
+    """Any of `words` at the start of a word (names join words with _ or -, so \\b would not split them)."""
+    return re.compile(r"(?<![a-z])(" + "|".join(words) + ")", re.IGNORECASE)
+
+
+_STIMULUS_WORDS = _words("stim", "screen", "monitor", "display", "presented", r"natural.?(movie|scene)")
+_CAMERA_WORDS = _words(
+    "camera",
+    r"cam(?![a-z])",
+    "webcam",
+    "eye",
+    "pupil",
+    "face",
+    "whisk",
+    "body",
+    "paw",
+    "lick",
+    "behavio",
+    "mouse",
+    "side",
+    "top(?![a-z])",
+    "bottom",
+    "front",
+    "ir(?![a-z])",
+    "infrared",
+    "nose",
+    "pose",
 )
+NEUROCONV_VIDEO_DESCRIPTION = "Video recorded by camera."
+"""What neuroconv's video interfaces write for every video, stimulus or camera: says nothing either way."""
 
 
 def movie_place(series: ImageSeries, path: str) -> str:
     """ "stimulus", "camera" or "movie" for an ImageSeries of frames outside the templates: /stimulus
-    holds stimuli; elsewhere its name decides, then its description (see `Presentations.place`)."""
+    holds stimuli; elsewhere a camera's word in its name or description makes it a camera (taking a
+    camera for the stimulus is the silent error; the reverse is a refusal), else a stimulus's word makes
+    it a stimulus (see `Presentations.place`)."""
     if path.startswith("/stimulus/"):
         return "stimulus"
-    for text in (series.name, series.description or ""):
-        if _STIMULUS_WORDS.search(text):
-            return "stimulus"
-        if _CAMERA_WORDS.search(text):
-            return "camera"
+    description = series.description or ""
+    texts = [series.name] + ([] if description.strip() == NEUROCONV_VIDEO_DESCRIPTION else [description])
+    if any(_CAMERA_WORDS.search(text) for text in texts):
+        return "camera"
+    if any(_STIMULUS_WORDS.search(text) for text in texts):
+        return "stimulus"
     return "movie"
 
 
@@ -219,7 +247,11 @@ def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of, image_
     order = np.argsort(start, kind="stable")
     if np.any(stop[order] <= start[order]):
         row = int(order[np.argmax(stop[order] <= start[order])])
-        raise SessionError(f"row {row} stops ({stop[row]} s) before it starts ({start[row]} s)", where=path)
+        raise SessionError(
+            f"row {row} stops ({stop[row]} s) before it starts ({start[row]} s); fix its stop_time, or "
+            "leave this stimulus out with --stimulus naming the others",
+            where=path,
+        )
     return Presentations(
         path, source, start[order], frames[order], stop[order], "stimulus", (path,), notes=notes
     )

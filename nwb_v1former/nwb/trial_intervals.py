@@ -18,14 +18,21 @@ import numpy as np
 from pynwb import NWBFile
 from pynwb.epoch import TimeIntervals
 
+from nwb_v1former.errors import SessionError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.discover import reading
 from nwb_v1former.nwb.stimulus import Presentations, Timeline
+from nwb_v1former.nwb.trials import to_ticks
 
 MIN_TRIAL_S = 1.0
-"""Spans shorter than this after cutting (an interval's edge catching one frame of the next stimulus,
-a single flash) are not trials: no window of the model fits in them."""
+"""Spans the reader derived (from epochs, other interval tables, runs) shorter than this once cut (an
+interval's edge catching one frame of the next stimulus) are not trials; a trials table's rows are
+kept whatever their length."""
+NESTED_COVERAGE = 0.9
+"""Share of a span's presentations that spans inside it must cover to be its finer division."""
 SEQUENTIAL_FRACTION = 0.9
-"""A template shown in this share of steps as frame k then k + 1 is a movie: going back is a new pass."""
+"""A template shown in this share of its frame changes as frame k then k + 1 is a movie: going back is a
+new pass."""
 _RUN_GAP_INTERVALS = 2.5
 
 
@@ -44,6 +51,33 @@ class TrialSpans:
     shown: list[str | None]
     origin: str
     notes: list[str]
+
+    def on_ticks(
+        self, tick_times: np.ndarray, tolerance: float
+    ) -> tuple[np.ndarray, np.ndarray, list[str], list[str | None], list[str]]:
+        """(first tick, end tick, source tier, shown) of each trial on the grid, and notes.
+
+        A trial the grid's ends cut (the recording starts or stops inside it) no longer shows what its
+        `shown` says: dropped where whole trials show the same (it would hold part of their content
+        out of their tier), else identified by its pixels.
+        """
+        first, end = to_ticks(self.start, self.stop, tick_times, tolerance)
+        cut = (self.start < tick_times[0] - tolerance) | (
+            self.stop > tick_times[-1] + 1 / TICK_RATE_HZ + tolerance
+        )
+        whole = {shown for shown, is_cut in zip(self.shown, cut, strict=True) if not is_cut and shown}
+        drop = np.array(
+            [is_cut and shown in whole for shown, is_cut in zip(self.shown, cut, strict=True)], bool
+        )
+        shown = [None if is_cut else s for s, is_cut in zip(self.shown, cut, strict=True)]
+        keep = ~drop
+        notes = (
+            [f"{int(drop.sum())} trial(s) cut by the recording's start or end, repeating whole ones: dropped"]
+            if drop.any()
+            else []
+        )
+        tiers = [t for t, k in zip(self.source_tiers, keep, strict=True) if k]
+        return first[keep], end[keep], tiers, [s for s, k in zip(shown, keep, strict=True) if k], notes
 
 
 def _table_rows(tables: list[TimeIntervals], path_of) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -94,7 +128,8 @@ def _sequential_templates(timeline: Timeline, presentations: list[Presentations]
             continue
         frames = timeline.frame[timeline.source == index]
         steps = np.diff(frames)
-        if len(steps) and (steps == 1).mean() >= SEQUENTIAL_FRACTION and len(np.unique(frames)) < len(frames):
+        moves = steps[steps != 0]  # a frame indexed twice (a 60 Hz index of a 30 Hz movie) is no step
+        if len(moves) and (moves == 1).mean() >= SEQUENTIAL_FRACTION and len(np.unique(frames)) < len(frames):
             movies.add(index)
     return movies
 
@@ -117,59 +152,111 @@ def _cut(
     return list(itertools.pairwise(bounds))
 
 
-def _shown(lo: int, hi: int, timeline: Timeline, presentations: list[Presentations]) -> str | None:
-    """Hash of the template frames shown in presentations [lo, hi), in order; None if any is not from a
-    template."""
+def _hold_units(timeline: Timeline) -> np.ndarray:
+    """Each presentation's stimulus' typical time on screen (its median hold); (P,) float64."""
+    units = np.empty(len(timeline.times))
+    for index in np.unique(timeline.source):
+        mine = timeline.source == index
+        held = timeline.hold[mine]
+        units[mine] = float(np.median(held[held > 0])) if np.any(held > 0) else 1.0 / TICK_RATE_HZ
+    return units
+
+
+def _shown(
+    lo: int, hi: int, timeline: Timeline, units: np.ndarray, presentations: list[Presentations]
+) -> str | None:
+    """Hash of what presentations [lo, hi) showed: which template frames, in order, how long each stayed
+    and how long after the one before it came, in whole units of its stimulus' typical time on screen
+    (so clock jitter leaves it unchanged, and an omitted flash changes it); None if any frame is not a
+    template's."""
     sources = timeline.source[lo:hi]
     if not all(presentations[s].from_template for s in np.unique(sources)):
         return None
     digest = hashlib.sha1()
     for index in np.unique(sources):
         digest.update(presentations[index].source.name.encode())
-    digest.update(np.ascontiguousarray(sources, np.int64).tobytes())
-    digest.update(np.ascontiguousarray(timeline.frame[lo:hi], np.int64).tobytes())
+    unit = units[lo:hi]
+    for part in (
+        sources,
+        timeline.frame[lo:hi],
+        np.rint(timeline.hold[lo:hi] / unit),
+        np.rint(np.diff(timeline.times[lo:hi]) / unit[:-1]),
+    ):
+        digest.update(np.ascontiguousarray(part, np.int64).tobytes())
     return digest.hexdigest()[:16]
 
 
-def _innermost(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """Mask of spans that hold no other span (identical spans: the first is kept)."""
-    keep = np.ones(len(start), bool)
-    order = np.lexsort((-stop, start))
+def _outermost_first(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Order of presentation ranges by first presentation, the longer first among equal starts."""
+    return np.lexsort((-hi, lo))
+
+
+def _nested(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Mask of the ranges kept where one holds others, and how many outer and inner ones gave way.
+
+    Ranges that together cover at least NESTED_COVERAGE of a range's presentations are its finer
+    division (an epoch's clip rows): they are kept and it goes. Less is a fragment (another interval's
+    edge reaching into a pass): the fragment goes and the range stays. Of identical ranges one is kept.
+    """
+    keep = np.ones(len(lo), bool)
+    order = _outermost_first(lo, hi)
+    lo_sorted = lo[order]
+    outer = inner = 0
     for rank, i in enumerate(order):
-        later = order[rank + 1 :]
-        inside = (start[later] >= start[i]) & (stop[later] <= stop[i])
-        if inside.any():
+        if not keep[i]:
+            continue
+        stop = int(np.searchsorted(lo_sorted, hi[i], side="left"))
+        inside = [j for j in order[rank + 1 : stop] if keep[j] and hi[j] <= hi[i]]
+        if not inside:
+            continue
+        finer = [j for j in inside if (lo[j], hi[j]) != (lo[i], hi[i])]
+        covered = np.zeros(hi[i] - lo[i], bool)
+        for j in finer:
+            covered[lo[j] - lo[i] : hi[j] - lo[i]] = True
+        if finer and covered.mean() >= NESTED_COVERAGE:
             keep[i] = False
-    return keep
+            outer += 1
+        else:
+            keep[inside] = False
+            inner += len(finer)
+    return keep, outer, inner
+
+
+def _candidates(
+    nwbfile: NWBFile, timeline: Timeline, presentations: list[Presentations], path_of
+) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    """(start, stop, tier, where they came from) of the candidate spans (see the module docstring)."""
+    if nwbfile.trials is not None and len(nwbfile.trials) > 0:
+        return (*_table_rows([nwbfile.trials], path_of), TRIALS_TABLE)
+    listed = {table for p in presentations for table in p.tables}
+    tables = [
+        table
+        for name, table in nwbfile.intervals.items()
+        if isinstance(table, TimeIntervals)
+        and len(table) > 0
+        and "frame" not in table.colnames
+        and name != "invalid_times"
+        and path_of(table) not in listed
+    ]
+    if tables:
+        return (*_table_rows(tables, path_of), ", ".join(sorted(path_of(t) for t in tables)))
+    return (*_runs(timeline), "runs of consecutive stimulus presentations")
+
+
+TRIALS_TABLE = "/intervals/trials"
 
 
 def trial_spans(
     nwbfile: NWBFile, timeline: Timeline, presentations: list[Presentations], path_of, tolerance: float
 ) -> TrialSpans:
-    """The trials of a session in time, and notes on what was dropped or cut (see the module docstring)."""
-    if nwbfile.trials is not None and len(nwbfile.trials) > 0:
-        start, stop, tiers = _table_rows([nwbfile.trials], path_of)
-        origin = "/intervals/trials"
-    else:
-        listed = {table for p in presentations for table in p.tables}
-        tables = [
-            table
-            for name, table in nwbfile.intervals.items()
-            if isinstance(table, TimeIntervals)
-            and len(table) > 0
-            and "frame" not in table.colnames
-            and name != "invalid_times"
-            and path_of(table) not in listed
-        ]
-        if tables:
-            start, stop, tiers = _table_rows(tables, path_of)
-            origin = ", ".join(sorted(path_of(t) for t in tables))
-        else:
-            start, stop, tiers = _runs(timeline)
-            origin = "runs of consecutive stimulus presentations"
+    """The trials of a session in time, and notes on what was dropped or cut (see the module docstring).
+
+    A SessionError when no trial is left, saying why.
+    """
+    start, stop, tiers, origin = _candidates(nwbfile, timeline, presentations, path_of)
     movies = _sequential_templates(timeline, presentations)
     ends = timeline.times + timeline.hold
-    pieces: list[tuple[float, float, str, str | None]] = []
+    pieces: list[tuple[int, int, float, float, str]] = []
     empty = passes = 0
     for a, b, tier in zip(start, stop, tiers, strict=True):
         ranges = _cut(float(a), float(b), timeline, movies, tolerance)
@@ -177,7 +264,7 @@ def trial_spans(
         passes += max(0, len(ranges) - 1)
         for lo, hi in ranges:
             first, last = max(float(a), float(timeline.times[lo])), min(float(b), float(ends[lo:hi].max()))
-            pieces.append((first, last, tier, _shown(lo, hi, timeline, presentations)))
+            pieces.append((lo, hi, first, last, tier))
     notes = []
     if passes:
         names = ", ".join(presentations[i].name for i in sorted(movies))
@@ -188,20 +275,32 @@ def trial_spans(
         notes.append(
             f"{empty} interval(s) of {origin} showed no stimulus the file holds frames of: not trials"
         )
-    short = sum(p[1] - p[0] < MIN_TRIAL_S for p in pieces)
-    if short:
-        notes.append(f"{short} trial(s) shorter than {MIN_TRIAL_S:g} s once cut to what was shown: dropped")
-    pieces = sorted((p for p in pieces if p[1] - p[0] >= MIN_TRIAL_S), key=lambda p: p[0])
+    if origin != TRIALS_TABLE:  # spans the reader derived: an edge catching a frame is no trial
+        short = [p for p in pieces if p[3] - p[2] < MIN_TRIAL_S]
+        if short:
+            notes.append(
+                f"{len(short)} span(s) shorter than {MIN_TRIAL_S:g} s once cut to what was shown: dropped"
+            )
+        pieces = [p for p in pieces if p[3] - p[2] >= MIN_TRIAL_S]
     if pieces:
-        inner = _innermost(np.array([p[0] for p in pieces]), np.array([p[1] for p in pieces]))
-        if not inner.all():
-            notes.append(f"{int((~inner).sum())} interval(s) holding finer ones gave way to them")
-        pieces = [p for p, keep in zip(pieces, inner, strict=True) if keep]
+        keep, outer, inner = _nested(np.array([p[0] for p in pieces]), np.array([p[1] for p in pieces]))
+        if outer:
+            notes.append(f"{outer} interval(s) divided by finer ones gave way to them")
+        if inner:
+            notes.append(f"{inner} fragment(s) of a longer trial (another interval's edge) dropped")
+        pieces = sorted((p for p, kept in zip(pieces, keep, strict=True) if kept), key=lambda p: p[2])
+    if not pieces:
+        long_enough = "" if origin == TRIALS_TABLE else f" for {MIN_TRIAL_S:g} s or more"
+        raise SessionError(
+            f"no trial: none of the {len(start)} interval(s) of {origin} shows a stimulus the file has "
+            f"frames of{long_enough}; check the file's intervals and its stimulus (inspect lists both)"
+        )
+    units = _hold_units(timeline)
     return TrialSpans(
-        start=np.array([p[0] for p in pieces], np.float64),
-        stop=np.array([p[1] for p in pieces], np.float64),
-        source_tiers=[p[2] for p in pieces],
-        shown=[p[3] for p in pieces],
+        start=np.array([p[2] for p in pieces], np.float64),
+        stop=np.array([p[3] for p in pieces], np.float64),
+        source_tiers=[p[4] for p in pieces],
+        shown=[_shown(p[0], p[1], timeline, units, presentations) for p in pieces],
         origin=origin,
         notes=notes,
     )

@@ -152,6 +152,8 @@ def build_trials(
     frames, so each tier holds whole segments of content across all repeats."""
     shown = [None] * len(first) if shown is None else shown
     keep = end > first
+    if not keep.any():
+        raise SessionError("no trial overlaps the recording; check the trials / intervals tables")
     first, end = first[keep], end[keep]
     source = [t for t, k in zip(source_tiers, keep, strict=True) if k]
     ids = np.array(

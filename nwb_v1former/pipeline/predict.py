@@ -98,8 +98,8 @@ def _describe_training(simulated: bool, training: list[Any], dandisets: list[str
 
 def recorded_choices(provenance: Provenance, source: Path, session: str | None) -> ReaderChoices:
     """The reader's choices training made for this file's session: the training session named
-    `session`, else the one with the file's NWB identifier; the defaults when none (or several
-    disagreeing ones) is recorded."""
+    `session`, else the one with the file's NWB identifier; the defaults when none is recorded, a
+    ConfigError when several disagree."""
     entries = [e for e in provenance.all_training_data if isinstance(e, dict) and e.get("reader_choices")]
     if not entries:
         return READER_DEFAULTS
@@ -110,7 +110,12 @@ def recorded_choices(provenance: Provenance, source: Path, session: str | None) 
     else:
         matches = [e["reader_choices"] for e in entries if e.get("session") == session]
     distinct = {ReaderChoices.from_dict(choices) for choices in matches}
-    return distinct.pop() if len(distinct) == 1 else READER_DEFAULTS
+    if len(distinct) > 1:
+        raise ConfigError(
+            f"the checkpoint was trained on this file ({source}) read in {len(distinct)} different ways; "
+            "say which with --session (or --stimulus / --responses / --image-order / --split)"
+        )
+    return distinct.pop() if distinct else READER_DEFAULTS
 
 
 def model_provenance(

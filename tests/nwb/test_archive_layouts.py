@@ -25,6 +25,9 @@ from nwb_v1former.nwb.convert import convert
 from nwb_v1former.pipeline.predict import predict
 from nwb_v1former.pipeline.train import data_provenance
 
+HELD_OUT = ReaderChoices(split="stimulus")
+"""A single clip's repeats held out whole (no split can make all three tiers of one short clip)."""
+
 
 def _convert(path, out, **options) -> SessionStore:
     return SessionStore(convert([path], out, progress=False, **options)[0].folder)
@@ -134,18 +137,95 @@ def test_a_camera_is_never_the_stimulus_and_an_unclear_movie_is_refused(tmp_path
     assert set(_shown(store)) <= set(range(1, 91)) | {GREY}  # the eye camera's frames are 101-190
     assert any("camera" in note for note in store.meta["notes"])
 
-    cameras = write_lab_videos(tmp_path / "cameras.nwb", ("session_a", "session_b"))
+    side = write_lab_videos(  # a camera described by what the animal was doing: still a camera
+        tmp_path / "side.nwb",
+        ("mouse12_side", "natural_movie"),
+        descriptions=("IR video of the mouse during visual stimulation.", "Video recorded by camera."),
+    )
+    store = _convert(side, tmp_path / "side-store")
+    assert store.meta["stimulus"] == ["/acquisition/Video natural_movie"]
+    assert set(_shown(store)) <= set(range(101, 191)) | {GREY}
+
+    cameras = write_lab_videos(tmp_path / "cameras.nwb", ("eye_camera", "face_camera"))
     with pytest.raises(MissingDataError, match=r"only camera videos .*--stimulus"):
         convert([cameras], tmp_path / "none", progress=False)
-    assert _cli("inspect", cameras, "--stimulus", "Video session_a")[0] == 0
-    chosen = _convert(cameras, tmp_path / "chosen", choices=ReaderChoices(stimulus=("Video session_a",)))
-    assert set(_shown(chosen)) <= set(range(1, 91)) | {GREY}
 
-    unclear = write_lab_videos(tmp_path / "unclear.nwb", ("a", "b"), descriptions=("", ""))
+    unclear = write_lab_videos(tmp_path / "unclear.nwb", ("session_a", "session_b"))
     code, output = _cli("convert", unclear, "--out", tmp_path / "refused")
     assert code == 1 and "--stimulus" in output
-    assert "/acquisition/Video a" in output and "/acquisition/Video b" in output
+    assert "/acquisition/Video session_a" in output and "/acquisition/Video session_b" in output
     assert not (tmp_path / "refused").exists()
+    assert _cli("inspect", unclear)[0] == 1
+    assert _cli("inspect", unclear, "--stimulus", "Video session_a")[0] == 0
+    chosen = _convert(unclear, tmp_path / "chosen", choices=ReaderChoices(stimulus=("Video session_a",)))
+    assert set(_shown(chosen)) <= set(range(1, 91)) | {GREY}
+
+
+def test_every_pass_of_a_movie_is_one_clip_with_a_60hz_index_and_across_blocks(tmp_path):
+    path, _ = write_repeated_clip(tmp_path / "openscope.nwb", passes=(3, 2), frames=60, index_rate=60.0)
+    trials = _convert(path, tmp_path / "store", choices=HELD_OUT).trials
+    assert len(trials) == 5 and len(set(trials.stimulus_id)) == 1  # one clip: five repeats, one tier
+
+
+def test_a_pass_cut_by_the_recording_start_is_not_a_repeat(tmp_path):
+    path, _ = write_repeated_clip(tmp_path / "late.nwb", passes=(3,), frames=90, imaging_start=2.5)
+    store = _convert(path, tmp_path / "store", choices=HELD_OUT)
+    trials = store.trials
+    assert len(trials) == 2 and len(set(trials.stimulus_id)) == 1
+    assert np.all(trials.stop_tick - trials.first_tick == 90)
+    assert any("cut by the recording's start or end" in note for note in store.meta["notes"])
+
+
+def test_an_interval_reaching_into_a_pass_leaves_the_pass_whole(tmp_path):
+    onsets = 1.0 + 2.0 * np.arange(3)  # where write_repeated_clip puts three back-to-back passes of 60
+    movie = (onsets[0] - 0.3, onsets[-1] + 2.3)
+    gratings = (0.0, onsets[0] + 1.2)  # 36 of the first pass's 60 frames: a fragment, not a trial
+    path, _ = write_repeated_clip(tmp_path / "epochs2.nwb", passes=(3,), frames=60, epochs=(gratings, movie))
+    store = _convert(path, tmp_path / "store", choices=HELD_OUT)
+    trials = store.trials
+    assert len(trials) == 3 and np.all(trials.stop_tick - trials.first_tick == 60)
+    assert len(set(trials.stimulus_id)) == 1
+    assert any("fragment" in note for note in store.meta["notes"])
+
+
+def test_a_clip_with_a_flash_left_out_is_not_a_repeat_of_the_whole_one(tmp_path):
+    from archive_layouts import _write, add_dff, imaging_clock, legacy_index, new_file, uniform_frames
+    from pynwb.epoch import TimeIntervals
+    from pynwb.image import ImageSeries
+
+    nwbfile = new_file("omitted")
+    template = ImageSeries(name="images", data=uniform_frames([7]), unit="NA", format="raw", rate=1.0)
+    nwbfile.add_stimulus_template(template)
+    table = TimeIntervals(name="images_presentations", description="AllenSDK-style presentations")
+    onsets = []
+    # four flashes of one image in each trial; trial 1's come with its 3rd slot left out (omitted)
+    for trial, (slots, omitted) in enumerate(((4, None), (5, 2), (4, None))):
+        for flash in range(slots):
+            start = 2.0 + 6.0 * trial + 0.75 * flash + RNG_JITTER[trial, flash]
+            table.add_row(start_time=start, stop_time=start + 0.25)
+            if flash != omitted:
+                onsets.append(start)
+        nwbfile.add_trial(start_time=1.5 + 6.0 * trial, stop_time=1.5 + 6.0 * trial + 5.0)
+    nwbfile.add_time_intervals(table)
+    nwbfile.add_stimulus(legacy_index("images", template, onsets, [0] * len(onsets)))
+    add_dff(nwbfile, imaging_clock(20.0))
+    trials = _convert(_write(nwbfile, tmp_path / "omitted.nwb"), tmp_path / "store").trials
+    assert len(trials) == 3
+    assert trials.stimulus_id[0] == trials.stimulus_id[2] != trials.stimulus_id[1]
+
+
+RNG_JITTER = np.random.default_rng(3).uniform(-3e-3, 3e-3, (3, 5))
+
+
+def test_a_trials_table_of_short_trials_keeps_them(tmp_path):
+    path, _ = write_repeated_clip(
+        tmp_path / "short.nwb",
+        passes=(1,) * 6,
+        frames=60,
+        trials=tuple((t, t + 0.5) for t in [1.0, 5.0, 9.0]),
+    )
+    trials = _convert(path, tmp_path / "store", choices=HELD_OUT).trials
+    assert len(trials) == 3 and np.all(trials.stop_tick - trials.first_tick == 15)
 
 
 def test_predict_reads_the_file_with_the_choices_training_recorded(tmp_path):
@@ -163,7 +243,7 @@ def test_predict_reads_the_file_with_the_choices_training_recorded(tmp_path):
     result = predict(checkpoint, path, tmp_path / "predicted.nwb", progress=False)
     assert result.written.predicted_frames > 0
     bare = checkpoint_for(store, tmp_path / "bare.ckpt")
-    with pytest.raises(MissingDataError, match="--stimulus"):
+    with pytest.raises(SessionError, match="--stimulus"):
         predict(bare, path, tmp_path / "refused.nwb", progress=False)
 
 
@@ -197,12 +277,14 @@ def test_images_without_order_or_numbers_are_refused_until_the_order_is_chosen(t
 
 
 def test_inspect_exits_0_exactly_when_convert_succeeds(tmp_path):
-    path = write_repeated_clip(tmp_path / "one-clip.nwb")
+    path, _ = write_repeated_clip(tmp_path / "one-clip.nwb", passes=(1, 1, 1))
     code, output = _cli("inspect", path)
     assert code == 1 and "no split can hold out" in output and "--split clips" not in output
     code, output = _cli("convert", path, "--out", tmp_path / "refused")
     assert code == 1 and "no split can hold out" in output and "--split clips" not in output
-    longer = write_repeated_clip(tmp_path / "long-clip.nwb", frames=200)  # a behaviour clock one longer
+    longer, _ = write_repeated_clip(
+        tmp_path / "long-clip.nwb", passes=(1, 1, 1), frames=200
+    )  # a behaviour clock one longer
     code, output = _cli("inspect", longer)
     assert code == 0, output
     assert "the last one ignored" in output
