@@ -25,20 +25,19 @@ _OPTIONS = (
     click.option(
         "--image-order",
         type=click.Choice(IMAGE_ORDERS),
-        default="auto",
-        show_default=True,
+        default=None,
         help="How images without order_of_images are indexed: auto (by the numbers in their names when "
-        "those are 0..n-1, else refuse), numbers (by those numbers), names (name order).",
+        "those are 0..n-1, else refuse), numbers (by those numbers), names (name order) [default: auto, "
+        "or for predict what training recorded].",
     ),
     click.option(
         "--split",
         type=click.Choice(SPLITS),
-        default="auto",
-        show_default=True,
+        default=None,
         help="How trials get tiers: file (its tier column), stimulus (repeated clips held out whole, the "
         "rest train), clips (whole clips to train/validation/test), segments (every clip cut by time "
         "70/10/20). auto: file if it has tiers, else stimulus if some clip is shown once, else clips if 3 "
-        "or more, else segments.",
+        "or more, else segments [default: auto, or for predict what training recorded].",
     ),
 )
 
@@ -48,7 +47,12 @@ def reader_options(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapped(
-        *args, responses: str | None, stimulus: tuple[str, ...], image_order: str, split: str, **kwargs
+        *args,
+        responses: str | None,
+        stimulus: tuple[str, ...],
+        image_order: str | None,
+        split: str | None,
+        **kwargs,
     ):
         try:
             choices = ReaderChoices(responses, stimulus, image_order, split)

@@ -95,7 +95,7 @@ def plan_session(
             "neuroconv)",
             where=where,
         ) from None
-    found, unusable = find_presentations(nwbfile, object_path, choices.image_order)
+    found, unusable = find_presentations(nwbfile, object_path, choices.order_rule)
     presentations, stimulus_notes = select_presentations(found, choices.stimulus, where, unusable)
     timeline = Timeline.merge(presentations)
     clocks = [plane.frame_times() for plane in planes]  # read once per plane

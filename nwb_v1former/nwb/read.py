@@ -156,7 +156,7 @@ def conversion_problems(plan: SessionPlan, *, max_nan_fraction: float) -> tuple[
             behavior = behavior_on_ticks(plan.behavior_series, plan.tick_times)
             first, end, tiers, shown, _ = plan.trials.on_ticks(plan.tick_times, TICK_TOLERANCE_S)
             if all(shown):
-                build_trials(first, end, np.empty((0, 0)), tiers, plan.choices.split, shown)
+                build_trials(first, end, np.empty((0, 0)), tiers, plan.choices.split_rule, shown)
             return [], plan.notes + behavior.notes
         with tempfile.TemporaryDirectory(prefix="nwb-v1former-inspect-") as scratch:
             notes = write_store(
@@ -234,7 +234,7 @@ def write_store(
     """Stream one planned session into a store folder (memory does not grow with session length);
     returns the notes meta.json records (what was chosen, repaired or dropped).
 
-    Trials get their tiers as `plan.choices.split` says (nwb_v1former.nwb.trials.SPLITS).
+    Trials get their tiers as `plan.choices.split_rule` says (nwb_v1former.nwb.trials.SPLITS).
 
     `origin` (e.g. a DANDI asset's dandiset, version, path and id) is recorded in meta.json's source.
     """
@@ -253,7 +253,9 @@ def write_store(
     writer["pupil_center"][:] = behavior.pupil_center
     writer["times"][:] = plan.tick_times
     first, end, source_tiers, shown, trial_notes = plan.trials.on_ticks(plan.tick_times, TICK_TOLERANCE_S)
-    trials, tier_rule = build_trials(first, end, writer["video"], source_tiers, plan.choices.split, shown)
+    trials, tier_rule = build_trials(
+        first, end, writer["video"], source_tiers, plan.choices.split_rule, shown
+    )
     statistics = compute_statistics(
         writer["video"], writer["responses"], writer["behavior"], writer["pupil_center"], trials
     )
@@ -287,7 +289,7 @@ def write_store(
             "transforms": _transforms(plan),
             "dropped_response_frames": dropped,
             "tiers": tier_rule,
-            "split": plan.choices.split,
+            "split": plan.choices.split_rule,
             "blank_value": BLANK_VALUE,
             "notes": notes,
             "code_version": __version__,

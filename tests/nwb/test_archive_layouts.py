@@ -242,6 +242,9 @@ def test_predict_reads_the_file_with_the_choices_training_recorded(tmp_path):
     checkpoint = checkpoint_for(store, tmp_path / "model.ckpt", extra={"provenance": provenance})
     result = predict(checkpoint, path, tmp_path / "predicted.nwb", progress=False)
     assert result.written.predicted_frames > 0
+    recorded = ReaderChoices(stimulus=("Video session_a",), split="clips")
+    assert ReaderChoices().merged(recorded) == recorded  # nothing given: training's choices
+    assert ReaderChoices(split="auto").merged(recorded).split_rule == "auto"  # given, even "auto": the user's
     bare = checkpoint_for(store, tmp_path / "bare.ckpt")
     with pytest.raises(SessionError, match="--stimulus"):
         predict(bare, path, tmp_path / "refused.nwb", progress=False)
