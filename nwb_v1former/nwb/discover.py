@@ -146,6 +146,17 @@ def _version_of(handle: h5py.File, source: NWBSource) -> str:
     return str(version)
 
 
+def file_identifier(path: str | Path | RemoteFile) -> str:
+    """The NWB file's `identifier`, read alone (no pynwb read of the whole layout)."""
+    source = as_source(path)
+    with _open_hdf5(source) as handle:
+        _version_of(handle, source)
+        if "identifier" not in handle:
+            raise SessionError("an NWB file without an identifier; it is damaged", where=source)
+        value = handle["identifier"][()]
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 @contextlib.contextmanager
 def open_nwb(path: str | Path | RemoteFile) -> Iterator[NWBFile]:
     """Open an NWB 2 file (local or remote) read-only with a large chunk cache; open inside the block."""

@@ -25,7 +25,7 @@ from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
 from nwb_v1former.nwb.convert import convert
-from nwb_v1former.nwb.discover import open_nwb
+from nwb_v1former.nwb.discover import file_identifier
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
 from nwb_v1former.nwb.write import DEFAULT_NAME, WrittenPredictions, output_path, write_predictions
 
@@ -104,8 +104,7 @@ def recorded_choices(provenance: Provenance, source: Path, session: str | None) 
     if not entries:
         return READER_DEFAULTS
     if session is None:
-        with open_nwb(source) as nwbfile:
-            identifier = nwbfile.identifier
+        identifier = file_identifier(source)
         matches = [e["reader_choices"] for e in entries if e.get("identifier") == identifier]
     else:
         matches = [e["reader_choices"] for e in entries if e.get("session") == session]
