@@ -13,8 +13,9 @@ Read from the converters' code (see the issue "Real archive layouts"):
   not in the IndexSeries), a trials table without dead time, `processing/running/speed` and
   `speed_unfiltered`, `acquisition/EyeTracking` (ndx-ellipse-eye-tracking: `eye_tracking`,
   `pupil_tracking`, `corneal_reflection_tracking` EllipseSeries with `area`, linked timestamps).
-- neuroconv 0.10 lab session: every video as an ImageSeries in acquisition named `Video <stem>`,
-  described "Video recorded by camera.", RGB frames, rate 30; Suite2p traces in Fluorescence.
+- neuroconv 0.10 lab session, its videos written by neuroconv's own InternalVideoInterface (from
+  lossless FFV1 files made here with OpenCV): every video an RGB ImageSeries in acquisition named
+  `Video <stem>`, described "Video recorded by camera.", rate 30; Suite2p-style traces in Fluorescence.
 
 Every shown frame is uniform with its own value (never grey's 128), so the store's pixel says which
 frame was on the screen; `Screen` holds when each was shown, from the construction, not the reader.
@@ -28,14 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from hdmf.spec import NamespaceCatalog
 from nwb_builders import as_read
 from pynwb import NWBHDF5IO, NWBFile, get_class, load_namespaces
 from pynwb.base import Images, TimeSeries
 from pynwb.behavior import BehavioralTimeSeries, EyeTracking, PupilTracking, SpatialSeries
 from pynwb.epoch import TimeIntervals
 from pynwb.image import GrayscaleImage, ImageSeries, IndexSeries
-from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseSeries
+from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
 from pynwb.spec import NWBDatasetSpec, NWBGroupSpec, NWBNamespaceBuilder
 
 GREY = 128
@@ -78,11 +78,12 @@ def add_dff(
     times: np.ndarray,
     n_rois: int = 8,
     *,
-    container: str = "DfOverF",
+    container: type = DfOverF,
+    name: str = "DfOverF",
     series: str = "DfOverF",
-    ids: np.ndarray | None = None,
 ) -> None:
-    """dF/F of `n_rois` pixel-mask ROIs on the imaging clock `times`, in processing/ophys."""
+    """Traces of `n_rois` pixel-mask ROIs on the imaging clock `times`, in processing/ophys: the series
+    `series` of a `container` (DfOverF or Fluorescence) named `name`."""
     device = nwbfile.create_device(name="Microscope")
     plane = nwbfile.create_imaging_plane(
         name="ImagingPlane",
@@ -98,16 +99,15 @@ def add_dff(
     segmentation = ImageSegmentation(name="ImageSegmentation").create_plane_segmentation(
         name="PlaneSegmentation", description="Segmented rois", imaging_plane=plane
     )
-    ids = np.arange(517000, 517000 + n_rois) if ids is None else ids
-    for index, roi in enumerate(ids):
+    for index, roi in enumerate(range(517000, 517000 + n_rois)):  # Allen's ids: cell specimen ids
         segmentation.add_roi(pixel_mask=[(10 + index, 20, 1.0), (11 + index, 21, 1.0)], id=int(roi))
     module = nwbfile.create_processing_module("ophys", "ophys")
     module.add(segmentation.parent)
     region = segmentation.create_roi_table_region(region=list(range(n_rois)), description="rois")
     data = RNG.random((len(times), n_rois)).astype(np.float32)
     module.add(
-        DfOverF(
-            name=container,
+        container(
+            name=name,
             roi_response_series=RoiResponseSeries(
                 name=series, data=data, rois=region, unit="a.u.", timestamps=times
             ),
@@ -361,7 +361,7 @@ def write_visual_behavior(path: Path) -> tuple[Path, Screen, dict]:
         nwbfile.add_trial(start_time=float(trial_start), stop_time=float(min(trial_start + 6.0, start + 1.0)))
 
     times = imaging_clock(start + 2.0, rate=11.0)
-    add_dff(nwbfile, times, container="dff", series="traces")
+    add_dff(nwbfile, times, name="dff", series="traces")
     running = nwbfile.create_processing_module("running", "Running speed processing module")
     speed = TimeSeries(name="speed", data=np.full(len(times), 10.0), unit="cm/s", timestamps=times)
     running.add(speed)
@@ -400,33 +400,31 @@ def write_visual_behavior(path: Path) -> tuple[Path, Screen, dict]:
 
 
 def write_lab_videos(path: Path, names: tuple[str, ...], descriptions: tuple[str, ...] | None = None) -> Path:
-    """A lab session as neuroconv 0.10 writes it: each video (stimulus or camera alike) an RGB
-    ImageSeries in acquisition named `Video <stem>`, described "Video recorded by camera." unless
-    `descriptions` say otherwise; the first video's frame k has value 1 + k."""
+    """A lab session written by neuroconv's own InternalVideoInterface: one lossless (FFV1) video file per
+    name, each becoming an RGB ImageSeries `Video <stem>` in acquisition, described "Video recorded by
+    camera." unless `descriptions` say otherwise; video k's frame j has value 100 * k + 1 + j; Suite2p-style
+    traces in Fluorescence."""
+    import cv2
+    from neuroconv.datainterfaces import InternalVideoInterface
+
     nwbfile = new_file(path.stem)
     for index, stem in enumerate(names):
-        values = np.arange(1, 91) + 100 * index
-        frames = np.repeat(uniform_frames(values)[..., None], 3, axis=-1)
-        device = nwbfile.create_device(
-            name=f"Video {stem} Camera Device", description="Video camera used for recording."
-        )
-        nwbfile.add_acquisition(
-            ImageSeries(
-                name=f"Video {stem}",
-                description=descriptions[index] if descriptions else "Video recorded by camera.",
-                data=frames,
-                unit="Frames",
-                rate=30.0,
-                starting_time=0.0,
-                device=device,
-            )
-        )
-    add_dff(nwbfile, imaging_clock(3.0), container="Fluorescence", series="RoiResponseSeries")
+        video = path.parent / f"{stem}.avi"
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 30.0, (32, 18))
+        for value in np.arange(1, 91) + 100 * index:
+            writer.write(np.full((18, 32, 3), value, np.uint8))
+        writer.release()
+        interface = InternalVideoInterface(file_path=video, verbose=False)
+        metadata = interface.get_metadata()
+        if descriptions:
+            metadata["Behavior"]["InternalVideos"][interface.metadata_key]["description"] = descriptions[
+                index
+            ]
+        interface.add_to_nwbfile(nwbfile, metadata=metadata)
+    add_dff(
+        nwbfile, imaging_clock(3.0), container=Fluorescence, name="Fluorescence", series="RoiResponseSeries"
+    )
     return _write(nwbfile, path)
-
-
-def namespace_catalog_is_empty() -> bool:  # pragma: no cover - sanity helper for debugging
-    return not NamespaceCatalog().namespaces
 
 
 def write_raw_companion(path: Path) -> Path:
