@@ -6,27 +6,20 @@ import json
 import sys
 
 import click
-from nwb_v1former.cli.reader_options import reader_options
+from nwb_v1former.cli.reader_options import max_nan_fraction_option, reader_options
 from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.atomic import check_apart
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.choices import ReaderChoices
 from nwb_v1former.nwb.convert import convert
-from nwb_v1former.nwb.read import MAX_NAN_FRACTION
 from nwb_v1former.sources import local_sources
 
 
 @click.command("convert", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
-@click.option(
-    "--max-nan-fraction",
-    type=click.FloatRange(0, 1),
-    default=MAX_NAN_FRACTION,
-    show_default=True,
-    help="Refuse responses with more NaN imaging frames than this; fewer are dropped and counted.",
-)
+@max_nan_fraction_option
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

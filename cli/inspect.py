@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import click
-from nwb_v1former.cli.reader_options import reader_options
+from nwb_v1former.cli.reader_options import max_nan_fraction_option, reader_options
 from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.errors import SessionError
@@ -21,7 +21,7 @@ from nwb_v1former.nwb.discover import (
     opened_version,
 )
 from nwb_v1former.nwb.plan import plan_session
-from nwb_v1former.nwb.read import MAX_NAN_FRACTION, conversion_problems
+from nwb_v1former.nwb.read import conversion_problems
 from nwb_v1former.sources import ResolvedSource
 
 
@@ -137,13 +137,7 @@ def _origin(source: ResolvedSource) -> dict | None:
 @click.command("inspect", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
-@click.option(
-    "--max-nan-fraction",
-    type=click.FloatRange(0, 1),
-    default=MAX_NAN_FRACTION,
-    show_default=True,
-    help="As for convert.",
-)
+@max_nan_fraction_option
 @click.option("--quiet", is_flag=True, help="No download progress bar.")
 @source_options
 @reader_options

@@ -12,6 +12,7 @@ import click
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.nwb.choices import ReaderChoices
 from nwb_v1former.nwb.frame_sources import IMAGE_ORDERS
+from nwb_v1former.nwb.read import MAX_NAN_FRACTION
 from nwb_v1former.nwb.trials import SPLITS
 
 _OPTIONS = (
@@ -40,6 +41,16 @@ _OPTIONS = (
         "or more, else segments [default: auto, or for predict what training recorded].",
     ),
 )
+
+
+max_nan_fraction_option = click.option(
+    "--max-nan-fraction",
+    type=click.FloatRange(0, 1),
+    default=MAX_NAN_FRACTION,
+    show_default=True,
+    help="Refuse responses with more NaN imaging frames than this; fewer are dropped and counted.",
+)
+"""convert's limit on NaN imaging frames, which inspect takes too so that it judges as convert does."""
 
 
 def reader_options(command: Callable) -> Callable:

@@ -73,6 +73,21 @@ def new_file(identifier: str) -> NWBFile:
     )
 
 
+def imaging_plane(nwbfile: NWBFile):
+    """Allen Visual Coding's imaging plane (000728): VISp, 0.78 um pixels, its depth in the description."""
+    return nwbfile.create_imaging_plane(
+        name="ImagingPlane",
+        optical_channel=OpticalChannel(name="OpticalChannel", description="green", emission_lambda=520.0),
+        description="(400, 400) field of view in VISp at a depth of 175 µm.",
+        device=nwbfile.create_device(name="Microscope"),
+        excitation_lambda=910.0,
+        indicator="GCaMP6f",
+        location="VISp",
+        grid_spacing=[0.78, 0.78],
+        grid_spacing_unit="micrometers",
+    )
+
+
 def add_dff(
     nwbfile: NWBFile,
     times: np.ndarray,
@@ -84,18 +99,7 @@ def add_dff(
 ) -> None:
     """Traces of `n_rois` pixel-mask ROIs on the imaging clock `times`, in processing/ophys: the series
     `series` of a `container` (DfOverF or Fluorescence) named `name`."""
-    device = nwbfile.create_device(name="Microscope")
-    plane = nwbfile.create_imaging_plane(
-        name="ImagingPlane",
-        optical_channel=OpticalChannel(name="OpticalChannel", description="green", emission_lambda=520.0),
-        description="(400, 400) field of view in VISp at a depth of 175 µm.",
-        device=device,
-        excitation_lambda=910.0,
-        indicator="GCaMP6f",
-        location="VISp",
-        grid_spacing=[0.78, 0.78],
-        grid_spacing_unit="micrometers",
-    )
+    plane = imaging_plane(nwbfile)
     segmentation = ImageSegmentation(name="ImageSegmentation").create_plane_segmentation(
         name="PlaneSegmentation", description="Segmented rois", imaging_plane=plane
     )
@@ -433,16 +437,7 @@ def write_raw_companion(path: Path) -> Path:
     from pynwb.ophys import TwoPhotonSeries
 
     nwbfile = new_file(path.stem)
-    device = nwbfile.create_device(name="Microscope")
-    plane = nwbfile.create_imaging_plane(
-        name="ImagingPlane",
-        optical_channel=OpticalChannel(name="OpticalChannel", description="green", emission_lambda=520.0),
-        description="raw",
-        device=device,
-        excitation_lambda=910.0,
-        indicator="GCaMP6f",
-        location="VISp",
-    )
+    plane = imaging_plane(nwbfile)
     nwbfile.add_acquisition(
         TwoPhotonSeries(
             name="MotionCorrectedTwoPhotonSeries",
