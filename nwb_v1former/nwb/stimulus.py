@@ -245,6 +245,7 @@ def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of, image_
         stop = np.asarray(table["stop_time"].data[:], np.float64)
         frames = np.asarray(table["frame"].data[:], np.int64)
     order = np.argsort(start, kind="stable")
+    check_increasing(start[order], path)  # two presentations at one time: which was on screen is unknown
     if np.any(stop[order] <= start[order]):
         row = int(order[np.argmax(stop[order] <= start[order])])
         raise SessionError(

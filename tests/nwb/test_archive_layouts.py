@@ -126,8 +126,23 @@ def test_a_presentations_table_shows_each_frame_from_its_start_to_its_stop_time(
     nwbfile.add_time_intervals(table)
     add_dff(nwbfile, imaging_clock(start + 1.0))
     store = _convert(_write(nwbfile, tmp_path / "presentations.nwb"), tmp_path / "store")
-    truth = screen.at(np.asarray(store.times))
-    assert np.array_equal(_shown(store), truth) and 0.6 < (truth == GREY).mean() < 0.7
+    assert np.array_equal(_shown(store), screen.at(np.asarray(store.times)))
+
+    nwbfile = new_file("twice")
+    nwbfile.add_stimulus_template(
+        ImageSeries(
+            name="natural_scenes", data=uniform_frames(np.arange(1, 7)), unit="NA", format="raw", rate=1.0
+        )
+    )
+    twice = TimeIntervals(name="natural_scenes_presentations", description="two rows at one time")
+    twice.add_column(name="frame", description="index into stimulus_template/natural_scenes")
+    for start_time, frame in ((1.0, 0), (1.0, 3), (2.0, 1)):
+        twice.add_row(start_time=start_time, stop_time=start_time + 0.25, frame=frame)
+    nwbfile.add_time_intervals(twice)
+    add_dff(nwbfile, imaging_clock(4.0))
+    with pytest.raises(SessionError, match="timestamps are not increasing at sample 1"):
+        convert([_write(nwbfile, tmp_path / "twice.nwb")], tmp_path / "refused", progress=False)
+    assert not (tmp_path / "refused").exists()
 
 
 def test_a_camera_is_never_the_stimulus_and_an_unclear_movie_is_refused(tmp_path):
