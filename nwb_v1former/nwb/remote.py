@@ -39,12 +39,15 @@ class RemoteFile:
     """An NWB file on an HTTP(S) server that honours Range requests, read in place instead of from disk.
 
     `label` names the file in messages and in meta.json (e.g. dandiset:000123@draft/sub-01/a.nwb); its
-    last part gives `name` and `stem`, as a Path's would. The URL stays out of the repr: a signed link
-    to an embargoed file is a short-lived credential.
+    last part gives `name` and `stem`, as a Path's would; `beside` are the files it refers to. The URL
+    stays out of the repr: a signed link to an embargoed file is a short-lived credential.
     """
 
     url: str = field(repr=False)
     label: str
+    beside: tuple[tuple[str, RemoteFile], ...] = ()
+    """Files the NWB file refers to by a path relative to itself (external video files), each streamed
+    too: (path as written in the file, where it is served)."""
 
     def __str__(self) -> str:
         return self.label

@@ -7,7 +7,6 @@ C: one long ImageSeries / OpticalSeries of the shown frames with its own clock.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +19,7 @@ from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.discover import NO_STIMULUS, reading
 from nwb_v1former.nwb.frame_sources import DatasetSource, FrameSource, template_source
 from nwb_v1former.nwb.frames import FrameProcessor
+from nwb_v1former.nwb.movie_place import movie_place
 from nwb_v1former.nwb.timing import check_increasing, series_times
 
 _BREAK_INTERVALS = 2.5
@@ -53,54 +53,6 @@ class Presentations:
     processor: FrameProcessor | None = None
     raw_shape: tuple[int, ...] = ()
     notes: list[str] = field(default_factory=list)
-
-
-def _words(*words: str) -> re.Pattern:
-    """Any of `words` at the start of a word (names join words with _ or -, so \\b would not split them)."""
-    return re.compile(r"(?<![a-z])(" + "|".join(words) + ")", re.IGNORECASE)
-
-
-_STIMULUS_WORDS = _words("stim", "screen", "monitor", "display", "presented", r"natural.?(movie|scene)")
-_CAMERA_WORDS = _words(
-    "camera",
-    r"cam(?![a-z])",
-    "webcam",
-    "eye",
-    "pupil",
-    "face",
-    "whisk",
-    "body",
-    "paw",
-    "lick",
-    "behavio",
-    "mouse",
-    "side",
-    "top(?![a-z])",
-    "bottom",
-    "front",
-    "ir(?![a-z])",
-    "infrared",
-    "nose",
-    "pose",
-)
-NEUROCONV_VIDEO_DESCRIPTION = "Video recorded by camera."
-"""What neuroconv's video interfaces write for every video, stimulus or camera: says nothing either way."""
-
-
-def movie_place(series: ImageSeries, path: str) -> str:
-    """ "stimulus", "camera" or "movie" for an ImageSeries of frames outside the templates: /stimulus
-    holds stimuli; elsewhere a camera's word in its name or description makes it a camera (taking a
-    camera for the stimulus is the silent error; the reverse is a refusal), else a stimulus's word makes
-    it a stimulus (see `Presentations.place`)."""
-    if path.startswith("/stimulus/"):
-        return "stimulus"
-    description = series.description or ""
-    texts = [series.name] + ([] if description.strip() == NEUROCONV_VIDEO_DESCRIPTION else [description])
-    if any(_CAMERA_WORDS.search(text) for text in texts):
-        return "camera"
-    if any(_STIMULUS_WORDS.search(text) for text in texts):
-        return "stimulus"
-    return "movie"
 
 
 def held_until_next(times: np.ndarray) -> tuple[np.ndarray, str]:
