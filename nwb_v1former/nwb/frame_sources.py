@@ -16,7 +16,8 @@ from pynwb.base import Images
 from pynwb.image import ImageSeries
 
 from nwb_v1former.errors import ConfigError, SessionError
-from nwb_v1former.nwb.discover import reading
+from nwb_v1former.nwb.discover import NWBSource, reading
+from nwb_v1former.nwb.external_video import VideoSource
 
 IMAGE_ORDERS = ("auto", "numbers", "names")
 """How images without order_of_images are indexed (--image-order): auto = by the numbers in their names
@@ -67,7 +68,7 @@ class ImagesSource:
         return np.stack(frames)
 
 
-FrameSource = DatasetSource | ImagesSource
+FrameSource = DatasetSource | ImagesSource | VideoSource
 """Random access to the raw frames of one template or movie."""
 
 
@@ -112,12 +113,22 @@ def images_in_index_order(images: Images, name: str, image_order: str, notes: li
     )
 
 
-def template_source(template, name: str, image_order: str, notes: list[str]) -> FrameSource:
-    """The frames of a template an IndexSeries or a presentations table indexes."""
+def template_source(template, name: str, image_order: str, notes: list[str], nwb: NWBSource) -> FrameSource:
+    """The frames of a template an IndexSeries or a presentations table indexes (`nwb`: the file, where
+    external video files are found)."""
     if isinstance(template, Images):
         return images_in_index_order(template, name, image_order, notes)
-    if isinstance(template, ImageSeries) and template.data is not None and len(template.data):
-        return DatasetSource(name=name, data=template.data)
-    raise SessionError(
-        "the template it indexes holds no frames (external files are not supported)", where=name
-    )
+    if isinstance(template, ImageSeries):
+        source = series_source(template, name, nwb)
+        if source is not None:
+            return source
+    raise SessionError("the template it indexes holds no frames", where=name)
+
+
+def series_source(series: ImageSeries, name: str, nwb: NWBSource) -> DatasetSource | VideoSource | None:
+    """The frames of an ImageSeries: its external video files, or its data; None when it holds none."""
+    if series.external_file is not None and len(series.external_file):
+        return VideoSource.of(series, name, nwb)
+    if series.data is not None and np.ndim(series.data) >= 3 and len(series.data):
+        return DatasetSource(name=name, data=series.data)
+    return None

@@ -21,6 +21,7 @@ from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.nwb.behavior import behavior_candidates
 from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
 from nwb_v1former.nwb.discover import NWBSource, as_source, object_path, open_nwb, opened_version
+from nwb_v1former.nwb.external_video import VideoSource
 from nwb_v1former.nwb.remote import RemoteFile
 from nwb_v1former.nwb.rois import ResponsePlane, choose_planes
 from nwb_v1former.nwb.stimulus import Presentations, Timeline, find_presentations, select_presentations
@@ -95,7 +96,7 @@ def plan_session(
             "neuroconv)",
             where=where,
         ) from None
-    found, unusable = find_presentations(nwbfile, object_path, choices.order_rule)
+    found, unusable = find_presentations(nwbfile, object_path, path, choices.order_rule)
     presentations, stimulus_notes = select_presentations(found, choices.stimulus, where, unusable)
     timeline = Timeline.merge(presentations)
     clocks = [plane.frame_times() for plane in planes]  # read once per plane
@@ -148,6 +149,12 @@ def open_session(
     path = as_source(path)
     try:
         with open_nwb(path) as nwbfile:
-            yield plan_session(nwbfile, path, opened_version(nwbfile), choices)
+            plan = plan_session(nwbfile, path, opened_version(nwbfile), choices)
+            try:
+                yield plan
+            finally:
+                for presentation in plan.presentations:
+                    if isinstance(presentation.source, VideoSource):
+                        presentation.source.close()
     except SessionError as error:
         raise error.within(path) from None

@@ -27,12 +27,15 @@ from nwb_v1former.nwb.frames import BLANK_VALUE
 from nwb_v1former.nwb.plan import TICK_TOLERANCE_S, SessionPlan
 from nwb_v1former.nwb.remote import RemoteFile
 from nwb_v1former.nwb.rois import ResponsePlane
+from nwb_v1former.nwb.stimulus import Presentations
 from nwb_v1former.nwb.timing import linear_weights, scale
 from nwb_v1former.nwb.trials import build_trials
 
 BLOCK_TICKS = 2048
 FRAMES_PER_READ = 256
-"""Raw frames read and processed at once: bounds memory whatever the movie's frame size."""
+READ_PIXELS = 2**25
+"""At most FRAMES_PER_READ raw frames, and at most this many raw values (pixels x channels), are read and
+processed at once: memory stays bounded whatever the movie's frame size (1080p RGB: 5 frames)."""
 MAX_NAN_FRACTION = 0.05
 
 
@@ -54,20 +57,33 @@ def _next_block(
     visible = shown[shown >= 0]
     for source_index in np.unique(plan.timeline.source[visible]):
         if streamed[source_index]:
-            source = plan.presentations[source_index].source
+            presentation = plan.presentations[source_index]
             wanted = np.unique(plan.timeline.frame[visible][plan.timeline.source[visible] == source_index])
+            step = frames_per_read(presentation)
             block.reads[source_index] = [
-                (chunk, reader.submit(source.read, chunk))
-                for chunk in np.array_split(wanted, range(FRAMES_PER_READ, len(wanted), FRAMES_PER_READ))
+                (chunk, reader.submit(_read_processed, presentation, chunk))
+                for chunk in np.array_split(wanted, range(step, len(wanted), step))
             ]
     return block
+
+
+def _read_processed(presentation: Presentations, indices: np.ndarray) -> np.ndarray:
+    """Frames `indices` of a stimulus read and processed: (k, 36, 64) uint8. The reading thread does
+    both, so a block read ahead holds small frames, not raw ones."""
+    return presentation.processor(presentation.source.read(indices))
+
+
+def frames_per_read(presentation: Presentations) -> int:
+    """How many raw frames of a stimulus are read and processed at once (see READ_PIXELS)."""
+    return int(np.clip(READ_PIXELS // max(1, np.prod(presentation.raw_shape[1:])), 1, FRAMES_PER_READ))
 
 
 def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
     """The frame on screen at every tick, block by block.
 
-    Frames of long movies shown once (pattern C) are read one block ahead on a second thread while
-    the current block is processed; templates (frames shown many times) are processed once and cached.
+    Frames of long movies shown once (pattern C) are read and processed one block ahead on a second
+    thread while the current block is written; templates (frames shown many times) are processed once
+    and cached.
     """
     streamed = [len(np.unique(p.frames)) == len(p.frames) for p in plan.presentations]
     cache: dict[tuple[int, int], np.ndarray] = {}
@@ -87,16 +103,15 @@ def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
                 if streamed[source_index]:
                     local = {}
                     for chunk, future in current.reads[source_index]:
-                        local.update(
-                            zip(chunk.tolist(), presentation.processor(future.result()), strict=True)
-                        )
+                        local.update(zip(chunk.tolist(), future.result(), strict=True))
                     block[rows[mine]] = np.stack([local[int(f)] for f in frames[mine]])
                     continue
                 missing = np.array(
                     [f for f in np.unique(frames[mine]) if (source_index, f) not in cache], np.int64
                 )
-                for chunk in range(0, len(missing), FRAMES_PER_READ):
-                    indices = missing[chunk : chunk + FRAMES_PER_READ]
+                step = frames_per_read(presentation)
+                for chunk in range(0, len(missing), step):
+                    indices = missing[chunk : chunk + step]
                     processed = presentation.processor(presentation.source.read(indices))
                     cache.update({(source_index, int(f)): p for f, p in zip(indices, processed, strict=True)})
                 block[rows[mine]] = np.stack([cache[(source_index, int(f))] for f in frames[mine]])

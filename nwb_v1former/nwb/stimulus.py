@@ -16,8 +16,8 @@ from pynwb.image import ImageSeries, IndexSeries
 
 from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.nwb.discover import NO_STIMULUS, reading
-from nwb_v1former.nwb.frame_sources import DatasetSource, FrameSource, template_source
+from nwb_v1former.nwb.discover import NO_STIMULUS, NWBSource, reading
+from nwb_v1former.nwb.frame_sources import FrameSource, series_source, template_source
 from nwb_v1former.nwb.frames import FrameProcessor
 from nwb_v1former.nwb.movie_place import movie_place
 from nwb_v1former.nwb.timing import check_increasing, series_times
@@ -116,23 +116,12 @@ def _with_stops(
     return Presentations(name, source, times, frames, stops, place, (table,), from_template, notes=notes)
 
 
-def _unusable_movie(series: ImageSeries, path: str) -> str | None:
-    """Why an ImageSeries outside the templates cannot be a pattern-C movie (None: it can)."""
-    if series.external_file is not None and len(series.external_file):
-        files = ", ".join(str(name) for name in series.external_file[:2])
-        return f"{path} keeps its frames in an external file ({files}), not read: store them in the file"
-    if series.data is None or np.ndim(series.data) < 3:
-        return f"{path} is not a movie (data of shape {np.shape(series.data)})"
-    if len(series.data) < 2:
-        return f"{path} holds {len(series.data)} frame; a movie needs at least 2 frames with their times"
-    return None
-
-
 def find_presentations(
-    nwbfile: NWBFile, path_of, image_order: str = "auto"
+    nwbfile: NWBFile, path_of, nwb: NWBSource, image_order: str = "auto"
 ) -> tuple[list[Presentations], list[str]]:
     """Every stimulus object in the file, by type (patterns A, B and C), and why each image series that
-    looked like a movie but cannot be used was left out. `image_order`: see frame_sources.IMAGE_ORDERS."""
+    looked like a movie but cannot be used was left out. `nwb`: where the file is, for its external
+    video files. `image_order`: see frame_sources.IMAGE_ORDERS."""
     found: list[Presentations] = []
     unusable: list[str] = []
     indexed = set()
@@ -145,32 +134,43 @@ def find_presentations(
             indexed.add(id(target))
             notes: list[str] = []
             path = path_of(obj)
-            source = template_source(target, path_of(target), image_order, notes)
+            source = template_source(target, path_of(target), image_order, notes, nwb)
             with reading(path):
                 frames = np.asarray(obj.data[:], np.int64)
             found.append(_with_stops(path, source, series_times(obj, path), frames, tables, notes))
     for obj in nwbfile.objects.values():
         if isinstance(obj, TimeIntervals) and "frame" in obj.colnames and len(obj) > 0:
-            found.append(_table_presentations(nwbfile, obj, path_of, image_order))
+            found.append(_table_presentations(nwbfile, obj, path_of, image_order, nwb))
     for obj in nwbfile.objects.values():
         if not isinstance(obj, ImageSeries) or id(obj) in indexed or "Photon" in obj.neurodata_type:
             continue
         path = path_of(obj)
         if path.startswith("/stimulus/templates/"):
             continue
-        reason = _unusable_movie(obj, path)
-        if reason is not None:
-            unusable.append(reason)
-            continue
-        frames = np.arange(len(obj.data), dtype=np.int64)
-        source = DatasetSource(path, obj.data)
         place = movie_place(obj, path)
-        times = series_times(obj, path)
+        source = series_source(obj, path, nwb)
+        if source is None:
+            unusable.append(f"{path} is not a movie (data of shape {np.shape(obj.data)})")
+            continue
+        try:  # counting frames opens external files only where the series does not say how many
+            n_frames = source.n_frames
+        except SessionError as error:
+            if place != "camera":
+                raise
+            unusable.append(f"{path}: a camera's video, left out; its files cannot be read ({error})")
+            continue
+        if n_frames < 2:
+            unusable.append(f"{path} holds {n_frames} frame; a movie needs 2 frames or more with their times")
+            continue
+        frames = np.arange(n_frames, dtype=np.int64)
+        times = series_times(obj, path, samples=n_frames)
         found.append(_with_stops(path, source, times, frames, tables, [], place, from_template=False))
     return found, unusable
 
 
-def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of, image_order: str) -> Presentations:
+def _table_presentations(
+    nwbfile: NWBFile, table: TimeIntervals, path_of, image_order: str, nwb: NWBSource
+) -> Presentations:
     path = path_of(table)
     templates = dict(nwbfile.stimulus_template)
     names = (
@@ -190,7 +190,7 @@ def _table_presentations(nwbfile: NWBFile, table: TimeIntervals, path_of, image_
         )
     notes: list[str] = [f"{path}: each frame shown from its start_time to its stop_time"]
     source = template_source(
-        templates[template_name], f"/stimulus/templates/{template_name}", image_order, notes
+        templates[template_name], f"/stimulus/templates/{template_name}", image_order, notes, nwb
     )
     with reading(path):
         start = np.asarray(table["start_time"].data[:], np.float64)
