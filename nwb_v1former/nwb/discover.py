@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import h5py
 import numpy as np
+from hdmf.backends.io import HDMFIO
 from hdmf.build.errors import ConstructError
 from pynwb import NWBHDF5IO, NWBFile
 from pynwb.base import TimeSeries
@@ -25,6 +26,7 @@ from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSer
 
 from nwb_v1former.errors import SessionError, detail, one_line
 from nwb_v1former.nwb.remote import RemoteFile, open_remote
+from nwb_v1former.nwb.zarr_files import is_zarr_store, nwb_zarr_io, root_identifier, root_version, zarr_root
 
 NO_RESPONSES = (
     "no ROI responses (RoiResponseSeries in DfOverF or Fluorescence); "
@@ -108,7 +110,7 @@ def _open_hdf5(source: NWBSource, **options) -> Iterator[h5py.File]:
             yield handle
         return
     if not source.is_file():
-        raise SessionError("no such file; give the path of an .nwb file", where=source)
+        raise SessionError("no such file; give the path of an .nwb file or .nwb.zarr store", where=source)
     with _h5py_file(source, source, options) as handle:
         yield handle
 
@@ -122,8 +124,8 @@ def _h5py_file(file, source: NWBSource, options: dict) -> h5py.File:
         ) from None
 
 
-def _version_of(handle: h5py.File, source: NWBSource) -> str:
-    """The file's NWB schema version; SessionError for anything that is not an NWB 2 file."""
+def _hdf5_version(handle: h5py.File, source: NWBSource) -> str:
+    """The HDF5 file's NWB schema version (see `_checked_version`)."""
     try:
         # NWB 2 keeps the version in a root attribute, NWB 1 in a root dataset.
         version = handle.attrs.get("nwb_version")
@@ -133,10 +135,15 @@ def _version_of(handle: h5py.File, source: NWBSource) -> str:
         raise SessionError(
             f"not a readable HDF5 file ({error}); is it truncated or still downloading?", where=source
         ) from None
+    return _checked_version(version, source, "an HDF5 file")
+
+
+def _checked_version(version: object, source: NWBSource, kind: str) -> str:
+    """The NWB schema version a file's root records; SessionError for anything that is not NWB 2."""
     if isinstance(version, bytes):
         version = version.decode()
     if version is None:
-        raise SessionError("an HDF5 file without an NWB version; it is not an NWB file", where=source)
+        raise SessionError(f"{kind} without an NWB version; it is not an NWB file", where=source)
     if str(version).removeprefix("NWB-").startswith("1."):
         raise SessionError(
             f"written in NWB 1.x ({version}), which is not supported; convert it to NWB 2 first "
@@ -146,44 +153,74 @@ def _version_of(handle: h5py.File, source: NWBSource) -> str:
     return str(version)
 
 
+def _is_zarr(source: NWBSource) -> bool:
+    """Whether the source is a local Zarr store (`.nwb.zarr`), read with hdmf-zarr, not h5py."""
+    return isinstance(source, Path) and is_zarr_store(source)
+
+
 def file_identifier(path: str | Path | RemoteFile) -> str:
     """The NWB file's `identifier`, read alone (no pynwb read of the whole layout)."""
     source = as_source(path)
-    with _open_hdf5(source) as handle:
-        _version_of(handle, source)
-        if "identifier" not in handle:
-            raise SessionError("an NWB file without an identifier; it is damaged", where=source)
-        value = handle["identifier"][()]
+    if _is_zarr(source):
+        with zarr_root(source) as root:
+            _checked_version(root_version(root), source, "a Zarr store")
+            value = root_identifier(root)
+    else:
+        with _open_hdf5(source) as handle:
+            _hdf5_version(handle, source)
+            value = handle["identifier"][()] if "identifier" in handle else None
+    if value is None:
+        raise SessionError("an NWB file without an identifier; it is damaged", where=source)
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @contextlib.contextmanager
+def _reader(source: NWBSource) -> Iterator[tuple[Callable[[], HDMFIO], str]]:
+    """How to make the file's read-only IO, and its NWB version; an HDF5 file stays open meanwhile."""
+    if _is_zarr(source):
+        with zarr_root(source) as root:
+            version = _checked_version(root_version(root), source, "a Zarr store")
+        yield (lambda: nwb_zarr_io(source)), version
+        return
+    with _open_hdf5(source, rdcc_nbytes=CHUNK_CACHE_BYTES) as handle:
+        version = _hdf5_version(handle, source)
+        yield (lambda: NWBHDF5IO(file=handle, mode="r", load_namespaces=True)), version
+
+
+@contextlib.contextmanager
 def open_nwb(path: str | Path | RemoteFile) -> Iterator[NWBFile]:
-    """Open an NWB 2 file (local or remote) read-only with a large chunk cache; open inside the block."""
+    """Open an NWB 2 file read-only: a local or remote HDF5 file (with a large chunk cache) or a local
+    Zarr store (`.nwb.zarr`); open inside the block."""
     source = as_source(path)
     # pynwb / hdmf warnings are kept (see `read_warnings`), not printed around our one line
-    with (
-        _open_hdf5(source, rdcc_nbytes=CHUNK_CACHE_BYTES) as handle,
-        warnings.catch_warnings(record=True) as caught,
-    ):
+    with _reader(source) as (make_io, version), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        version = _version_of(handle, source)
         try:
-            io = NWBHDF5IO(file=handle, mode="r", load_namespaces=True)
+            io = make_io()
             nwbfile = io.read()
         except Exception as error:  # pynwb raises many types for damaged files; one line for the user
             raise SessionError(f"cannot be read as NWB ({_read_failure(error)})", where=source) from None
         try:
             nwbfile.set_modified(False)
-            _OPEN_FILES[id(nwbfile)] = (io, version, caught)
+            _OPEN_FILES[id(nwbfile)] = _OpenFile(io, version, caught, source)
             yield nwbfile
         finally:
             _OPEN_FILES.pop(id(nwbfile), None)
             io.close()
 
 
-_OPEN_FILES: dict[int, tuple[NWBHDF5IO, str, list[warnings.WarningMessage]]] = {}
-"""The IO, NWB version and warnings so far of each file open in `open_nwb`, by id of its NWBFile."""
+@dataclass(frozen=True)
+class _OpenFile:
+    """A file open in `open_nwb`: its IO, NWB version, the warnings raised reading it so far, its source."""
+
+    io: HDMFIO
+    version: str
+    warnings: list[warnings.WarningMessage]
+    source: NWBSource
+
+
+_OPEN_FILES: dict[int, _OpenFile] = {}
+"""Each file open in `open_nwb`, by id of its NWBFile."""
 
 
 def _read_failure(error: Exception) -> str:
@@ -197,23 +234,30 @@ def _read_failure(error: Exception) -> str:
 
 def read_warnings(nwbfile: NWBFile) -> list[str]:
     """The distinct warnings raised while reading a file opened with `open_nwb`, one line each."""
-    caught = _OPEN_FILES[id(nwbfile)][2]
+    caught = _OPEN_FILES[id(nwbfile)].warnings
     return list(dict.fromkeys(one_line(f"{w.category.__name__}: {w.message}") for w in caught))
 
 
 def opened_version(nwbfile: NWBFile) -> str:
     """The NWB version of a file opened with `open_nwb` (read once, when it was opened)."""
-    return _OPEN_FILES[id(nwbfile)][1]
+    return _OPEN_FILES[id(nwbfile)].version
+
+
+def opened_source(nwbfile: NWBFile) -> NWBSource:
+    """Where a file opened with `open_nwb` was read from (its path, or the RemoteFile), e.g. to find
+    the files it names by a path relative to itself."""
+    return _OPEN_FILES[id(nwbfile)].source
 
 
 def object_path(container) -> str:
-    """The HDF5 path of a container read from a file (e.g. /processing/ophys/DfOverF/DfOverF)."""
+    """The HDF5-style path of a container read from a file, whatever its backend (e.g.
+    /processing/ophys/DfOverF/DfOverF)."""
     root = container
     while root.parent is not None:
         root = root.parent
     opened = _OPEN_FILES.get(id(root))
     if opened is not None:
-        builder = opened[0].manager.get_builder(container)
+        builder = opened.io.manager.get_builder(container)
         if builder is not None:
             return "/" + builder.path.removeprefix("root").lstrip("/")
     parts = []
@@ -249,7 +293,15 @@ def _roi_table_info(table: PlaneSegmentation) -> RoiTableInfo:
 
 
 def _is_movie(series: ImageSeries) -> bool:
+    if _external_files(series):
+        return True
     return series.data is not None and np.ndim(series.data) >= 3 and np.shape(series.data)[0] > 1
+
+
+def _external_files(series: ImageSeries) -> list[str]:
+    """The external video files an ImageSeries keeps its frames in, as written (empty: none)."""
+    external = series.external_file
+    return [] if external is None else [str(name) for name in external[:]]
 
 
 def _is_imaging_acquisition(series: ImageSeries) -> bool:
@@ -280,7 +332,11 @@ def inventory(nwbfile: NWBFile, path: str, nwb_version: str) -> SessionInventory
                 _series_info(obj, target=object_path(target) if target is not None else None)
             )
         elif isinstance(obj, ImageSeries) and _is_movie(obj) and not _is_imaging_acquisition(obj):
-            info = _series_info(obj)
+            external = _external_files(obj)
+            info = _series_info(obj, target=", ".join(external) or None)
+            if external:  # its data is empty: its length is its clock's
+                frames = info.n_timestamps if info.n_timestamps is not None else obj.num_samples
+                info = replace(info, shape=(int(frames),) if frames is not None else ())
             if not info.path.startswith("/stimulus/templates/"):  # templates are reached through an index
                 found.stimuli.append(info)
         elif isinstance(obj, TimeIntervals):

@@ -4,6 +4,7 @@ camera's video never opened, and one line for a missing, damaged or miscounted v
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -78,6 +79,17 @@ def test_every_tick_shows_the_frame_on_screen_across_both_files(organized, tmp_p
     assert np.array_equal(_shown(store), truth)
     assert set(truth) == set(range(1, 91)) | {GREY}  # every frame of both files, and the grey gap
     assert any("EyeCamera" in note and "camera" in note for note in store.meta["notes"])
+
+
+def test_inspect_lists_the_external_movie_with_its_files(organized):
+    path, _ = organized
+    code, output = _cli("inspect", path, "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    (stimulus,) = [s for s in report["stimuli"] if s["path"] == "/acquisition/StimulusMovie"]
+    assert stimulus["shape"] == [90] and stimulus["target"].endswith("external_file_1.avi")
+    assert not any("no stimulus movie" in problem for problem in report["problems"])
+    assert report["will_use"]["stimulus"] == ["/acquisition/StimulusMovie"]
 
 
 def test_a_regular_h264_movie_with_b_frames_is_frame_exact(tmp_path):
