@@ -15,6 +15,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import zarr
 from hdmf.backends.io import HDMFIO
 from hdmf.build.errors import ConstructError
 from pynwb import NWBHDF5IO, NWBFile
@@ -25,8 +26,9 @@ from pynwb.image import ImageSeries, IndexSeries
 from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSeries
 
 from nwb_v1former.errors import SessionError, detail, one_line
-from nwb_v1former.nwb.remote import RemoteFile, open_remote
-from nwb_v1former.nwb.zarr_files import is_zarr_store, nwb_zarr_io, root_identifier, root_version, zarr_root
+from nwb_v1former.nwb.hdf5_files import CHUNK_CACHE_BYTES, hdf5_version, open_hdf5
+from nwb_v1former.nwb.remote import RemoteFile
+from nwb_v1former.nwb.zarr_files import is_zarr_store, nwb_zarr_io, zarr_root
 
 NO_RESPONSES = (
     "no ROI responses (RoiResponseSeries in DfOverF or Fluorescence); "
@@ -36,8 +38,6 @@ NO_STIMULUS = (
     "no stimulus movie (an IndexSeries into a template, a presentations table with a 'frame' column, "
     "or an ImageSeries of shown frames); add the frames the animal saw to stimulus or acquisition"
 )
-CHUNK_CACHE_BYTES = 16 * 2**20
-"""HDF5 chunk cache per open file: h5py's 1 MB default makes windowed movie reads far slower."""
 
 _RUNNING = re.compile(r"running|speed|velocity|treadmill|wheel", re.IGNORECASE)
 _PUPIL_SIZE = re.compile(
@@ -102,42 +102,6 @@ def as_source(path: str | Path | RemoteFile) -> NWBSource:
     return path if isinstance(path, RemoteFile) else Path(path)
 
 
-@contextlib.contextmanager
-def _open_hdf5(source: NWBSource, **options) -> Iterator[h5py.File]:
-    """Open a local or remote HDF5 file read-only; an unreadable one is a SessionError naming it."""
-    if isinstance(source, RemoteFile):
-        with open_remote(source) as reader, _h5py_file(reader, source, options) as handle:
-            yield handle
-        return
-    if not source.is_file():
-        raise SessionError("no such file; give the path of an .nwb file or .nwb.zarr store", where=source)
-    with _h5py_file(source, source, options) as handle:
-        yield handle
-
-
-def _h5py_file(file, source: NWBSource, options: dict) -> h5py.File:
-    try:
-        return h5py.File(file, "r", **options)
-    except OSError as error:
-        raise SessionError(
-            f"not a readable HDF5 file ({error}); is it truncated or still downloading?", where=source
-        ) from None
-
-
-def _hdf5_version(handle: h5py.File, source: NWBSource) -> str:
-    """The HDF5 file's NWB schema version (see `_checked_version`)."""
-    try:
-        # NWB 2 keeps the version in a root attribute, NWB 1 in a root dataset.
-        version = handle.attrs.get("nwb_version")
-        if version is None and "nwb_version" in handle:
-            version = handle["nwb_version"][()]
-    except OSError as error:
-        raise SessionError(
-            f"not a readable HDF5 file ({error}); is it truncated or still downloading?", where=source
-        ) from None
-    return _checked_version(version, source, "an HDF5 file")
-
-
 def _checked_version(version: object, source: NWBSource, kind: str) -> str:
     """The NWB schema version a file's root records; SessionError for anything that is not NWB 2."""
     if isinstance(version, bytes):
@@ -153,38 +117,28 @@ def _checked_version(version: object, source: NWBSource, kind: str) -> str:
     return str(version)
 
 
-def _is_zarr(source: NWBSource) -> bool:
-    """Whether the source is a local Zarr store (`.nwb.zarr`), read with hdmf-zarr, not h5py."""
-    return isinstance(source, Path) and is_zarr_store(source)
+@contextlib.contextmanager
+def _opened(source: NWBSource, **hdf5_options) -> Iterator[tuple[h5py.File | zarr.Group, str, Callable]]:
+    """The file's root group (h5py's, or zarr's for a local `.nwb.zarr` store), its NWB version, and a
+    function making its read-only pynwb IO."""
+    if isinstance(source, Path) and is_zarr_store(source):
+        with zarr_root(source) as root:
+            version = _checked_version(root.attrs.get("nwb_version"), source, "a Zarr store")
+            yield root, version, lambda: nwb_zarr_io(source)
+        return
+    with open_hdf5(source, **hdf5_options) as handle:
+        version = _checked_version(hdf5_version(handle, source), source, "an HDF5 file")
+        yield handle, version, lambda: NWBHDF5IO(file=handle, mode="r", load_namespaces=True)
 
 
 def file_identifier(path: str | Path | RemoteFile) -> str:
     """The NWB file's `identifier`, read alone (no pynwb read of the whole layout)."""
     source = as_source(path)
-    if _is_zarr(source):
-        with zarr_root(source) as root:
-            _checked_version(root_version(root), source, "a Zarr store")
-            value = root_identifier(root)
-    else:
-        with _open_hdf5(source) as handle:
-            _hdf5_version(handle, source)
-            value = handle["identifier"][()] if "identifier" in handle else None
-    if value is None:
-        raise SessionError("an NWB file without an identifier; it is damaged", where=source)
+    with _opened(source) as (root, _, _):
+        if "identifier" not in root:
+            raise SessionError("an NWB file without an identifier; it is damaged", where=source)
+        value = np.ravel(root["identifier"][()])[0]  # a scalar in HDF5, one element in hdmf-zarr
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-@contextlib.contextmanager
-def _reader(source: NWBSource) -> Iterator[tuple[Callable[[], HDMFIO], str]]:
-    """How to make the file's read-only IO, and its NWB version; an HDF5 file stays open meanwhile."""
-    if _is_zarr(source):
-        with zarr_root(source) as root:
-            version = _checked_version(root_version(root), source, "a Zarr store")
-        yield (lambda: nwb_zarr_io(source)), version
-        return
-    with _open_hdf5(source, rdcc_nbytes=CHUNK_CACHE_BYTES) as handle:
-        version = _hdf5_version(handle, source)
-        yield (lambda: NWBHDF5IO(file=handle, mode="r", load_namespaces=True)), version
 
 
 @contextlib.contextmanager
@@ -193,7 +147,10 @@ def open_nwb(path: str | Path | RemoteFile) -> Iterator[NWBFile]:
     Zarr store (`.nwb.zarr`); open inside the block."""
     source = as_source(path)
     # pynwb / hdmf warnings are kept (see `read_warnings`), not printed around our one line
-    with _reader(source) as (make_io, version), warnings.catch_warnings(record=True) as caught:
+    with (
+        _opened(source, rdcc_nbytes=CHUNK_CACHE_BYTES) as (_, version, make_io),
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
         try:
             io = make_io()
@@ -211,7 +168,7 @@ def open_nwb(path: str | Path | RemoteFile) -> Iterator[NWBFile]:
 
 @dataclass(frozen=True)
 class _OpenFile:
-    """A file open in `open_nwb`: its IO, NWB version, the warnings raised reading it so far, its source."""
+    """A file open in `open_nwb`: its IO, NWB version, warnings raised reading it so far, and source."""
 
     io: HDMFIO
     version: str

@@ -62,6 +62,7 @@ def zarr_root(path: Path, mode: str = "r") -> Iterator[zarr.Group]:
         )
     try:
         root = zarr.open_group(str(path), mode=mode)
+        root.attrs.asdict()  # its attributes parse, or it is damaged
     except (OSError, ValueError, KeyError) as error:
         raise SessionError(
             f"not a readable Zarr store ({detail(error, 80)}); is it empty, damaged or still downloading?",
@@ -70,20 +71,6 @@ def zarr_root(path: Path, mode: str = "r") -> Iterator[zarr.Group]:
     yield root
     if mode != "r" and (path / ".zmetadata").is_file():
         zarr.consolidate_metadata(str(path))
-
-
-def root_version(root: zarr.Group) -> str | None:
-    """The NWB version the store's root records, None if it records none."""
-    version = root.attrs.get("nwb_version")
-    return None if version is None else str(version)
-
-
-def root_identifier(root: zarr.Group) -> str | None:
-    """The NWB file's `identifier` (a one-element array in hdmf-zarr), None if the store has none."""
-    if "identifier" not in root:
-        return None
-    value = root["identifier"][()]
-    return str(value.item() if getattr(value, "size", 0) == 1 else value)
 
 
 def nwb_zarr_io(path: Path, mode: str = "r") -> NWBZarrIO:
