@@ -11,6 +11,7 @@ from nwb_v1former.cli.reader_options import reader_options
 from nwb_v1former.cli.source_options import source_options
 
 from nwb_v1former.nwb.choices import ReaderChoices
+from nwb_v1former.nwb.convert import is_session_folder
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import predict
 from nwb_v1former.pipeline.predict_sources import predict_sources
@@ -60,7 +61,8 @@ def predict_command(
 ) -> None:
     """Predict every imaging frame of SOURCE with CHECKPOINT (a .ckpt, or RUN/best) into an NWB module.
 
-    SOURCE is an .nwb file, or a folder / dandiset (then one file per session under --out).
+    SOURCE is an .nwb file or .nwb.zarr store, or a folder / dandiset (then one file per session under
+    --out).
     """
     options = {
         "name": name,
@@ -70,7 +72,7 @@ def predict_command(
         "device": device,
         "progress": not quiet and sys.stderr.isatty(),
     }
-    if is_dandi_source(source) or Path(source).is_dir():
+    if is_dandi_source(source) or is_session_folder(Path(source)):
         if stream or in_place or out is None:
             raise click.UsageError(
                 "a folder or dandiset SOURCE needs --out FOLDER (no --in-place, no --stream)"

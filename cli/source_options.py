@@ -9,7 +9,9 @@ import click
 
 from nwb_v1former.sources import ResolvedSource, resolve_sources
 
-SOURCE_HELP = "A SOURCE is an .nwb file, a folder of them, or dandiset:000123[@version][/glob]."
+SOURCE_HELP = (
+    "A SOURCE is an .nwb file, an .nwb.zarr store, a folder of them, or dandiset:000123[@version][/glob]."
+)
 
 _OPTIONS = (
     click.option(

@@ -16,6 +16,7 @@ from nwb_v1former.nwb.discover import NWBSource
 from nwb_v1former.nwb.plan import open_session
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION, write_store
 from nwb_v1former.nwb.remote import RemoteFile
+from nwb_v1former.nwb.zarr_files import holds_nwb, is_zarr_store, nwb_stem
 
 
 def is_dataset(path: Path) -> bool:
@@ -55,19 +56,24 @@ class SessionInput:
     skip_unusable: bool = False
 
 
-def nwb_files(sources: Sequence[str | Path | RemoteFile]) -> list[NWBSource]:
-    """Expand sources (.nwb files, folders of them, remote files) into a de-duplicated list of files."""
+def is_session_folder(path: Path) -> bool:
+    """Whether a local path is a folder of sessions: a folder, and not a Zarr store (one session)."""
+    return path.is_dir() and not is_zarr_store(path)
+
+
+def nwb_files(
+    sources: Sequence[str | Path | RemoteFile], *, on_skip: Callable[[str], None] | None = None
+) -> list[NWBSource]:
+    """Expand sources (.nwb files, .nwb.zarr stores, folders of them, remote files) into a de-duplicated
+    list of files; what a folder holds besides NWB files is told to `on_skip` (see `folder_sessions`)."""
     files: list[NWBSource] = []
     for source in sources:
         if isinstance(source, RemoteFile):
             files.append(source)
             continue
         source = Path(source)
-        if source.is_dir():
-            found = sorted(path for path in source.rglob("*.nwb") if not _hidden(path, source))
-            if not found:
-                raise SessionError("a folder without .nwb files", where=source)
-            files.extend(found)
+        if is_session_folder(source):
+            files.extend(folder_sessions(source, on_skip=on_skip))
         elif source.exists():
             files.append(source)
         else:
@@ -75,21 +81,75 @@ def nwb_files(sources: Sequence[str | Path | RemoteFile]) -> list[NWBSource]:
     return list(dict.fromkeys(files))
 
 
-def _hidden(path: Path, folder: Path) -> bool:
-    """A dot-file or a file in a dot-folder under `folder`: another tool's data (.git, .datalad), a
-    lock, or a partial write (atomic writes and killed runs leave `.<name>.partial-<pid>.nwb`)."""
-    return any(part.startswith(".") for part in path.relative_to(folder).parts)
+def folder_sessions(folder: Path, *, on_skip: Callable[[str], None] | None = None) -> list[Path]:
+    """The NWB files under `folder`: `.nwb` files and Zarr stores holding NWB (each one session, never
+    searched inside), in name order. Dot-entries are passed over (another tool's data, locks, partial
+    writes); a Zarr store that is not NWB gets a line to `on_skip`, and the other files one line
+    together. The same session in both formats (`x.nwb` beside `x.nwb.zarr`) is refused."""
+    sessions: list[Path] = []
+    others: list[Path] = []
+    _search(folder, sessions, others, on_skip)
+    if not sessions:
+        raise SessionError("a folder without NWB files (.nwb, .nwb.zarr)", where=folder)
+    twins = _twins(sessions)
+    if twins:
+        raise SessionError(
+            f"{twins[0].name} and {twins[1].name} are one session in two formats; "
+            "give one of them, or move the other out of the folder",
+            where=twins[0].parent,
+        )
+    if others and on_skip is not None:
+        shown = ", ".join(str(path.relative_to(folder)) for path in others[:4])
+        more = f" and {len(others) - 4} more" if len(others) > 4 else ""
+        on_skip(
+            f"skipped {len(others)} file(s) in {folder} that are not NWB files (.nwb, .nwb.zarr): "
+            f"{shown}{more}"
+        )
+    return sessions
 
 
-def session_inputs(sources: Sequence[str | Path | RemoteFile | SessionInput]) -> list[SessionInput]:
-    """Every source as SessionInputs (folders expanded), de-duplicated by file, first one kept."""
+def _search(folder: Path, sessions: list[Path], others: list[Path], on_skip) -> None:
+    """Sort the entries under `folder` into sessions and other files (see `folder_sessions`)."""
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if is_zarr_store(entry):
+            if entry.name.lower().endswith(".nwb.zarr") or holds_nwb(entry):
+                sessions.append(entry)
+            elif on_skip is not None:
+                on_skip(f"skipped {entry}: a Zarr store whose root is not an NWBFile, so not an NWB file")
+        elif entry.is_dir() and not entry.is_symlink():
+            _search(entry, sessions, others, on_skip)
+        elif entry.suffix.lower() == ".nwb":
+            sessions.append(entry)
+        elif not entry.is_dir():
+            others.append(entry)
+
+
+def _twins(sessions: list[Path]) -> tuple[Path, Path] | None:
+    """Two sessions of one folder named alike but for their format (`x.nwb`, `x.nwb.zarr`), if any."""
+    seen: dict[tuple[Path, str], Path] = {}
+    for path in sessions:
+        key = (path.parent, nwb_stem(path.name))
+        if key in seen:
+            return seen[key], path
+        seen[key] = path
+    return None
+
+
+def session_inputs(
+    sources: Sequence[str | Path | RemoteFile | SessionInput], *, on_skip: Callable[[str], None] | None = None
+) -> list[SessionInput]:
+    """Every source as SessionInputs (folders expanded, `on_skip` hearing what they hold besides NWB
+    files), de-duplicated by file, first one kept."""
     inputs: dict[NWBSource, SessionInput] = {}
     for source in sources:
         if isinstance(source, SessionInput):
             expanded = [source]
         else:  # a file found in a folder may be skipped when unusable, as in a dandiset
-            folder = not isinstance(source, RemoteFile) and Path(source).is_dir()
-            expanded = [SessionInput(file, skip_unusable=folder) for file in nwb_files([source])]
+            folder = not isinstance(source, RemoteFile) and is_session_folder(Path(source))
+            files = nwb_files([source], on_skip=on_skip)
+            expanded = [SessionInput(file, skip_unusable=folder) for file in files]
         for item in expanded:
             inputs.setdefault(item.file, item)
     return list(inputs.values())
@@ -97,7 +157,7 @@ def session_inputs(sources: Sequence[str | Path | RemoteFile | SessionInput]) ->
 
 def session_key(subject_id: str | None, session_id: str | None, path: NWBSource, taken: set[str]) -> str:
     """A stable, file-system-safe key: subject and session ids when the file has them, else its name."""
-    raw = "_".join(part for part in (subject_id, session_id) if part) or path.stem
+    raw = "_".join(part for part in (subject_id, session_id) if part) or nwb_stem(path.name)
     key = re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-.") or "session"
     candidate, suffix = key, 2
     while candidate in taken:
@@ -126,7 +186,7 @@ def convert(
     """
     out = Path(out)
     check_apart(out, [source for source in sources if isinstance(source, (str, Path))])
-    inputs = session_inputs(sources)
+    inputs = session_inputs(sources, on_skip=on_skip)
     check_apart(out, [item.file for item in inputs if isinstance(item.file, Path)])
     converted = []
     taken: set[str] = set()

@@ -44,7 +44,9 @@ def predict_sources(
     `out` may not overlap a local source (predictions inside it would be read as sessions next time).
     """
     check_apart(out, local_sources(sources))
-    resolved = resolve_sources(sources, cache_dir=cache_dir, api_url=api_url, progress=progress)
+    resolved = resolve_sources(
+        sources, cache_dir=cache_dir, api_url=api_url, progress=progress, on_note=on_skip
+    )
     results = []
     for item in resolved:
         try:

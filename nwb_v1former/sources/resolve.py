@@ -1,7 +1,7 @@
 """Every SOURCE a command takes -> the NWB files to read, one ResolvedSource per file.
 
-A SOURCE is a local .nwb file, a folder of them, or a DANDI reference (see `sources.dandi`); this is
-the one entry point `inspect`, `convert`, `finetune` and `predict` share.
+A SOURCE is a local .nwb file or .nwb.zarr store, a folder of them, or a DANDI reference (see
+`sources.dandi`); this is the one entry point `inspect`, `convert`, `finetune` and `predict` share.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nwb_v1former.nwb.convert import SessionInput, nwb_files
+from nwb_v1former.nwb.convert import SessionInput, is_session_folder, nwb_files
 from nwb_v1former.nwb.discover import NWBSource
 from nwb_v1former.sources.dandi.asset import DandiAsset
 from nwb_v1former.sources.dandi.reference import is_dandi_source, parse_source, refuse_bare_id
@@ -30,7 +30,7 @@ class ResolvedSource:
         """What `convert` takes: DANDI assets carry their origin; files found in a dandiset or a folder
         may be skipped when unusable (a raw companion file beside a processed one)."""
         if self.asset is None:
-            return SessionInput(self.file, skip_unusable=Path(self.source).is_dir())
+            return SessionInput(self.file, skip_unusable=is_session_folder(Path(self.source)))
         return SessionInput(self.file, origin=self.asset.provenance(), skip_unusable=True)
 
 
@@ -50,7 +50,8 @@ def resolve_sources(
 ) -> list[ResolvedSource]:
     """Resolve SOURCEs in order: local files and folders as they are (folders expanded), DANDI
     references downloaded into the cache (or, with `stream`, read in place); duplicates dropped.
-    `on_note` hears what the user should know (e.g. that an unpublished dandiset's draft is used)."""
+    `on_note` hears what the user should know (e.g. that an unpublished dandiset's draft is used, or
+    what a folder holds besides NWB files)."""
     resolved: dict[NWBSource, ResolvedSource] = {}
     for source in sources:
         text = str(source)
@@ -71,7 +72,7 @@ def resolve_sources(
         else:
             if not Path(text).exists():
                 refuse_bare_id(text)
-            found = [ResolvedSource(file, text) for file in nwb_files([source])]
+            found = [ResolvedSource(file, text) for file in nwb_files([source], on_skip=on_note)]
         for item in found:
             resolved.setdefault(item.file, item)
     return list(resolved.values())

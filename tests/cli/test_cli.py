@@ -49,8 +49,10 @@ def test_simulate_then_inspect(tmp_path):
     assert "/processing/ophys/dff/traces" in report.output and "problems: none" in report.output
     as_json = json.loads(run("inspect", sessions[1]["data"], "--json").output)
     assert as_json["responses"][0]["shape"] == [len_frames(sessions[1]["data"]), 15]
-    both = json.loads(run("inspect", str(out), "--json").output)  # a folder: every .nwb in it
+    folder = run("inspect", str(out), "--json")  # a folder: every .nwb in it, a note on the rest
+    both = json.loads(folder.stdout)
     assert [Path(r["path"]).name for r in both] == ["sim-000.nwb", "sim-001.nwb"]
+    assert "skipped 3 file(s)" in folder.stderr and "simulation.json" in folder.stderr
     assert all(r["will_use"]["neurons"] == 15 for r in both)
 
 

@@ -116,7 +116,9 @@ def test_bad_input_is_one_line_and_writes_nothing(session, tmp_path):
         "session first with `nwb-v1former finetune`, or pass --session)"
     ]
     code, output = run("insilico", "attention", checkpoint, tmp_path, "--out", tmp_path / "b")
-    assert code == 1 and output.strip().splitlines() == [f"Error: {tmp_path}: a folder without .nwb files"]
+    assert code == 1 and output.strip().splitlines() == [
+        f"Error: {tmp_path}: a folder without NWB files (.nwb, .nwb.zarr)"
+    ]
     code, output = run("insilico", "rf", tmp_path / "missing.ckpt", "--out", tmp_path / "c")
     assert code == 1 and len(output.strip().splitlines()) == 1 and "no such checkpoint file" in output
     code, output = run("insilico", "rf", checkpoint)
