@@ -2,13 +2,16 @@
 
 A crash or an error while writing never leaves a half-written file or folder under the final name.
 The temporary sibling is `.<stem>.partial-<pid><suffix>`; one left by a process that was killed is
-removed (with a line on stderr) by the next write of the same output. `--overwrite` replaces only an
-output of the kind the command writes (`OutputKind`), never a source or anything else.
+removed (with a line on stderr) by the next write of the same output. A folder replaces an earlier one
+by swapping the two in one step where the system can (Linux's renameat2), else by removing the old one
+first; an in-place write of a folder (`require_swap`) is refused where it cannot. `--overwrite`
+replaces only an output of the kind the command writes (`OutputKind`), never a source or anything else.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import re
@@ -182,9 +185,11 @@ def atomic_output(
         try:
             yield temporary
             _fsync_tree(temporary)
-            if final.is_dir() and not final.is_symlink():
-                _remove(final)
-            os.replace(temporary, final)
+            folder = final.is_dir() and not final.is_symlink()
+            if not (folder and _swap(temporary, final)):  # swapped: the old folder is the temporary
+                if folder:
+                    _remove(final)
+                os.replace(temporary, final)
         except OSError as error:
             failure = write_failure(final, error)
             if failure is None:
@@ -192,6 +197,44 @@ def atomic_output(
             raise failure from None
         finally:
             _remove(temporary)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_CANNOT_SWAP = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
+
+
+def _swap(first: Path, second: Path) -> bool:
+    """Exchange two paths in one step (Linux's renameat2 with RENAME_EXCHANGE); False where the system
+    or the file system cannot, an OSError for any other failure."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _CANNOT_SWAP:
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
+def require_swap(folder: Path) -> None:
+    """Prove that two folders in `folder` can be exchanged in one step (a real attempt on two empty
+    folders, removed at once), before an in-place write of a folder: removing the old folder before
+    the rename would lose it to a crash in between."""
+    first = Path(tempfile.mkdtemp(prefix=".nwb-v1former-probe-", dir=folder))
+    second = Path(tempfile.mkdtemp(prefix=".nwb-v1former-probe-", dir=folder))
+    try:
+        swapped = _swap(first, second)
+    finally:
+        first.rmdir()
+        second.rmdir()
+    if not swapped:
+        raise OutputError(
+            "cannot replace a folder in one step on this system or file system, so it is not changed in "
+            "place; write a copy with --out",
+            where=folder,
+        )
 
 
 def _remove(path: Path) -> None:
