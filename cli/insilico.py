@@ -30,10 +30,10 @@ def _common(command: Callable) -> Callable:
         click.option("--session", default=None, help="Session key: the readout (or DATA session) to use."),
         click.option(
             "--nwb",
-            type=click.Path(dir_okay=False),
+            type=click.Path(),
             default=None,
-            help="Also add the result table to the predictions in this NWB file (written by `predict` "
-            "with the same checkpoint), in place.",
+            help="Also add the result table to the predictions in this NWB file or .nwb.zarr store "
+            "(written by `predict` with the same checkpoint), in place.",
         ),
         click.option(
             "--name", default=DEFAULT_NAME, show_default=True, help="Processing module of the predictions."

@@ -10,23 +10,21 @@
 A table is added only to predictions of the same checkpoint (same sha256), so it traces back to the
 model the module describes, and a per-ROI table only names ROIs of those predictions. A table of the
 same name is replaced. As `write_predictions` does, a copy of the file is changed, validated, fsynced
-and renamed over it: a crash leaves the file as it was.
+and renamed over it (a `.nwb.zarr` store swapped with it in one step): a crash leaves the file as it was.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-import h5py
 import numpy as np
 from hdmf.common import DynamicTable, VectorData
-from pynwb import NWBHDF5IO
 
-from nwb_v1former.atomic import atomic_output, in_place_target
+from nwb_v1former.atomic import atomic_output, in_place_target, require_swap
 from nwb_v1former.errors import OutputExistsError, SessionError
+from nwb_v1former.nwb.backends import GROUPS, ZARR, backend_of
 from nwb_v1former.nwb.extension import NAMESPACE
 from nwb_v1former.nwb.write import DEFAULT_NAME, predicted_rois, validate_module
 
@@ -43,7 +41,7 @@ class Table(Protocol):
 
 def _drop_earlier(path: Path, module: str, names: Sequence[str]) -> None:
     """Delete earlier tables `names` of the module from the copy; refuse to delete anything else."""
-    with h5py.File(path, "a") as handle:
+    with backend_of(path).root(path, "a") as handle:
         group = handle.get(f"processing/{module}")
         for name in names:
             if group is None or name not in group:
@@ -60,14 +58,15 @@ def _drop_earlier(path: Path, module: str, names: Sequence[str]) -> None:
 def check_predictions(path: str | Path, checkpoint_sha256: str, name: str = DEFAULT_NAME) -> None:
     """`path` must hold /processing/<name> with predictions of the checkpoint of that sha256."""
     source = Path(path)
-    if not source.is_file():
+    backend = backend_of(source)
+    if not backend.holds(source):
         raise SessionError("no such NWB file; give a file written by `nwb-v1former predict`", where=source)
     try:
-        with h5py.File(source, "r") as handle:
+        with backend.root(source) as handle:
             group = handle.get(f"processing/{name}")
             digests = [
                 str(child.attrs.get("checkpoint_sha256"))
-                for child in (group.values() if isinstance(group, h5py.Group) else [])
+                for child in (group.values() if isinstance(group, GROUPS) else [])
                 if child.attrs.get("namespace") == NAMESPACE
                 and child.attrs.get("neurodata_type") == "V1FormerModel"
             ]
@@ -107,10 +106,13 @@ def add_tables(
     """
     source = Path(path)
     check_predictions(source, checkpoint_sha256, name)
-    with atomic_output(in_place_target(source), overwrite=True) as temporary:
-        shutil.copyfile(source, temporary)
+    backend, target = backend_of(source), in_place_target(source)
+    if backend is ZARR:
+        require_swap(target.parent)
+    with atomic_output(target, overwrite=True) as temporary:
+        backend.copy(source, temporary)
         _drop_earlier(temporary, name, [table.name for table in tables])
-        with NWBHDF5IO(temporary, "a", load_namespaces=True) as io:
+        with backend.io(temporary, "a") as io:
             nwbfile = io.read()
             module = nwbfile.processing[name]
             rois = set(predicted_rois(module))

@@ -21,6 +21,10 @@ schema version, and caches that schema beside the file's); a crash at any moment
 and any earlier output whole (a killed run may leave its `.<name>.partial-<pid>.nwb` behind: the next
 write of the file removes it). With `in_place`, a symlink is written through to its target; a file
 with several hard links is refused.
+
+A Zarr source (`.nwb.zarr`) gets a Zarr copy, written the same way with hdmf-zarr (`backends`): a
+folder, renamed into place whole; in place, it is swapped with the source in one step, and refused
+where the file system cannot do that (`require_swap`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ import contextlib
 import os
 import posixpath
 import re
-import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +40,9 @@ from typing import Any
 
 import h5py
 import numpy as np
+import zarr
 from hdmf.common import DynamicTable, VectorData
 from hdmf.validate import ValidatorMap
-from pynwb import NWBHDF5IO, H5DataIO
 from tqdm.auto import tqdm
 
 from nwb_v1former.atomic import (
@@ -48,10 +51,12 @@ from nwb_v1former.atomic import (
     check_apart,
     check_writable,
     in_place_target,
+    require_swap,
     require_writable,
 )
 from nwb_v1former.errors import ConfigError, OutputError, OutputExistsError, SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
+from nwb_v1former.nwb.backends import GROUPS, ZARR, backend_of
 from nwb_v1former.nwb.discover import open_nwb
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
@@ -61,10 +66,8 @@ from nwb_v1former.nwb.timing import check_increasing
 
 DEFAULT_NAME = "v1former_predictions"
 CHUNK_BYTES = 1 << 20
-"""Target size of one HDF5 chunk of predictions (all ROIs of a plane, as many frames as fit).
-
-Chunks are gzip (level 4) compressed after byte shuffling: on float32 predictions that is about
-twice as fast as gzip alone, and smaller (~0.7 of the raw size)."""
+"""Target size of one chunk of predictions (all ROIs of a plane, as many frames as fit), compressed as
+its backend says (`backends`)."""
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -152,6 +155,7 @@ def output_path(source: Path, out: str | Path | None, *, in_place: bool, name: s
         )
     if in_place == (out is not None):
         raise ConfigError("give either an output file (--out) or --in-place to add predictions to the source")
+    backend = backend_of(source)
     if in_place:
         target = in_place_target(source)
         require_writable(target.parent)  # the new file is made beside it, then renamed over it
@@ -159,36 +163,44 @@ def output_path(source: Path, out: str | Path | None, *, in_place: bool, name: s
             raise OutputError(
                 "read-only or immutable, so --in-place cannot replace it; use --out", where=target
             )
+        if backend is ZARR:
+            require_swap(target.parent)
         return target
     final = Path(out)
     if final.resolve() == source.resolve():
         raise ConfigError("the output is the source; pass --in-place to add predictions to it", where=final)
+    if backend_of(final) is not backend:
+        raise ConfigError(
+            f"the source is an NWB file in {backend.name}, and so is its copy: name --out *{backend.suffix}",
+            where=final,
+        )
     check_apart(final, [source])
     check_writable(final, overwrite, PREDICTIONS)
     require_writable(final.parent)
     return final
 
 
-def _is_predictions(group: h5py.Group) -> bool:
+def _is_predictions(group: h5py.Group | zarr.Group) -> bool:
     """Whether a processing module holds nwb-v1former predictions (it has their V1FormerModel)."""
     return any(
         child.attrs.get("namespace") == NAMESPACE and child.attrs.get("neurodata_type") == "V1FormerModel"
         for child in group.values()
-        if isinstance(child, h5py.Group)
+        if isinstance(child, GROUPS)
     )
 
 
 def holds_predictions(path: Path) -> bool:
     """Whether `path` is an NWB file `predict` wrote (some processing module holds our predictions)."""
-    if not path.is_file():
+    backend = backend_of(path)
+    if not backend.holds(path):
         return False
     try:
-        with h5py.File(path, "r") as handle:
+        with backend.root(path) as handle:
             modules = handle.get("processing")
             return modules is not None and any(
-                _is_predictions(module) for module in modules.values() if isinstance(module, h5py.Group)
+                _is_predictions(module) for module in modules.values() if isinstance(module, GROUPS)
             )
-    except OSError:  # not HDF5 at all
+    except (OSError, SessionError):  # not HDF5 (Zarr) at all
         return False
 
 
@@ -197,7 +209,7 @@ PREDICTIONS = OutputKind("an NWB file nwb-v1former wrote predictions into", hold
 
 def _remove_earlier(path: Path, name: str, source: Path) -> bool:
     """Delete /processing/<name> from the copy `path` if it holds earlier predictions; refuse otherwise."""
-    with h5py.File(path, "a") as handle:
+    with backend_of(path).root(path, "a") as handle:
         group = handle.get(f"processing/{name}")
         if group is None:
             return False
@@ -290,12 +302,13 @@ def _appended(
     evaluation: RoiEvaluation | None,
     name: str,
     roi_ids: np.ndarray,
-) -> Iterator[tuple[list[h5py.Dataset], list[str]]]:
+) -> Iterator[tuple[list[h5py.Dataset | zarr.Array], list[str]]]:
     """Append the module to the copy with empty prediction datasets; yield them and the series' names.
 
     The file stays open inside the block, for the datasets to be filled.
     """
-    with NWBHDF5IO(path, "a", load_namespaces=True) as io:
+    backend = backend_of(path)
+    with backend.io(path, "a") as io:
         nwbfile = io.read()
         module = nwbfile.create_processing_module(
             name=name,
@@ -312,14 +325,7 @@ def _appended(
             recorded = nwbfile.objects[plane.series_id]
             width = len(plane.rows)
             rows = int(np.clip(CHUNK_BYTES // (4 * max(width, 1)), 1, len(plane.times)))
-            data = H5DataIO(
-                shape=(len(plane.times), width),
-                dtype=np.float32,
-                chunks=(rows, width),
-                compression="gzip",
-                compression_opts=4,
-                shuffle=True,
-            )
+            data = backend.empty_data((len(plane.times), width), (rows, width))
             if recorded.timestamps is None:
                 clock = {"rate": float(recorded.rate), "starting_time": float(recorded.starting_time or 0.0)}
             elif len(recorded.timestamps) == len(plane.times):
@@ -350,14 +356,20 @@ def _appended(
         if evaluation is not None:
             module.add(_evaluation_table(evaluation, planes, names, roi_ids))
         io.write(nwbfile)
-        yield [data.dataset for data in datasets], names
+        yield (
+            [
+                backend.written(io, data, f"processing/{name}/{series_name}/data")
+                for data, series_name in zip(datasets, names, strict=True)
+            ],
+            names,
+        )
 
 
 def validate_module(path: Path, name: str, *, what: str, where: object) -> None:
     """Refuse /processing/<name> of the file at `path` (a temporary copy of `where`) as written, read back
     from disk and checked against its spec: SessionError naming `what` (the predictions, the tables) and
     the first schema error, before the copy replaces anything."""
-    with NWBHDF5IO(path, "r", load_namespaces=True) as io:
+    with backend_of(path).io(path, "r") as io:
         module = io.read_builder()["processing"][name]
         validator = ValidatorMap(io.manager.namespace_catalog.get_namespace(NAMESPACE))
         problems = [str(error) for error in validator.validate(module)]
@@ -395,7 +407,7 @@ def write_predictions(
     planes = _planes(source, roi_ids, responses)
     kind = None if in_place else PREDICTIONS
     with atomic_output(final, overwrite=overwrite or in_place, kind=kind) as temporary:
-        shutil.copyfile(source, temporary)
+        backend_of(source).copy(source, temporary)
         replaced = _remove_earlier(temporary, name, source)
         with _appended(temporary, planes, model, evaluation, name, roi_ids) as (datasets, names):
             streams = [
