@@ -1,15 +1,19 @@
-"""A stand-in DANDI archive on 127.0.0.1: the API endpoints the dandi client calls, and blobs with Range.
+"""A stand-in DANDI archive on 127.0.0.1: the API endpoints the dandi client calls, blobs with Range, and
+Zarr assets with their file listings and S3-style objects.
 
-It serves real files with their real dandi-etag digests, counts the blob bytes it sends, and can be
-told to drop connections mid-download, to vanish after a drop, or to serve corrupted bytes. The
-endpoints and JSON shapes follow what dandi 0.81's `DandiAPIClient` reads (dandi/dandiapi.py,
-dandi/utils.py `get_instance`).
+It serves real files with their real dandi-etag digests (Zarr folders with their dandi-zarr-checksum,
+computed by zarr-checksum from each file's MD5), counts the bytes it sends, and can be told to drop
+connections mid-download, to vanish after a drop, or to serve corrupted bytes. The endpoints and JSON
+shapes follow what dandi 0.81's `DandiAPIClient` reads (dandi/dandiapi.py, dandi/utils.py
+`get_instance`) and what the archive answers (dandi-archive's dandiapi/zarr/views: a Zarr's files listed
+S3-style, `Key`/`LastModified`/`ETag`/`Size`, paged by `after`; `download=true` redirects to the object).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import json
 import re
 import socket
@@ -23,6 +27,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from dandischema import __version__ as SCHEMA_VERSION
 from dandischema.digests.dandietag import DandiETag
+from zarr_checksum import compute_zarr_checksum
+from zarr_checksum.generators import ZarrArchiveFile
 
 TIME = "2026-01-01T00:00:00.000000Z"
 DRAFT = "draft"
@@ -37,13 +43,14 @@ NO_MOVIE = "sub-002/sub-002_ses-no-movie.nwb"
 
 @dataclass(frozen=True)
 class ServedAsset:
-    """One asset of one version: its path, id and blob."""
+    """One asset of one version: its path, id and blob (a file) or Zarr (a folder)."""
 
     asset_id: str
     path: str
-    blob: str
+    blob: str | None
     size: int
     digest: str
+    zarr: str | None = None
 
 
 @dataclass
@@ -75,15 +82,24 @@ class DandiServer:
     bytes_sent: int = 0
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     """(method, path with query, Range header) of every request, in order."""
+    zarr_page_size: int = 100
+    """Files per page of a Zarr's listing (the archive's default is 1000)."""
     dandisets: dict[str, ServedDandiset] = field(default_factory=dict)
     blobs: dict[str, bytes] = field(default_factory=dict)
+    zarrs: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    """Zarr id -> {file path inside the Zarr: bytes served}."""
+    zarr_md5s: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Zarr id -> {file path: MD5 of the bytes uploaded}, what the listing's ETag says."""
+    zarr_records: dict[str, dict] = field(default_factory=dict)
+    """Zarr id -> what `/api/zarr/{id}/` answers."""
     _httpd: ThreadingHTTPServer | None = None
     _connections: set[socket.socket] = field(default_factory=set)
 
     def add_dandiset(
         self, identifier: str, versions: dict[str, dict[str, Path]], *, embargoed: bool = False
     ) -> ServedDandiset:
-        """Serve `versions` ({version: {asset path: file}}, published ones oldest first, plus draft)."""
+        """Serve `versions` ({version: {asset path: file, or folder for a Zarr}}, published ones oldest
+        first, plus draft)."""
         served = {}
         for version, files in versions.items():
             served[version] = [self._asset(identifier, path, file, embargoed) for path, file in files.items()]
@@ -91,6 +107,8 @@ class DandiServer:
         return self.dandisets[identifier]
 
     def _asset(self, identifier: str, path: str, file: Path, embargoed: bool) -> ServedAsset:
+        if file.is_dir():
+            return self._zarr_asset(identifier, path, file)
         data = file.read_bytes()
         digest = DandiETag.from_file(file).as_str()
         owner = identifier if embargoed else "public"  # an embargoed dandiset's blobs are its own
@@ -98,6 +116,36 @@ class DandiServer:
         self.blobs[blob] = data
         asset_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{identifier}/{path}/{blob}"))
         return ServedAsset(asset_id, path, blob, len(data), digest)
+
+    def _zarr_asset(self, identifier: str, path: str, folder: Path) -> ServedAsset:
+        files = {
+            file.relative_to(folder).as_posix(): file.read_bytes()
+            for file in sorted(folder.rglob("*"))
+            if file.is_file()
+        }
+        md5s = {key: hashlib.md5(data).hexdigest() for key, data in files.items()}
+        entries = (ZarrArchiveFile(Path(key), len(files[key]), md5) for key, md5 in md5s.items())
+        checksum = compute_zarr_checksum(entries).digest
+        zarr = str(uuid.uuid5(uuid.NAMESPACE_OID, f"zarr/{checksum}"))
+        size = sum(map(len, files.values()))
+        self.zarrs[zarr], self.zarr_md5s[zarr] = files, md5s
+        self.zarr_records[zarr] = {
+            "name": path,
+            "dandiset": identifier,
+            "zarr_id": zarr,
+            "status": "Complete",
+            "checksum": checksum,
+            "file_count": len(files),
+            "size": size,
+        }
+        asset_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{identifier}/{path}/{zarr}"))
+        return ServedAsset(asset_id, path, None, size, checksum, zarr)
+
+    def corrupt_zarr_file(self, zarr: str, key: str) -> None:
+        """Serve the Zarr file `key` with one byte changed (its listing still gives the true MD5)."""
+        data = bytearray(self.zarrs[zarr][key])
+        data[len(data) // 2] ^= 0xFF
+        self.zarrs[zarr][key] = bytes(data)
 
     def corrupt(self, blob: str) -> None:
         """Serve `blob` with one byte changed (same size, different digest)."""
@@ -110,6 +158,10 @@ class DandiServer:
 
     def blob_requests(self) -> list[tuple[str, str, str | None]]:
         return [r for r in self.requests if r[1].startswith("/blobs/")]
+
+    def zarr_requests(self) -> list[tuple[str, str, str | None]]:
+        """Requests to the Zarr API (listings, download redirects) and to Zarr objects."""
+        return [r for r in self.requests if r[1].startswith(("/api/zarr/", "/s3/zarr/"))]
 
     @property
     def base_url(self) -> str:
@@ -186,7 +238,35 @@ class _Handler(BaseHTTPRequestHandler):
             return self._download(parts[2], head)
         if parts[:2] == ["api", "dandisets"] and len(parts) >= 3:
             return self._dandiset_route(parts[2], parts[3:], query, head)
+        if parts[:2] == ["api", "zarr"] and len(parts) in (3, 4) and parts[2] in self.dandi.zarrs:
+            return self._zarr_route(parts[2], parts[3:], query, head)
+        if parts[:2] == ["s3", "zarr"] and len(parts) > 3:
+            data = self.dandi.zarrs.get(parts[2], {}).get("/".join(parts[3:]))
+            return self._error(404, head) if data is None else self._bytes(data, head)
         return self._error(404, head)
+
+    def _zarr_route(self, zarr: str, rest: list[str], query: dict, head: bool) -> None:
+        """A Zarr's record, or its files: listed S3-style a page at a time, or one redirected to."""
+        files = self.dandi.zarrs[zarr]
+        if not rest:
+            return self._json(self.dandi.zarr_records[zarr], head)
+        if rest != ["files"]:
+            return self._error(404, head)
+        prefix = query.get("prefix", "")
+        if query.get("download") == "true":
+            return self._redirect(f"{self.dandi.base_url}/s3/zarr/{zarr}/{prefix}")
+        limit = int(query.get("limit", self.dandi.zarr_page_size))
+        keys = [k for k in sorted(files) if k.startswith(prefix) and k > query.get("after", "")]
+        page = [
+            {"Key": k, "LastModified": TIME, "ETag": self.dandi.zarr_md5s[zarr][k], "Size": len(files[k])}
+            for k in keys[:limit]
+        ]
+        following = None
+        if len(keys) > limit:
+            following = f"http://{self.headers['Host']}{urlsplit(self.path).path}?" + urlencode(
+                {**query, "after": page[-1]["Key"]}
+            )
+        return self._json({"next": following, "previous": None, "results": page}, head)
 
     def _dandiset_route(self, identifier: str, rest: list[str], query: dict, head: bool) -> None:
         dandiset = self.dandi.dandisets.get(identifier)
@@ -260,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
         return {
             "asset_id": asset.asset_id,
             "blob": asset.blob,
-            "zarr": None,
+            "zarr": asset.zarr,
             "path": asset.path,
             "size": asset.size,
             "created": TIME,
@@ -268,16 +348,18 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _metadata(self, asset: ServedAsset, identifier: str, version: str) -> dict:
+        stored = f"blobs/{asset.blob}" if asset.zarr is None else f"s3/zarr/{asset.zarr}/"
+        digest = "dandi:dandi-etag" if asset.zarr is None else "dandi:dandi-zarr-checksum"
         return {
             "schemaKey": "Asset",
             "identifier": asset.asset_id,
             "path": asset.path,
             "contentSize": asset.size,
-            "encodingFormat": "application/x-nwb",
-            "digest": {"dandi:dandi-etag": asset.digest},
+            "encodingFormat": "application/x-nwb" if asset.zarr is None else "application/x-zarr",
+            "digest": {digest: asset.digest},
             "contentUrl": [
                 f"{self.dandi.api_url}/assets/{asset.asset_id}/download/",
-                f"{self.dandi.base_url}/blobs/{asset.blob}",
+                f"{self.dandi.base_url}/{stored}",
             ],
             "isPartOf": f"DANDI:{identifier}/{version}",
         }
@@ -314,6 +396,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, head)
         if self._blob_is_embargoed(blob) and query.get("signature") != "granted":
             return self._error(403, head)
+        return self._bytes(data, head)
+
+    def _bytes(self, data: bytes, head: bool) -> None:
+        """Serve `data` as a storage bucket does: whole, or the part an HTTP Range asks for."""
         start, stop, status = 0, len(data) - 1, 200
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
         if match is not None:

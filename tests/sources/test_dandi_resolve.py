@@ -55,7 +55,8 @@ def test_globs_paths_and_folders_over_several_pages(dandi, tmp_path):
     assert [r.asset.path for r in folder] == [SESSION_1]
     one = resolve(dandi, f"dandiset:000123/{SESSION_0}", tmp_path, stream=True)
     assert [r.asset.path for r in one] == [SESSION_0]
-    with pytest.raises(SourceError, match=r"has no \.nwb asset matching 'sub-009/\*\.nwb'; check the path"):
+    missing = r"has no \.nwb or \.nwb\.zarr asset matching 'sub-009/\*\.nwb'; check the path"
+    with pytest.raises(SourceError, match=missing):
         resolve(dandi, "dandiset:000123/sub-009/*.nwb", tmp_path, stream=True)
 
 

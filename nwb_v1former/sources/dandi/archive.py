@@ -1,4 +1,5 @@
-"""Talk to a DANDI API server through the dandi client: connect, pick the version, list the NWB assets.
+"""Talk to a DANDI API server through the dandi client: connect, pick the version, list the NWB assets
+(files and Zarr folders) and a Zarr's files, look an asset up by path.
 
 Every failure the user can act on (unknown dandiset or version, no published version, refused API key,
 unreachable server) becomes one SourceError line. The API key is read from DANDI_API_KEY and handed to
@@ -15,11 +16,11 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from dandi.consts import DRAFT, EmbargoStatus
-from dandi.dandiapi import DandiAPIClient, RemoteAsset, RemoteBlobAsset, RemoteDandiset
+from dandi.dandiapi import DandiAPIClient, RemoteAsset, RemoteDandiset, RemoteZarrAsset
 from dandi.exceptions import NotFoundError
 
 from nwb_v1former.errors import SourceError, one_line
-from nwb_v1former.sources.dandi.asset import DandiAsset
+from nwb_v1former.sources.dandi.asset import DandiAsset, ZarrFile
 from nwb_v1former.sources.dandi.quiet import quiet_dandi
 from nwb_v1former.sources.dandi.reference import DandiRef
 
@@ -113,8 +114,9 @@ def open_version(client: DandiAPIClient, ref: DandiRef) -> RemoteDandiset:
     return chosen
 
 
-def nwb_assets(dandiset: RemoteDandiset, ref: DandiRef) -> list[RemoteBlobAsset]:
-    """The .nwb blob assets `ref` selects, by path: every one, a glob's matches, or a file or folder's."""
+def nwb_assets(dandiset: RemoteDandiset, ref: DandiRef) -> list[RemoteAsset]:
+    """The NWB assets `ref` selects, by path: every one, a glob's matches, or a file or folder's. An NWB
+    asset is an .nwb file (HDF5) or an .nwb.zarr Zarr folder, the two forms the archive takes."""
     pattern = ref.pattern
     with quiet_dandi(), _api_errors(ref, dandiset.client):
         if pattern is None:
@@ -125,12 +127,9 @@ def nwb_assets(dandiset: RemoteDandiset, ref: DandiRef) -> list[RemoteBlobAsset]
             folder = pattern.rstrip("/") + "/"
             candidates = dandiset.get_assets_with_path_prefix(pattern.rstrip("/"))
             found = [a for a in candidates if a.path == pattern or a.path.startswith(folder)]
-    assets = sorted(
-        (a for a in found if isinstance(a, RemoteBlobAsset) and a.path.lower().endswith(".nwb")),
-        key=lambda a: a.path,
-    )
+    assets = sorted((a for a in found if _is_nwb(a)), key=lambda a: a.path)
     if not assets:
-        what = "no .nwb asset" if pattern is None else f"no .nwb asset matching {pattern!r}"
+        what = "no .nwb or .nwb.zarr asset" + ("" if pattern is None else f" matching {pattern!r}")
         raise SourceError(
             f"version {dandiset.version_id} of dandiset {ref.dandiset_id} has {what}; check the path or glob",
             where=ref,
@@ -138,14 +137,26 @@ def nwb_assets(dandiset: RemoteDandiset, ref: DandiRef) -> list[RemoteBlobAsset]
     return assets
 
 
+def asset_at(dandiset: RemoteDandiset, path: str, ref: DandiRef) -> RemoteAsset | None:
+    """The asset of the version at `path` (a normalised asset path), or None where it has none."""
+    with quiet_dandi(), _api_errors(ref, dandiset.client):
+        try:
+            return dandiset.get_asset_by_path(path)
+        except NotFoundError:
+            return None
+
+
 def describe(asset: RemoteAsset, dandiset: RemoteDandiset, ref: DandiRef) -> DandiAsset:
-    """Our record of one asset, with its dandi-etag digest (one metadata request)."""
+    """Our record of one asset, with its digest (one metadata request): a file's dandi-etag, a Zarr's
+    dandi-zarr-checksum."""
     with quiet_dandi(), _api_errors(ref, dandiset.client):
         try:
             digest = asset.get_raw_digest()
         except NotFoundError:
             raise SourceError(
-                f"the asset {asset.path} has no dandi-etag digest to verify a download against", where=ref
+                f"the asset {asset.path} has no {asset.digest_type.value} digest to verify a download "
+                "against",
+                where=ref,
             ) from None
     return DandiAsset(
         dandiset_id=dandiset.identifier,
@@ -156,7 +167,14 @@ def describe(asset: RemoteAsset, dandiset: RemoteDandiset, ref: DandiRef) -> Dan
         digest=digest,
         download_url=asset.base_download_url,
         api_url=dandiset.client.api_url,
+        zarr=asset.zarr if isinstance(asset, RemoteZarrAsset) else None,
     )
+
+
+def zarr_files(asset: RemoteZarrAsset, ref: DandiRef) -> list[ZarrFile]:
+    """Every file of a Zarr asset as the archive lists them (the dandi client's `iterfiles`, paged)."""
+    with quiet_dandi(), _api_errors(ref, asset.client):
+        return [ZarrFile(str(f), f.size, f.digest.value, f.download_url) for f in asset.iterfiles()]
 
 
 def content_url(client: DandiAPIClient, asset: DandiAsset, dandiset: RemoteDandiset) -> str:
@@ -202,6 +220,11 @@ def _api_errors(ref: DandiRef, client: DandiAPIClient) -> Iterator[None]:
         raise SourceError(
             f"cannot reach {client.api_url} ({type(error).__name__}); check the connection", where=ref
         ) from None
+
+
+def _is_nwb(asset: RemoteAsset) -> bool:
+    suffix = ".nwb.zarr" if isinstance(asset, RemoteZarrAsset) else ".nwb"
+    return asset.path.lower().endswith(suffix)
 
 
 def _is_glob(pattern: str) -> bool:

@@ -1,11 +1,13 @@
-"""The download cache: `<cache>/<dandiset>/<version>/<asset path>`, and a record of verified files.
+"""The download cache: `<cache>/<dandiset>/<version>/<asset path>`, and a record of verified assets.
 
-A file once checked against its DANDI digest gets a small sidecar (`.<name>.verified.json`) holding
-its size, modification time and digest; while all three still match, the file is not read again.
+An asset once checked against its DANDI digest gets a small sidecar (`.<name>.verified.json`) holding
+its size, modification time and digest (for a Zarr folder: a digest of every file's path, size and
+modification time); while they still match, the asset is not read again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -33,17 +35,22 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return base / "nwb-v1former" / "dandi"
 
 
-def cache_path(cache: Path, asset: DandiAsset) -> Path:
-    """Where an asset lives in the cache; SourceError for an asset path that would leave it."""
-    path = asset.path
-    escapes = (
+def is_inside(path: str) -> bool:
+    """Whether a slash-separated path from a server stays inside the folder it is joined to: relative,
+    with no empty, `.` or `..` part, no backslash and no drive."""
+    return not (
         not path
         or PurePosixPath(path).is_absolute()
         or "\\" in path
         or re.match(r"[A-Za-z]:", path) is not None
         or any(part in ("", ".", "..") for part in path.split("/"))
     )
-    if escapes:
+
+
+def cache_path(cache: Path, asset: DandiAsset) -> Path:
+    """Where an asset lives in the cache; SourceError for an asset path that would leave it."""
+    path = asset.path
+    if not is_inside(path):
         raise SourceError(
             f"dandiset:{asset.dandiset_id}@{asset.version}: the server gave the asset path {path!r}, which "
             f"would leave the cache folder {cache}; refused (report it to the server's administrators)"
@@ -56,12 +63,30 @@ def _sidecar(path: Path) -> Path:
 
 
 def _record(path: Path, digest: str) -> dict:
+    if path.is_dir():
+        return {**_tree_record(path), "dandi_zarr_checksum": digest}
     stat = path.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "dandi_etag": digest}
 
 
+def _tree_record(folder: Path) -> dict:
+    """A Zarr folder's files, sizes and modification times in a few numbers: any change to a file changes
+    them, and only `stat` is asked (a Zarr may hold many thousands of files)."""
+    listing = hashlib.sha256()
+    files = size = 0
+    for root, folders, names in os.walk(folder):
+        folders.sort()
+        for name in sorted(names):
+            stat = os.stat(os.path.join(root, name))
+            relative = os.path.relpath(os.path.join(root, name), folder)
+            listing.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            files, size = files + 1, size + stat.st_size
+    return {"files": files, "size": size, "tree": listing.hexdigest()}
+
+
 def is_verified(path: Path, digest: str) -> bool:
-    """Whether `path` was verified against `digest` and has not changed since (size and mtime)."""
+    """Whether `path` (a file or a Zarr folder) was verified against `digest` and has not changed since
+    (sizes and modification times)."""
     try:
         return json.loads(_sidecar(path).read_text()) == _record(path, digest)
     except (OSError, ValueError):

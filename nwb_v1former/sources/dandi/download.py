@@ -31,7 +31,8 @@ ATTEMPTS = 3
 CHUNK_BYTES = 2**16
 """Bytes per write; an interruption loses at most the chunk under way."""
 TIMEOUT_S = (10.0, 60.0)
-_INTERRUPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+INTERRUPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+"""Failures a download is retried after, resuming where it stopped."""
 
 
 def fetch_asset(asset: DandiAsset, cache: Path, session: requests.Session, *, progress: bool) -> Path:
@@ -118,7 +119,7 @@ def _download(asset: DandiAsset, partial: Path, session: requests.Session, progr
                         os.fsync(out.fileno())
                 if have < asset.size:
                     raise requests.exceptions.ChunkedEncodingError("the response ended early")
-            except _INTERRUPTIONS as error:
+            except INTERRUPTIONS as error:
                 failures += 1
                 if failures == ATTEMPTS:
                     raise SourceError(

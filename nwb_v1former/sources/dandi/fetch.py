@@ -1,8 +1,10 @@
-"""A DandiRef -> its NWB assets, each as a verified file in the cache or, streaming, a RemoteFile."""
+"""A DandiRef -> its NWB assets, each as a verified file (or Zarr folder) in the cache or, streaming, a
+RemoteFile."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from dandi.consts import DRAFT
@@ -15,11 +17,13 @@ from nwb_v1former.sources.dandi.archive import (
     describe,
     nwb_assets,
     open_version,
+    zarr_files,
 )
 from nwb_v1former.sources.dandi.asset import DandiAsset
 from nwb_v1former.sources.dandi.cache import cache_path, cache_root
 from nwb_v1former.sources.dandi.download import fetch_asset
 from nwb_v1former.sources.dandi.reference import DandiRef
+from nwb_v1former.sources.dandi.zarr_download import fetch_zarr
 
 
 def fetch_dandi(
@@ -31,24 +35,39 @@ def fetch_dandi(
     progress: bool = True,
     on_note: Callable[[str], None] | None = None,
 ) -> list[tuple[DandiAsset, Path | RemoteFile]]:
-    """Resolve `ref` on its server and make each selected .nwb asset readable, in asset-path order.
+    """Resolve `ref` on its server and make each selected NWB asset readable, in asset-path order.
 
     Downloading (the default) leaves verified files under the cache folder (see `cache_root`);
-    `stream=True` downloads nothing and returns RemoteFiles read in place. Every asset path is
-    checked before anything is written, so a hostile path stops the run before the first byte.
+    `stream=True` returns RemoteFiles read in place, but a Zarr asset cannot be read in place, so it is
+    downloaded all the same, with a note. Every NWB asset
+    path is checked before anything is written, so a hostile path stops the run before the first byte.
     An unpublished dandiset resolves to its draft, which `on_note` is told can change.
     """
     cache = cache_root(cache_dir)
+    note = on_note or (lambda _: None)
     with connect(api_url_for(ref, api_url)) as client:
         dandiset = open_version(client, ref)
-        if ref.version is None and dandiset.version_id == DRAFT and on_note is not None:
-            on_note(
+        if ref.version is None and dandiset.version_id == DRAFT:
+            note(
                 f"{ref}: no published version, so its draft is used; a draft can change (each asset's "
                 "digest is recorded with the session)"
             )
-        assets = [describe(asset, dandiset, ref) for asset in nwb_assets(dandiset, ref)]
+        remotes = nwb_assets(dandiset, ref)
+        assets = [describe(remote, dandiset, ref) for remote in remotes]
         for asset in assets:
             cache_path(cache, asset)
-        if stream:
-            return [(asset, RemoteFile(content_url(client, asset, dandiset), str(asset))) for asset in assets]
-        return [(asset, fetch_asset(asset, cache, client.session, progress=progress)) for asset in assets]
+        fetched = []
+        for remote, asset in zip(remotes, assets, strict=True):
+            if asset.zarr is not None:  # a folder of files, which HTTP Range reads cannot open in place
+                if stream:
+                    note(
+                        f"{asset}: a Zarr asset cannot be read in place, so it is downloaded into the cache "
+                        f"instead ({asset.size / 2**20:.1f} MiB)"
+                    )
+                listing = partial(zarr_files, remote, ref)
+                fetched.append((asset, fetch_zarr(asset, listing, cache, client.session, progress=progress)))
+            elif stream:
+                fetched.append((asset, RemoteFile(content_url(client, asset, dandiset), str(asset))))
+            else:
+                fetched.append((asset, fetch_asset(asset, cache, client.session, progress=progress)))
+        return fetched
