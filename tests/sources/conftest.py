@@ -9,6 +9,7 @@ import pytest
 from nwb_builders import write_session
 
 from nwb_v1former.simulate import simulate_and_write
+from sources.archive_forms import Forms, serve_forms, write_forms
 from sources.dandi_server import NO_MOVIE, SESSION_0, SESSION_1, SMALL, DandiServer, serve
 
 
@@ -31,6 +32,20 @@ def dandi_files(tmp_path_factory) -> dict[str, Path]:
 def dandi(dandi_files) -> Iterator[DandiServer]:
     """The stand-in archive, one per test module; counters reset before each use by the tests."""
     server = serve(dandi_files)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def forms(tmp_path_factory) -> Forms:
+    """A session with its stimulus in external videos laid out by `dandi organize`, and a Zarr session."""
+    return write_forms(tmp_path_factory.mktemp("dandi-forms"))
+
+
+@pytest.fixture(scope="module")
+def forms_server(forms) -> Iterator[DandiServer]:
+    """The stand-in archive serving those forms, one per test module."""
+    server = serve_forms(forms)
     yield server
     server.stop()
 

@@ -1,9 +1,10 @@
 """A DandiRef -> its NWB assets, each as a verified file (or Zarr folder) in the cache or, streaming, a
-RemoteFile."""
+RemoteFile; with each .nwb file, the external videos its stimulus may need."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from nwb_v1former.sources.dandi.asset import DandiAsset
 from nwb_v1former.sources.dandi.cache import cache_path, cache_root
 from nwb_v1former.sources.dandi.download import fetch_asset
 from nwb_v1former.sources.dandi.reference import DandiRef
+from nwb_v1former.sources.dandi.videos import video_assets
 from nwb_v1former.sources.dandi.zarr_download import fetch_zarr
 
 
@@ -37,9 +39,10 @@ def fetch_dandi(
 ) -> list[tuple[DandiAsset, Path | RemoteFile]]:
     """Resolve `ref` on its server and make each selected NWB asset readable, in asset-path order.
 
-    Downloading (the default) leaves verified files under the cache folder (see `cache_root`);
-    `stream=True` returns RemoteFiles read in place, but a Zarr asset cannot be read in place, so it is
-    downloaded all the same, with a note. Every NWB asset
+    Downloading (the default) leaves verified files under the cache folder (see `cache_root`), each
+    .nwb file's external videos beside it at their asset paths (the cache mirrors them, so the paths the
+    file writes resolve there). `stream=True` returns RemoteFiles read in place, the videos in `beside`;
+    a Zarr asset cannot be read in place, so it is downloaded all the same, with a note. Every NWB asset
     path is checked before anything is written, so a hostile path stops the run before the first byte.
     An unpublished dandiset resolves to its draft, which `on_note` is told can change.
     """
@@ -67,7 +70,15 @@ def fetch_dandi(
                 listing = partial(zarr_files, remote, ref)
                 fetched.append((asset, fetch_zarr(asset, listing, cache, client.session, progress=progress)))
             elif stream:
-                fetched.append((asset, RemoteFile(content_url(client, asset, dandiset), str(asset))))
+                nwb = RemoteFile(content_url(client, asset, dandiset), str(asset))
+                beside = [
+                    (written, RemoteFile(content_url(client, video, dandiset), str(video)))
+                    for written, video in video_assets(dandiset, ref, asset, nwb, note)
+                ]
+                fetched.append((asset, replace(nwb, beside=tuple(beside))))
             else:
-                fetched.append((asset, fetch_asset(asset, cache, client.session, progress=progress)))
+                path = fetch_asset(asset, cache, client.session, progress=progress)
+                for _, video in video_assets(dandiset, ref, asset, path, note):
+                    fetch_asset(video, cache, client.session, progress=progress)
+                fetched.append((asset, path))
         return fetched
