@@ -28,7 +28,7 @@ from pynwb.ophys import DfOverF, Fluorescence, PlaneSegmentation, RoiResponseSer
 from nwb_v1former.errors import SessionError, detail, one_line
 from nwb_v1former.nwb.hdf5_files import CHUNK_CACHE_BYTES, hdf5_version, open_hdf5
 from nwb_v1former.nwb.remote import RemoteFile
-from nwb_v1former.nwb.zarr_files import is_zarr_store, nwb_zarr_io, zarr_root
+from nwb_v1former.nwb.zarr_files import from_zarr_chunk, is_zarr_store, nwb_zarr_io, zarr_root
 
 NO_RESPONSES = (
     "no ROI responses (RoiResponseSeries in DfOverF or Fluorescence); "
@@ -390,10 +390,13 @@ def inspect_session(path: str | Path | RemoteFile) -> SessionInventory:
 @contextlib.contextmanager
 def reading(what: str) -> Iterator[None]:
     """Reads of the object `what` inside the block: an HDF5 read failure (a damaged compressed chunk,
-    a truncated file, a dropped connection) is a SessionError naming it (`open_session` adds the file)."""
+    a truncated file, a dropped connection) or a Zarr chunk that does not decode is a SessionError
+    naming it (`open_session` adds the file)."""
     try:
         yield
-    except OSError as error:
+    except Exception as error:
+        if not isinstance(error, OSError) and not from_zarr_chunk(error):
+            raise
         raise SessionError(
             f"{what} cannot be read ({detail(error, 80)}); the file is damaged: download or export it again"
         ) from None

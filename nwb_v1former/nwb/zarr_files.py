@@ -73,6 +73,16 @@ def zarr_root(path: Path, mode: str = "r") -> Iterator[zarr.Group]:
         zarr.consolidate_metadata(str(path))
 
 
+def from_zarr_chunk(error: BaseException) -> bool:
+    """Whether an error was raised decoding a chunk (by zarr or one of its numcodecs codecs: zlib's
+    error, blosc's RuntimeError, a short chunk's ValueError), which means a damaged store."""
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    module = "" if trace is None else str(trace.tb_frame.f_globals.get("__name__", ""))
+    return module.split(".")[0] in ("zarr", "numcodecs")
+
+
 def nwb_zarr_io(path: Path, mode: str = "r") -> NWBZarrIO:
     """hdmf-zarr's IO on the store, its namespaces loaded and its pickled datasets decodable safely."""
     register_plain_pickle()
