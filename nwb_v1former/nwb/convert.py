@@ -87,8 +87,9 @@ def folder_sessions(folder: Path, *, on_skip: Callable[[str], None] | None = Non
     writes); a Zarr store that is not NWB gets a line to `on_skip`, and the other files one line
     together. The same session in both formats (`x.nwb` beside `x.nwb.zarr`) is refused."""
     sessions: list[Path] = []
+    stores: list[Path] = []
     others: list[Path] = []
-    _search(folder, sessions, others, on_skip)
+    _search(folder, sessions, stores, others)
     if not sessions:
         raise SessionError("a folder without NWB files (.nwb, .nwb.zarr)", where=folder)
     twins = _twins(sessions)
@@ -98,28 +99,29 @@ def folder_sessions(folder: Path, *, on_skip: Callable[[str], None] | None = Non
             "give one of them, or move the other out of the folder",
             where=twins[0].parent,
         )
-    if others and on_skip is not None:
-        shown = ", ".join(str(path.relative_to(folder)) for path in others[:4])
-        more = f" and {len(others) - 4} more" if len(others) > 4 else ""
-        on_skip(
-            f"skipped {len(others)} file(s) in {folder} that are not NWB files (.nwb, .nwb.zarr): "
-            f"{shown}{more}"
-        )
+    if on_skip is not None:
+        for store in stores:
+            on_skip(f"skipped {store}: a Zarr store whose root is not an NWBFile, so not an NWB file")
+        if others:
+            shown = ", ".join(str(path.relative_to(folder)) for path in others[:4])
+            more = f" and {len(others) - 4} more" if len(others) > 4 else ""
+            on_skip(
+                f"skipped {len(others)} file(s) in {folder} that are not NWB files (.nwb, .nwb.zarr): "
+                f"{shown}{more}"
+            )
     return sessions
 
 
-def _search(folder: Path, sessions: list[Path], others: list[Path], on_skip) -> None:
-    """Sort the entries under `folder` into sessions and other files (see `folder_sessions`)."""
+def _search(folder: Path, sessions: list[Path], stores: list[Path], others: list[Path]) -> None:
+    """Sort the entries under `folder` into sessions, Zarr stores that are not NWB, and other files."""
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
         if is_zarr_store(entry):
-            if entry.name.lower().endswith(".nwb.zarr") or holds_nwb(entry):
-                sessions.append(entry)
-            elif on_skip is not None:
-                on_skip(f"skipped {entry}: a Zarr store whose root is not an NWBFile, so not an NWB file")
+            nwb = entry.name.lower().endswith(".nwb.zarr") or holds_nwb(entry)
+            (sessions if nwb else stores).append(entry)
         elif entry.is_dir() and not entry.is_symlink():
-            _search(entry, sessions, others, on_skip)
+            _search(entry, sessions, stores, others)
         elif entry.suffix.lower() == ".nwb":
             sessions.append(entry)
         elif not entry.is_dir():
