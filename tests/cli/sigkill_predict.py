@@ -23,6 +23,7 @@ from pathlib import Path
 from nwb_v1former.cli.main import main
 
 import nwb_v1former.atomic as atomic
+import nwb_v1former.nwb.backends as backends
 import nwb_v1former.nwb.write as write
 
 
@@ -60,7 +61,7 @@ def dying_add(original):
 
 
 INSIDE = {
-    "copy": lambda: setattr(write.shutil, "copyfile", half_copy),
+    "copy": lambda: setattr(backends.shutil, "copyfile", half_copy),
     "structure": lambda: setattr(write.FrameStream, "add", die),
     "fill": lambda: setattr(write.FrameStream, "add", dying_add(write.FrameStream.add)),
     "validate": lambda: setattr(write, "validate_module", die),
