@@ -25,7 +25,8 @@ from nwb_v1former.sources.dandi import is_dandi_source
     "--out",
     type=click.Path(),
     default=None,
-    help="NWB file to write (a copy of SOURCE); for a folder or dandiset SOURCE, the folder to write into.",
+    help="NWB file to write (a copy of SOURCE, in its format: .nwb, or .nwb.zarr for a Zarr SOURCE); for a "
+    "folder or dandiset SOURCE, the folder to write into.",
 )
 @click.option("--in-place", is_flag=True, help="Add the predictions to SOURCE itself (atomically).")
 @click.option(

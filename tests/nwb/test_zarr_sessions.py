@@ -26,7 +26,7 @@ from nwb_v1former.data.store import SessionStore
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import OutputExistsError, SessionError
 from nwb_v1former.nwb.convert import convert
-from nwb_v1former.nwb.discover import open_nwb, opened_source
+from nwb_v1former.nwb.discover import file_identifier, open_nwb, opened_source
 from nwb_v1former.nwb.insilico import add_tables
 from nwb_v1former.nwb.provenance import ModelProvenance
 from nwb_v1former.nwb.write import DEFAULT_NAME, write_predictions
@@ -100,6 +100,7 @@ def test_open_nwb_says_where_a_file_came_from_and_keys_drop_both_suffixes(simula
         assert opened_source(nwbfile) == store
     with open_nwb(nwb) as nwbfile:
         assert opened_source(nwbfile) == nwb
+    assert file_identifier(store) == file_identifier(nwb) == nwbfile.identifier
     lab = export_to_zarr(write_session(tmp_path / "lab.nwb"), tmp_path / "lab.nwb.zarr")  # no subject
     assert convert([lab], tmp_path / "store", progress=False)[0].key == "lab"
 
