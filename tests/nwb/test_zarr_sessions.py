@@ -10,12 +10,14 @@ import pickle
 import shutil
 from pathlib import Path
 
+import numcodecs
 import numpy as np
 import pytest
 import zarr
 from archive_layouts import write_visual_behavior
 from click.testing import CliRunner
 from hdmf_zarr.nwb import NWBZarrIO
+from hdmf_zarr.utils import ZarrReference
 from nwb_builders import write_session
 from nwb_v1former.cli.main import main
 from prediction_helpers import MICRO, checkpoint_for, simulated_session
@@ -30,6 +32,7 @@ from nwb_v1former.nwb.discover import file_identifier, open_nwb, opened_source
 from nwb_v1former.nwb.insilico import add_tables
 from nwb_v1former.nwb.provenance import ModelProvenance
 from nwb_v1former.nwb.write import DEFAULT_NAME, write_predictions
+from nwb_v1former.nwb.zarr_pickle import PlainPickle
 from nwb_v1former.simulate import simulate_and_write
 
 SMALL = {"neurons": 12, "minutes": 0.5, "clip_seconds": 1.0, "planes": 2, "seed": 5}
@@ -249,6 +252,12 @@ def test_a_pickle_naming_anything_but_what_hdmf_zarr_writes_is_refused_unrun(sim
     (hostile / "stimulus/templates/natural_movies/order_of_images/0").write_bytes(
         compressor.encode(chunk) if compressor is not None else chunk
     )
+    rows = np.array(  # a TimeIntervals' timeseries column, as hdmf-zarr pickles it
+        [(0, 2, ZarrReference(source=".", path="/acquisition/probe"), "a", 0.5)],
+        dtype=[("idx_start", "<i4"), ("count", "<i4"), ("timeseries", "O"), ("label", "O"), ("x", "<f8")],
+    )
+    decoded = PlainPickle().decode(numcodecs.Pickle().encode(rows))
+    assert decoded.tolist() == rows.tolist() and isinstance(decoded[0]["timeseries"], ZarrReference)
     with (
         pytest.raises(SessionError, match=r"a pickled io.open is not what hdmf-zarr writes"),
         open_nwb(hostile),
