@@ -5,6 +5,10 @@
    at least half as fast as the raw read (ratio >= 0.5).
 2. Memory: convert a session whose movie is >= 2 GB (uncompressed 144 x 256 frames at 60 Hz) in a
    fresh process and report its peak RSS. Goal: under 1 GB.
+3. External video: sessions whose stimulus is an H.264 MP4 beside the NWB file (640 x 360, 30 Hz),
+   converted in fresh processes, against decoding the same video to arrays with PyAV alone in the
+   same process. Goals: conversion at least half as fast (ratio >= 0.5); peak memory the same for a
+   movie four times longer (ratio of peaks near 1).
 
 Prints a table, then one JSON line of figures.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import queue as queue_module
 import resource
 import tempfile
 import time
@@ -88,27 +93,8 @@ def _frames(n: int, height: int, width: int):
         yield (127 + 100 * np.sin((xx + 2 * index) / 9.0 + yy / 23.0)).astype(np.uint8)
 
 
-def write_big_movie_session(path: Path, movie_gb: float, neurons: int) -> float:
-    """An NWB file with an uncompressed movie of `movie_gb` GB and 30 Hz responses over the same time."""
-    height, width, rate = 144, 256, 60.0
-    n_frames = int(np.ceil(movie_gb * 1e9 / (height * width)))
-    seconds = n_frames / rate
-    nwbfile = NWBFile("big movie", "big-movie", datetime(2026, 1, 1, tzinfo=UTC))
-    nwbfile.add_acquisition(
-        ImageSeries(
-            name="stimulus_movie",
-            data=DataChunkIterator(
-                _frames(n_frames, height, width),
-                maxshape=(n_frames, height, width),
-                dtype=np.dtype("uint8"),
-                buffer_size=256,
-            ),
-            unit="n.a.",
-            format="raw",
-            starting_time=0.0,
-            rate=rate,
-        )
-    )
+def add_responses(nwbfile: NWBFile, seconds: float, neurons: int) -> None:
+    """30 Hz dF/F of `neurons` one-pixel ROIs over `seconds`, written a frame at a time."""
     plane = nwbfile.create_imaging_plane(
         name="plane",
         optical_channel=OpticalChannel(name="g", description="g", emission_lambda=510.0),
@@ -141,6 +127,30 @@ def write_big_movie_session(path: Path, movie_gb: float, neurons: int) -> float:
             )
         )
     )
+
+
+def write_big_movie_session(path: Path, movie_gb: float, neurons: int) -> float:
+    """An NWB file with an uncompressed movie of `movie_gb` GB and 30 Hz responses over the same time."""
+    height, width, rate = 144, 256, 60.0
+    n_frames = int(np.ceil(movie_gb * 1e9 / (height * width)))
+    seconds = n_frames / rate
+    nwbfile = NWBFile("big movie", "big-movie", datetime(2026, 1, 1, tzinfo=UTC))
+    nwbfile.add_acquisition(
+        ImageSeries(
+            name="stimulus_movie",
+            data=DataChunkIterator(
+                _frames(n_frames, height, width),
+                maxshape=(n_frames, height, width),
+                dtype=np.dtype("uint8"),
+                buffer_size=256,
+            ),
+            unit="n.a.",
+            format="raw",
+            starting_time=0.0,
+            rate=rate,
+        )
+    )
+    add_responses(nwbfile, seconds, neurons)
     with NWBHDF5IO(path, "w") as io:
         io.write(nwbfile)
     return path.stat().st_size / 1e9
@@ -171,14 +181,11 @@ def memory(root: Path, movie_gb: float, neurons: int) -> dict:
     write_s = time.perf_counter() - start
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    for target, args in (
-        (_baseline_rss, (queue,)),
-        (_convert_and_report, (str(path), str(root / "big-store"), queue)),
-    ):
-        process = context.Process(target=target, args=args)
-        process.start()
-        process.join()
-    baseline_mib, report = queue.get(), queue.get()
+    process = context.Process(target=_baseline_rss, args=(queue,))
+    process.start()
+    baseline_mib = queue.get()
+    process.join()
+    report = _in_fresh_process(path, root / "big-store")
     return {
         "file_gb": file_gb,
         "write_s": write_s,
@@ -188,17 +195,106 @@ def memory(root: Path, movie_gb: float, neurons: int) -> dict:
     }
 
 
+VIDEO_SIZE = (360, 640)
+"""(height, width) of the external-video benchmark's movie: a typical stimulus screen recording."""
+
+
+def write_video_session(folder: Path, seconds: float, neurons: int) -> Path:
+    """An NWB file whose stimulus is an H.264 MP4 beside it (30 Hz colour gratings), with responses."""
+    import av
+
+    folder.mkdir(parents=True)
+    n_frames = int(seconds * 30)
+    with av.open(str(folder / "stimulus.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=30, options={"preset": "veryfast"})
+        stream.height, stream.width = VIDEO_SIZE
+        stream.pix_fmt = "yuv420p"
+        for grey in _frames(n_frames, *VIDEO_SIZE):
+            colour = np.stack([grey, grey[::-1], 255 - grey], axis=-1)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(colour, "rgb24")))
+        container.mux(stream.encode(None))
+    nwbfile = NWBFile("external video", f"video-{seconds:g}", datetime(2026, 1, 1, tzinfo=UTC))
+    nwbfile.add_acquisition(
+        ImageSeries(
+            name="stimulus_movie",
+            format="external",
+            external_file=["stimulus.mp4"],
+            starting_frame=[0],
+            num_samples=n_frames,
+            unit="n.a.",
+            starting_time=0.0,
+            rate=30.0,
+        )
+    )
+    add_responses(nwbfile, seconds, neurons)
+    path = folder / "session.nwb"
+    with NWBHDF5IO(path, "w") as io:
+        io.write(nwbfile)
+    return path
+
+
+def pyav_decode_seconds(video: Path) -> float:
+    """Decode every frame of `video` to an RGB array with PyAV alone (threaded, as the reader does)."""
+    import av
+
+    start = time.perf_counter()
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            frame.to_ndarray(format="rgb24")
+    return time.perf_counter() - start
+
+
+def _in_fresh_process(path: Path, out: Path) -> dict:
+    """`_convert_and_report` in a spawned process: its peak RSS is its own."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_convert_and_report, args=(str(path), str(out), queue))
+    process.start()
+    while True:
+        try:
+            report = queue.get(timeout=5)
+            break
+        except queue_module.Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"converting {path} failed (exit {process.exitcode})") from None
+    process.join()
+    return report
+
+
+def external_video(root: Path, seconds: float, neurons: int) -> dict:
+    short = write_video_session(root / "video-short", seconds, neurons)
+    long = write_video_session(root / "video-long", 4 * seconds, neurons)
+    pyav_decode_seconds(long.parent / "stimulus.mp4")  # warms the page cache
+    decode_s = pyav_decode_seconds(long.parent / "stimulus.mp4")
+    short_run = _in_fresh_process(short, root / "video-short-store")
+    long_run = _in_fresh_process(long, root / "video-long-store")
+    return {
+        "frames": int(4 * seconds * 30),
+        "frame_size": list(VIDEO_SIZE),
+        "pyav_decode_s": decode_s,
+        "convert_s": long_run["convert_s"],
+        "speed_vs_pyav_decode": decode_s / long_run["convert_s"],
+        "peak_rss_mib_short": short_run["peak_rss_mib"],
+        "peak_rss_mib_long": long_run["peak_rss_mib"],
+        "peak_rss_long_vs_short": long_run["peak_rss_mib"] / short_run["peak_rss_mib"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--neurons", type=int, default=1000)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--movie-gb", type=float, default=2.1)
+    parser.add_argument("--video-seconds", type=float, default=60.0, help="Shorter external video's length.")
     parser.add_argument("--out", type=Path, default=None, help="Scratch folder (default: a temporary one).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.out) as scratch:
         root = Path(scratch)
         speed = throughput(root, args.neurons, args.minutes)
         big = memory(root, args.movie_gb, args.neurons)
+        video = external_video(root, args.video_seconds, args.neurons)
     print("conversion throughput (MICrONS-style simulated session)")
     print(
         f"  {speed['ticks']} ticks x {speed['neurons']} neurons: convert {speed['convert_s']:.2f} s, "
@@ -210,7 +306,17 @@ def main() -> None:
         f"  file {big['file_gb']:.2f} GB, {big['ticks']} ticks: convert {big['convert_s']:.1f} s, "
         f"peak RSS {big['peak_rss_mib']:.0f} MiB (imports alone {big['import_rss_mib']:.0f} MiB; goal < 1024)"
     )
-    print(json.dumps({"benchmark": "convert", "throughput": speed, "memory": big}))
+    print(f"external video (H.264 MP4, {video['frame_size'][1]}x{video['frame_size'][0]} colour, 30 Hz)")
+    print(
+        f"  {video['frames']} frames: convert {video['convert_s']:.1f} s, PyAV decode alone "
+        f"{video['pyav_decode_s']:.1f} s -> ratio {video['speed_vs_pyav_decode']:.2f} (goal >= 0.5)"
+    )
+    print(
+        f"  peak RSS {video['peak_rss_mib_short']:.0f} MiB ({video['frames'] // 4} frames) vs "
+        f"{video['peak_rss_mib_long']:.0f} MiB ({video['frames']} frames) -> ratio "
+        f"{video['peak_rss_long_vs_short']:.2f} (goal near 1)"
+    )
+    print(json.dumps({"benchmark": "convert", "throughput": speed, "memory": big, "external_video": video}))
 
 
 if __name__ == "__main__":

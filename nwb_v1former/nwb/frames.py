@@ -5,7 +5,8 @@ Pure numpy; the resize is an exact area average (antialiased for any ratio, iden
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,7 +14,8 @@ from nwb_v1former.grid import FRAME_SHAPE
 
 BLANK_VALUE = 128
 """Grey level recorded where no stimulus is on screen (between presentations) or a pixel is NaN."""
-_LUMA = np.array([0.299, 0.587, 0.114])
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+"""ITU-R 601 luma weights; float32, which keeps uint8 frames in float32 (5x faster than float64)."""
 
 
 def area_weights(n_in: int, n_out: int) -> np.ndarray:
@@ -36,12 +38,26 @@ def centre_crop_16_9(height: int, width: int) -> tuple[slice, slice]:
     return slice(start, start + kept), slice(0, width)
 
 
+def _block_means(frames: np.ndarray) -> np.ndarray | None:
+    """(k, 36 m, 64 n[, c]) frames -> (k, 36, 64[, c]) float32 means of their m x n blocks, summed in one
+    pass without a float copy of the frames (what the area-average resize is for whole multiples, as the
+    usual 16:9 screens are); None for other sizes."""
+    k, height, width = frames.shape[:3]
+    channels = frames.shape[3:]
+    m, n = height // FRAME_SHAPE[0], width // FRAME_SHAPE[1]
+    if m == 0 or n == 0 or (height, width) != (m * FRAME_SHAPE[0], n * FRAME_SHAPE[1]):
+        return None
+    rows = frames.reshape(k * FRAME_SHAPE[0], m, -1).sum(axis=1, dtype=np.float32)
+    blocks = rows.reshape(k * FRAME_SHAPE[0], FRAME_SHAPE[1], n, *channels).sum(axis=2)
+    return blocks.reshape(k, *FRAME_SHAPE, *channels) / np.float32(m * n)
+
+
 @dataclass
 class FrameProcessor:
     """Maps raw frames (k, a, b[, channels]) of one stimulus source to (k, 36, 64) uint8.
 
     Non-finite pixels of float movies become grey (BLANK_VALUE) rather than an undefined cast; how many
-    is counted in `bad_pixels` / `bad_frames` and reported by `transforms`.
+    is counted in `bad_pixels` / `bad_frames` and reported by `transforms`. Threads may call it at once.
     """
 
     transpose: bool
@@ -53,6 +69,7 @@ class FrameProcessor:
     column_weights: np.ndarray
     bad_pixels: int = 0
     bad_frames: int = 0
+    _counting: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def for_frames(cls, sample: np.ndarray) -> FrameProcessor:
@@ -80,17 +97,24 @@ class FrameProcessor:
         if frames.dtype.kind == "f":
             bad = ~np.isfinite(frames)
             if bad.any():
-                self.bad_pixels += int(bad.sum())
-                self.bad_frames += int(bad.reshape(len(frames), -1).any(axis=1).sum())
+                with self._counting:
+                    self.bad_pixels += int(bad.sum())
+                    self.bad_frames += int(bad.reshape(len(frames), -1).any(axis=1).sum())
                 frames = np.where(bad, BLANK_VALUE / self.value_scale, frames)
-        if self.colour:
-            frames = frames[..., :3] @ _LUMA
         if self.transpose:
             frames = frames.swapaxes(1, 2)
-        frames = frames[:, self.rows, self.columns].astype(np.float32) * np.float32(self.value_scale)
-        if frames.shape[1:] != FRAME_SHAPE:
-            frames = np.einsum("ia,kab,jb->kij", self.row_weights, frames, self.column_weights, optimize=True)
-        return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+        frames = (
+            frames[:, self.rows, self.columns, ..., :3] if self.colour else frames[:, self.rows, self.columns]
+        )
+        reduced = _block_means(frames)
+        if reduced is None:  # a size that is not a whole multiple of 36 x 64: weighted area sums
+            frames = (frames @ _LUMA if self.colour else frames).astype(np.float32)
+            reduced = np.einsum(
+                "ia,kab,jb->kij", self.row_weights, frames, self.column_weights, optimize=True
+            )
+        elif self.colour:  # luma and area means are both linear: the small frames' luma is the same
+            reduced = reduced @ _LUMA
+        return np.clip(np.rint(reduced * np.float32(self.value_scale)), 0, 255).astype(np.uint8)
 
     def transforms(self, raw_shape: tuple[int, ...]) -> list[str]:
         """Human-readable list of what was done, for meta.json."""

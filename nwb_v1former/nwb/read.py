@@ -8,6 +8,7 @@ frames bridged or refused. Behaviour, trials and tiers, statistics, and meta.jso
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ FRAMES_PER_READ = 256
 READ_PIXELS = 2**25
 """At most FRAMES_PER_READ raw frames, and at most this many raw values (pixels x channels), are read and
 processed at once: memory stays bounded whatever the movie's frame size (1080p RGB: 5 frames)."""
+READERS = 2
+"""Threads reading and processing frames of streamed movies: one decodes while another processes."""
 MAX_NAN_FRACTION = 0.05
 
 
@@ -48,29 +51,56 @@ class _VideoBlock:
     reads: dict[int, list[tuple[np.ndarray, Future]]] = field(default_factory=dict)
 
 
+class _InTurn:
+    """Reads of one source made in the order they were submitted, whichever thread runs them (a video
+    decodes forward only); each thread then processes what it read while the next one reads."""
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._issued = 0
+        self._next = 0
+
+    def ticket(self) -> int:
+        """The place of a read about to be submitted (called by the submitting thread only)."""
+        self._issued += 1
+        return self._issued - 1
+
+    def read(self, ticket: int, presentation: Presentations, indices: np.ndarray) -> np.ndarray:
+        with self._turn:
+            self._turn.wait_for(lambda: self._next == ticket)
+            try:
+                return presentation.source.read(indices)
+            finally:
+                self._next += 1
+                self._turn.notify_all()
+
+
 def _next_block(
-    plan: SessionPlan, start: int, streamed: list[bool], reader: ThreadPoolExecutor
+    plan: SessionPlan, start: int, streamed: list[_InTurn | None], reader: ThreadPoolExecutor
 ) -> _VideoBlock:
     """Find the frames a block needs and start reading those of streamed (once-shown) sources."""
     shown = plan.timeline.at(plan.tick_times[start : start + BLOCK_TICKS], TICK_TOLERANCE_S)
     block = _VideoBlock(start, shown)
     visible = shown[shown >= 0]
     for source_index in np.unique(plan.timeline.source[visible]):
-        if streamed[source_index]:
+        turns = streamed[source_index]
+        if turns is not None:
             presentation = plan.presentations[source_index]
             wanted = np.unique(plan.timeline.frame[visible][plan.timeline.source[visible] == source_index])
             step = frames_per_read(presentation)
             block.reads[source_index] = [
-                (chunk, reader.submit(_read_processed, presentation, chunk))
+                (chunk, reader.submit(_read_processed, presentation, chunk, turns, turns.ticket()))
                 for chunk in np.array_split(wanted, range(step, len(wanted), step))
             ]
     return block
 
 
-def _read_processed(presentation: Presentations, indices: np.ndarray) -> np.ndarray:
-    """Frames `indices` of a stimulus read and processed: (k, 36, 64) uint8. The reading thread does
-    both, so a block read ahead holds small frames, not raw ones."""
-    return presentation.processor(presentation.source.read(indices))
+def _read_processed(
+    presentation: Presentations, indices: np.ndarray, turns: _InTurn, ticket: int
+) -> np.ndarray:
+    """Frames `indices` of a stimulus read in turn, then processed: (k, 36, 64) uint8. The reading
+    threads do both, so a block read ahead holds small frames, not raw ones."""
+    return presentation.processor(turns.read(ticket, presentation, indices))
 
 
 def frames_per_read(presentation: Presentations) -> int:
@@ -81,13 +111,13 @@ def frames_per_read(presentation: Presentations) -> int:
 def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
     """The frame on screen at every tick, block by block.
 
-    Frames of long movies shown once (pattern C) are read and processed one block ahead on a second
-    thread while the current block is written; templates (frames shown many times) are processed once
+    Frames of long movies shown once (pattern C) are read and processed one block ahead on READERS
+    threads while the current block is written; templates (frames shown many times) are processed once
     and cached.
     """
-    streamed = [len(np.unique(p.frames)) == len(p.frames) for p in plan.presentations]
+    streamed = [_InTurn() if len(np.unique(p.frames)) == len(p.frames) else None for p in plan.presentations]
     cache: dict[tuple[int, int], np.ndarray] = {}
-    with ThreadPoolExecutor(max_workers=1) as reader:
+    with ThreadPoolExecutor(max_workers=READERS) as reader:
         upcoming = _next_block(plan, 0, streamed, reader)
         while upcoming is not None:
             current = upcoming
@@ -100,7 +130,7 @@ def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
             for source_index in np.unique(sources):
                 presentation = plan.presentations[source_index]
                 mine = sources == source_index
-                if streamed[source_index]:
+                if streamed[source_index] is not None:
                     local = {}
                     for chunk, future in current.reads[source_index]:
                         local.update(zip(chunk.tolist(), future.result(), strict=True))
