@@ -7,9 +7,10 @@ frames bridged or refused. Behaviour, trials and tiers, statistics, and meta.jso
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,17 @@ def frames_per_read(presentation: Presentations) -> int:
     return int(np.clip(READ_PIXELS // max(1, np.prod(presentation.raw_shape[1:])), 1, FRAMES_PER_READ))
 
 
+@contextlib.contextmanager
+def _cancelled_on_failure(reader: ThreadPoolExecutor) -> Iterator[None]:
+    """Reads not yet started are dropped when the block fails (a damaged frame, an interrupt), so the
+    error is not held back while a block's worth of reads runs for nothing."""
+    try:
+        yield
+    except BaseException:
+        reader.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
 def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
     """The frame on screen at every tick, block by block.
 
@@ -117,7 +129,7 @@ def _write_video(plan: SessionPlan, video: np.ndarray, progress: tqdm) -> None:
     """
     streamed = [_InTurn() if len(np.unique(p.frames)) == len(p.frames) else None for p in plan.presentations]
     cache: dict[tuple[int, int], np.ndarray] = {}
-    with ThreadPoolExecutor(max_workers=READERS) as reader:
+    with ThreadPoolExecutor(max_workers=READERS) as reader, _cancelled_on_failure(reader):
         upcoming = _next_block(plan, 0, streamed, reader)
         while upcoming is not None:
             current = upcoming
