@@ -51,6 +51,7 @@ def own_nwb(tmp_path_factory) -> Path:
     return simulate_and_write(root / "sessions", layout="openscope", progress=False, **SMALL)[0].data
 
 
+@pytest.mark.slow  # 32 s: finetune, predict and read back run in the default suite through the CLI tests
 def test_finetune_predict_and_read_back_with_plain_pynwb(own_nwb, tmp_path):
     printed = run("finetune_own_nwb.py", own_nwb.parent, "--out", "run", "--max-epochs", "1", cwd=tmp_path)
     assert "test single-trial correlation" in printed and (tmp_path / "run" / "best.ckpt").is_file()
@@ -98,6 +99,7 @@ def test_convert_a_dandiset_from_a_local_archive(own_nwb, tmp_path):
     assert store.meta["source"]["dandiset"] == "000321" and store.meta["source"]["version"] == "0.250101.0000"
 
 
+@pytest.mark.slow  # 12 s: Sensorium conversion and pretraining run in tests/sources and tests/train
 def test_pretrain_on_sensorium_converted_to_nwb(tmp_path):
     (mouse,) = simulate_and_write(tmp_path / "sensorium", layout="sensorium", progress=False, **SMALL)
     args = ("--nwb-dir", "nwb", "--out", "run", "--max-epochs", "1", "--window", "60")
@@ -108,6 +110,7 @@ def test_pretrain_on_sensorium_converted_to_nwb(tmp_path):
     assert "best validation correlation" in printed
 
 
+@pytest.mark.slow  # 14 s: compare runs in tests/pipeline/test_compare.py
 def test_compare_baselines_from_python(own_nwb, tmp_path):
     args = ("--out", "cmp", "--models", "ln", "--max-epochs", "1", "--window", "60")
     printed = run("compare_baselines.py", own_nwb, *args, cwd=tmp_path)

@@ -30,6 +30,7 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1", **extra}
 
 
+@pytest.mark.slow  # 23 s: the output lock is checked by test_a_held_output_is_refused_with_its_holder
 def test_two_predictions_in_place_into_one_file_keep_both(source: Path, checkpoint: Path, tmp_path) -> None:
     before = dataset_digests(source)
     result = subprocess.run(

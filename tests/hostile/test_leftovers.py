@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hostile.checks import assert_succeeded, cli, partials, snapshot
 from nwb_v1former.nwb.discover import open_nwb
 from nwb_v1former.nwb.write import DEFAULT_NAME
@@ -22,6 +24,7 @@ def quiet_environment(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
 
 
+@pytest.mark.slow  # 21 s: a killed in-place predict is checked by tests/cli/test_predict.py's SIGKILL test
 def test_a_killed_predict_in_place_is_not_a_second_session(source: Path, checkpoint: Path, tmp_path) -> None:
     killed = subprocess.run(
         [sys.executable, str(KILLER), str(checkpoint), str(source), "fill"],

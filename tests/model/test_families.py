@@ -52,8 +52,11 @@ def trained(
     return run_of
 
 
-# ViV1T (viv1t-2025, small, tiny) goes through the same steps in tests/cli and tests/pipeline.
-@pytest.mark.parametrize(("name", "family"), [("fcnn", "fcnn"), ("ln", "ln")])
+# ViV1T (viv1t-2025, small, tiny) goes through the same steps in tests/cli and tests/pipeline; the
+# fCNN's run (18 s, a training included) goes with the slow tests, the LN's takes the same path.
+@pytest.mark.parametrize(
+    ("name", "family"), [pytest.param("fcnn", "fcnn", marks=pytest.mark.slow), ("ln", "ln")]
+)
 def test_family_trains_saves_loads_and_predicts_into_nwb(
     name: str, family: str, session: tuple[Path, SessionStore], trained, tmp_path: Path
 ) -> None:

@@ -161,7 +161,7 @@ def test_sensorium_hidden_test_tier_is_zeros(tmp_path):
         assert (responses == 0).all() == (tier == "final_test_main")
 
 
-@pytest.mark.parametrize("layout", ["allen", "microns"])
+@pytest.mark.parametrize("layout", [pytest.param("allen", marks=pytest.mark.slow), "microns"])  # allen: 13 s
 def test_same_seed_same_bytes_of_data(tmp_path, written, layout):
     again = simulate_and_write(tmp_path / "again", layout=layout, progress=False, planes=2, **SMALL)[0].data
     assert dataset_digests(again) == dataset_digests(written[layout])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from nwb_v1former.cli.main import main
@@ -14,6 +15,7 @@ from sources.dandi_server import LATEST, SESSION_0, SESSION_1
 QUICK = ["--max-epochs", "1", "--window", "60", "--warmup-steps", "5", "--quiet", "--no-report"]
 
 
+@pytest.mark.slow  # 24 s: dandiset sources run end to end in test_dandi_archive_forms_e2e and test_dandi_cli
 def test_finetune_a_dandiset_then_predict_one_nwb_per_asset(dandi, tmp_path):
     server = ["--dandi-api-url", dandi.api_url, "--cache-dir", str(tmp_path / "cache")]
     run = tmp_path / "run"
