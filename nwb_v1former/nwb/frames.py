@@ -39,17 +39,29 @@ def centre_crop_16_9(height: int, width: int) -> tuple[slice, slice]:
 
 
 def _block_means(frames: np.ndarray) -> np.ndarray | None:
-    """(k, 36 m, 64 n[, c]) frames -> (k, 36, 64[, c]) float32 means of their m x n blocks, summed in one
-    pass without a float copy of the frames (what the area-average resize is for whole multiples, as the
-    usual 16:9 screens are); None for other sizes."""
+    """(k, 36 m, 64 n[, c]) frames -> (k, 36, 64[, c]) float32 means of their m x n blocks (what the
+    area-average resize is for whole multiples, as every common 16:9 screen is); None for other sizes.
+
+    Rows then columns are added slice by slice into an accumulator wide enough to be exact (integer for
+    integer frames), so no float copy of the full frames is made."""
     k, height, width = frames.shape[:3]
     channels = frames.shape[3:]
     m, n = height // FRAME_SHAPE[0], width // FRAME_SHAPE[1]
     if m == 0 or n == 0 or (height, width) != (m * FRAME_SHAPE[0], n * FRAME_SHAPE[1]):
         return None
-    rows = frames.reshape(k * FRAME_SHAPE[0], m, -1).sum(axis=1, dtype=np.float32)
-    blocks = rows.reshape(k * FRAME_SHAPE[0], FRAME_SHAPE[1], n, *channels).sum(axis=2)
-    return blocks.reshape(k, *FRAME_SHAPE, *channels) / np.float32(m * n)
+    if frames.dtype.kind == "f":
+        wide = np.float32
+    else:
+        wide = np.uint16 if frames.dtype.itemsize == 1 and m * n <= 257 else np.int64  # 257 x 255 < 2^16
+    rows = frames.reshape(k * FRAME_SHAPE[0], m, -1)
+    total = rows[:, 0].astype(wide)
+    for row in range(1, m):
+        total += rows[:, row]
+    columns = total.reshape(k * FRAME_SHAPE[0], FRAME_SHAPE[1], n, *channels)
+    blocks = columns[:, :, 0].copy()
+    for column in range(1, n):
+        blocks += columns[:, :, column]
+    return blocks.reshape(k, *FRAME_SHAPE, *channels).astype(np.float32) / np.float32(m * n)
 
 
 @dataclass
