@@ -158,8 +158,10 @@ def cli(*args: object) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-# The path is the same for every full-frame core; the fCNN's run (11 s) goes with the slow tests.
-@pytest.mark.parametrize("name", [pytest.param("fcnn", marks=pytest.mark.slow), "ln"])
+# The path is the same for every full-frame core and ViV1T's runs in tests/train (feature cache) and
+# tests/cli (in-silico); both baselines' runs (11 s each) go with the slow tests.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["fcnn", "ln"])
 def test_a_baseline_core_fine_tunes_from_its_feature_cache_and_runs_in_silico(
     name: str, session: tuple[Path, SessionStore], trained, tmp_path: Path
 ) -> None:
