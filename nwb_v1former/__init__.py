@@ -14,6 +14,9 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 from nwb_v1former.errors import CheckpointError, ConfigError, OutputExistsError, SessionError, V1FormerError
+from nwb_v1former.pynwb_cache import import_pynwb_where_it_can_cache
+
+import_pynwb_where_it_can_cache()
 
 _LAZY = {
     "SimulationConfig": "nwb_v1former.simulate",
