@@ -22,6 +22,7 @@ from nwb_builders import write_session
 from nwb_v1former.cli.main import main
 from prediction_helpers import MICRO, checkpoint_for, simulated_session
 from pynwb import NWBHDF5IO
+from stores import assert_same_arrays, export_to_zarr
 
 from nwb_v1former.analysis.results import ResultTable
 from nwb_v1former.data.store import SessionStore
@@ -38,27 +39,8 @@ from nwb_v1former.simulate import simulate_and_write
 SMALL = {"neurons": 12, "minutes": 0.5, "clip_seconds": 1.0, "planes": 2, "seed": 5}
 
 
-def export_to_zarr(nwb: Path, store: Path) -> Path:
-    """The HDF5 file exported to a Zarr store by hdmf-zarr, data copied (not linked), default codecs."""
-    with NWBHDF5IO(nwb, "r") as source, NWBZarrIO(str(store), mode="w") as target:
-        target.export(src_io=source, write_args={"link_data": False})
-    return store
-
-
 def cli(*args: object):
     return CliRunner().invoke(main, [str(arg) for arg in args])
-
-
-def _arrays(folder: Path) -> dict[str, np.ndarray]:
-    """Every array of a converted session, `file` or `file:key` for the arrays of an .npz."""
-    arrays = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix == ".npy":
-            arrays[path.name] = np.load(path)
-        elif path.suffix == ".npz":
-            with np.load(path) as archive:
-                arrays.update({f"{path.name}:{key}": archive[key] for key in archive.files})
-    return arrays
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +65,9 @@ def test_a_zarr_export_converts_to_the_same_store_array_by_array(layout, tmp_pat
     hdf5 = convert([nwb], tmp_path / "from-hdf5", progress=False)[0]
     from_zarr = convert([store], tmp_path / "from-zarr", progress=False)[0]
     assert from_zarr.key == hdf5.key and from_zarr.source == store
-    expected, found = _arrays(hdf5.folder), _arrays(from_zarr.folder)
+    found = assert_same_arrays(hdf5.folder, from_zarr.folder)
     assert {"video.npy", "responses.npy", "behavior.npy", "pupil_center.npy", "times.npy"} <= set(found)
     assert any(name.startswith("trials.npz:") for name in found)
-    assert list(found) == list(expected)
-    for name, values in expected.items():
-        assert found[name].dtype == values.dtype and np.array_equal(
-            found[name], values, equal_nan=values.dtype.kind in "fc"
-        ), name
     meta_hdf5, meta_zarr = (json.loads((s.folder / "meta.json").read_text()) for s in (hdf5, from_zarr))
     assert meta_zarr["source"].pop("path") == str(store)
     meta_hdf5["source"].pop("path")

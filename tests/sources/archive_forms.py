@@ -17,8 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 from external_video_layouts import external_session, organize
-from hdmf_zarr.nwb import NWBZarrIO
-from pynwb import NWBHDF5IO
+from stores import export_to_zarr
 
 from nwb_v1former.simulate import simulate_and_write
 from sources.dandi_server import LATEST, SMALL, DandiServer
@@ -66,7 +65,7 @@ def write_forms(root: Path) -> Forms:
         (camera,) = [name.decode() for name in handle["acquisition/EyeCamera/external_file"][()]]
     folder = nwb.rpartition("/")[0]
     source = simulate_and_write(root / "sim", layout="openscope", animals=1, progress=False, **SMALL)[0].data
-    files[ZARR_SESSION] = export_zarr(source, root / "zarr" / Path(ZARR_SESSION).name)
+    files[ZARR_SESSION] = export_to_zarr(source, root / "zarr" / Path(ZARR_SESSION).name)
     escaping = with_external_files(organized, root / "escaping.nwb", ["../../../elsewhere/stimulus.avi"])
     return Forms(
         files=files,
@@ -77,14 +76,6 @@ def write_forms(root: Path) -> Forms:
         zarr_source=source,
         outside={"sub-m1/absolute.nwb": lab, "sub-m1/escaping.nwb": escaping},
     )
-
-
-def export_zarr(nwb: Path, out: Path) -> Path:
-    """The NWB file `nwb` as an .nwb.zarr folder (hdmf-zarr's export: same objects, ids and data)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with NWBHDF5IO(nwb, "r") as source, NWBZarrIO(str(out), "w") as target:
-        target.export(src_io=source, write_args={"link_data": False})
-    return out
 
 
 def with_external_files(nwb: Path, out: Path, written: list[str]) -> Path:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from stores import assert_same_arrays
 
 from nwb_v1former.nwb.convert import SessionInput, convert
 from nwb_v1former.sources import resolve_sources
 from sources.archive_forms import STIMULUS, WITH_VIDEOS, ZARR_ONLY
-from sources.stores import assert_same_arrays
 
 
 def _convert(item, out):

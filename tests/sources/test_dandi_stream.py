@@ -7,6 +7,7 @@ import json
 import h5py
 import numpy as np
 import pytest
+from stores import assert_same_arrays
 
 from nwb_v1former.errors import SourceError
 from nwb_v1former.nwb import remote
@@ -15,7 +16,6 @@ from nwb_v1former.nwb.discover import open_nwb
 from nwb_v1former.nwb.remote import RemoteFile
 from nwb_v1former.sources import resolve_sources
 from sources.dandi_server import OLD, SESSION_0, serve
-from sources.stores import assert_same_arrays
 
 SOURCE = f"dandiset:000123@{OLD}/{SESSION_0}"
 
