@@ -9,7 +9,7 @@ metric here:
   before anything is computed.
 - Results are per neuron, (N,) float64. The population figure the competition reports is the mean over
   neurons, `mean_over_neurons(values)`, which leaves out NaN (unscorable) neurons.
-- Repeat-based metrics (correlation to average, CCnorm) use only the stimuli shown at least twice.
+- Repeat-based metrics (correlation to average, CCnorm, FEVE) use only the stimuli shown at least twice.
   Trials are grouped by `stimulus_ids` (groups in order of first appearance); a group is cut to its
   shortest trial, keeping the frames right after the skip, so that frame t means the same time since
   stimulus onset in every repeat.
@@ -116,6 +116,44 @@ def normalized_correlation(
     covariance = (y * yhat).mean(axis=0)
     result = covariance / (np.sqrt(np.clip(signal_power, 0.0, None) * yhat.var(axis=0)) + EPS)
     result[signal_power <= 0] = np.nan
+    return result
+
+
+MIN_EXPLAINABLE = 0.15
+"""FEVE is left undefined (NaN) for neurons whose explainable variance is below this fraction of their
+total variance (the selection of Cadena et al. 2019): the ratio explodes as its denominator nears 0."""
+
+
+def explainable_variance_explained(
+    predictions: Trials,
+    responses: Trials,
+    stimulus_ids: Sequence[Hashable],
+    *,
+    skip: int = SKIP_FRAMES,
+    min_explainable: float = MIN_EXPLAINABLE,
+) -> np.ndarray:
+    """FEVE (Cadena et al. 2019) over the repeated stimuli: sees amplitude, as correlation cannot; K -> (N,).
+
+    Per neuron, over every single trial of the stimuli shown at least twice (each cut to its shortest):
+        FEVE = 1 - (MSE - noise) / (Var(y) - noise)
+    MSE the mean squared error of the prediction against the single trials, noise the across-repeat
+    variance (ddof 1) averaged over frames, Var(y) the variance of the single trials over all their frames
+    (ddof 0). 1: the noise-free response predicted exactly; 0: no better than a constant at the mean; a
+    prediction of the right shape but the wrong scale or offset loses what correlation keeps. NaN where the
+    explainable variance Var(y) - noise is below `min_explainable` of Var(y). Raises ValueError when no
+    stimulus is repeated.
+    """
+    groups = _repeat_groups(predictions, responses, stimulus_ids, skip)
+    neurons = groups[0][1].shape[-1]
+    single = np.concatenate([response.reshape(-1, neurons) for _, response in groups])
+    predicted = np.concatenate([prediction.reshape(-1, neurons) for prediction, _ in groups])
+    error = ((single - predicted) ** 2).mean(axis=0)
+    noise = np.concatenate([response.var(axis=0, ddof=1) for _, response in groups]).mean(axis=0)
+    total = single.var(axis=0)
+    explainable = total - noise
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = 1.0 - (error - noise) / explainable
+    result[~(explainable >= min_explainable * total) | ~(explainable > 0)] = np.nan
     return result
 
 

@@ -108,5 +108,8 @@ def score_trials(
     per_neuron["normalized_correlation"] = (
         metrics.normalized_correlation(predictions, responses, stimulus_ids) if repeated else None
     )
+    per_neuron["explainable_variance_explained"] = (
+        metrics.explainable_variance_explained(predictions, responses, stimulus_ids) if repeated else None
+    )
     per_neuron["noise_ceiling"] = metrics.noise_ceiling(responses, stimulus_ids) if repeated else None
     return SessionEvaluation(store.key if key is None else key, tier, len(indices), store.roi_ids, per_neuron)

@@ -11,12 +11,13 @@ from nwb_v1former.metrics import (
     SKIP_FRAMES,
     correlation_per_neuron,
     correlation_to_average,
+    explainable_variance_explained,
     mean_over_neurons,
     normalized_correlation,
     single_trial_correlation,
 )
 
-REPEAT_METRICS = [correlation_to_average, normalized_correlation]
+REPEAT_METRICS = [correlation_to_average, normalized_correlation, explainable_variance_explained]
 
 
 def _with_burn_in(trace: list[list[float]], rng: np.random.Generator) -> np.ndarray:
@@ -105,6 +106,23 @@ def test_normalized_correlation_by_hand():
     predictions = [_with_burn_in([[1], [5], [3]], rng), _with_burn_in([[1], [5], [3]], rng)]
     np.testing.assert_allclose(normalized_correlation(predictions, responses, [0, 0]), [3**-0.5], atol=1e-7)
     np.testing.assert_allclose(correlation_to_average(predictions, responses, [0, 0]), [0.5], atol=1e-7)
+
+
+def test_feve_by_hand_sees_the_amplitude_correlation_cannot():
+    rng = np.random.default_rng(4)
+    # Neuron 0, repeats (0, 4) and (2, 6): noise = mean of the per-frame variances (ddof 1) = (2 + 2) / 2 = 2,
+    # Var(y) over (0, 4, 2, 6) = 5 -> explainable 3 (60%). Prediction (2, 4): MSE (4 + 0 + 0 + 4) / 4 = 2
+    # -> FEVE = 1 - (2 - 2) / 3 = 1. The repeat mean a third as large, (1/3, 5/3): MSE = (1/9 + 49/9 + 25/9
+    # + 169/9) / 4 = 61/9 -> FEVE = 1 - (61/9 - 2) / 3 = -16/27, while its correlation stays 1.
+    # Neuron 1, repeats (0, 4) and (4, 0): all noise, no explainable variance -> NaN.
+    responses = [_with_burn_in([[0, 0], [4, 4]], rng), _with_burn_in([[2, 4], [6, 0]], rng)]
+    right = [_with_burn_in([[2, 1], [4, 1]], rng) for _ in range(2)]
+    small = [_with_burn_in([[1 / 3, 1], [5 / 3, 2]], rng) for _ in range(2)]
+    np.testing.assert_allclose(explainable_variance_explained(right, responses, [0, 0]), [1, np.nan])
+    np.testing.assert_allclose(explainable_variance_explained(small, responses, [0, 0]), [-16 / 27, np.nan])
+    np.testing.assert_allclose(correlation_to_average(small, responses, [0, 0])[0], 1.0, atol=1e-7)
+    # Neuron 0 is kept only while its explainable fraction (0.6) reaches min_explainable.
+    assert np.isnan(explainable_variance_explained(right, responses, [0, 0], min_explainable=0.7)[0])
 
 
 def test_normalized_correlation_matches_schoppe_literally_for_one_stimulus():
