@@ -49,7 +49,13 @@ def recipe_options(out_help: str, *, resume: bool) -> Callable[[Callable], Calla
             default=None,
             help="Ticks per training window [default: the shortest training trial, at most 300].",
         ),
-        click.option("--warmup-steps", type=click.IntRange(0), default=400, show_default=True),
+        click.option(
+            "--warmup-steps",
+            type=click.IntRange(0),
+            default=None,
+            help="Steps of linear learning-rate warm-up [default: scaled to the run: at most the paper's "
+            "400, a tenth of the planned steps and half the patience].",
+        ),
         click.option("--seed", type=click.IntRange(0), default=0, show_default=True),
         click.option(
             "--device", default=None, help="cpu, cuda, cuda:N [default: this process's GPU, else cpu]."
@@ -128,6 +134,7 @@ def print_result(result: FitResult, out: str, as_json: bool) -> None:
                     "run": out,
                     **{k: v for k, v in result.__dict__.items() if k != "evaluation"},
                     "evaluation": summary,
+                    "fit_check": result.evaluation.get("fit_check"),
                 },
                 indent=2,
             )
@@ -146,6 +153,8 @@ def print_result(result: FitResult, out: str, as_json: bool) -> None:
             normalized = values["normalized_correlation"]
             line += f" (noise ceiling {_figure(ceiling)}; normalised correlation {_figure(normalized)})"
         click.echo(line)
+    for reason in result.evaluation.get("fit_check", {}).get("reasons", []):
+        click.echo(f"  FLAGGED, {reason}")
     click.echo(f"Per-neuron metrics: {out}/evaluation.json; learning curve: {out}/metrics.jsonl")
 
 

@@ -35,6 +35,7 @@ from nwb_v1former.train.distributed import Worker, distributed
 from nwb_v1former.train.feature_cache import CacheConfig
 from nwb_v1former.train.finetune import add_sessions, check_frames, load_base, model_for_finetune
 from nwb_v1former.train.loop import FitResult, Trainer
+from nwb_v1former.train.recipe import fit_recipe
 from nwb_v1former.train.run_config import RunConfig
 from nwb_v1former.train.sessions import training_sessions
 
@@ -177,6 +178,12 @@ def train(
                 code_version=__version__,
             )
         sessions = training_sessions(stores, config, model.config.window)
+        global_batch_size = config.batch_size * worker.world_size
+        recipe = fit_recipe(config, sessions, global_batch_size)
+        config = recipe.config
+        if worker.is_main:
+            for line in (recipe.describe(len(sessions), global_batch_size), *recipe.warnings):
+                options.reporter.note(line)
         if worker.is_main and not options.resume:
             run_config = RunConfig(
                 command=command,
@@ -187,7 +194,7 @@ def train(
                 stores=tuple(str(store.folder.resolve()) for store in stores),
                 provenance=provenance,
                 processes=worker.world_size,
-                global_batch_size=config.batch_size * worker.world_size,
+                global_batch_size=global_batch_size,
                 feature_cache=options.feature_cache,
             )
             run.write_config(run_config.to_dict())

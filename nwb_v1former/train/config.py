@@ -2,7 +2,8 @@
 
 Defaults follow the published V-2025 recipe (../docs: AdamW with separate core and head learning
 rates and weight decays, adaptive gradient clipping at the 10th percentile of past gradient norms,
-reduce-on-plateau x0.3 after 5 epochs, early stop after 10), scaled to what a CPU can do.
+reduce-on-plateau x0.3 after 5 epochs, early stop after 10), scaled to what a CPU can do; the warm-up
+(the paper's 400 steps) is scaled to the run unless given (nwb_v1former.train.recipe).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class TrainConfig:
     head_weight_decay: float = 0.6893
     finetune_core_factor: float = 0.1
     unfreeze_after: int = 5
-    warmup_steps: int = 400
+    warmup_steps: int | None = None  # None: scaled to the run's planned steps (train.recipe)
     clip_percentile: float = 10.0
     clip_history: int = 1000
     max_epochs: int = 400
@@ -55,7 +56,7 @@ class TrainConfig:
             (min(self.core_weight_decay, self.head_weight_decay) >= 0, "weight decays must be non-negative"),
             (0 <= self.finetune_core_factor <= 1, "finetune_core_factor must be in [0, 1]"),
             (self.unfreeze_after >= 0, "unfreeze_after must be non-negative"),
-            (self.warmup_steps >= 0, "warmup_steps must be non-negative"),
+            (self.warmup_steps is None or self.warmup_steps >= 0, "warmup_steps must be non-negative"),
             (0 < self.clip_percentile <= 100, "clip_percentile must be in (0, 100]"),
             (self.clip_history >= 1, "clip_history must be at least 1"),
             (self.max_epochs >= 1, "max_epochs must be at least 1"),
