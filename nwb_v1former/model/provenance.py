@@ -27,7 +27,7 @@ class BaseCore:
 @dataclass(frozen=True)
 class Provenance:
     """What made a checkpoint, and an optional `name` for it (predict records it; the file name otherwise).
-    Training fills command ... evaluation; importing the authors' weights
+    Training fills command ... fit_check (whether the run learned, and why not); importing the authors' weights
     fills imported_from ... authors_best_corr. `training_data` holds one dict per session (its key and
     its source: path, or dandiset / version / asset)."""
 
@@ -42,6 +42,7 @@ class Provenance:
     epoch: int | None = None
     validation_correlation: float | None = None
     evaluation: dict[str, Any] | None = None
+    fit_check: dict[str, Any] | None = None  # {"learned": bool, "reasons": [str, ...]}, see train.fit_check
     imported_from: str | None = None
     model: str | None = None
     authors_epoch: int | None = None

@@ -13,14 +13,21 @@ from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.run_folder import BEST, EVALUATION, RunFolder
+from nwb_v1former.train.fit_check import FitCheck
 from nwb_v1former.train.sessions import TrainingSession, evaluation_tier
 
 
 def score_best(
-    model: V1Former, sessions: list[TrainingSession], run: RunFolder, best_epoch: int, device: torch.device
+    model: V1Former,
+    sessions: list[TrainingSession],
+    run: RunFolder,
+    best_epoch: int,
+    check: FitCheck,
+    device: torch.device,
 ) -> dict[str, Any]:
     """Score `model` (holding best.ckpt's weights) on each session's held-out tier (test, else
-    validation); write RUN/evaluation.json and the summary into best.ckpt; return what was written.
+    validation); write RUN/evaluation.json and the summary and `check` (did the run learn) into
+    best.ckpt; return what was written.
 
     Always through the whole model in float32, never from the feature cache: the figures a run
     reports are those `predict` and `evaluate` reproduce from best.ckpt.
@@ -35,10 +42,18 @@ def score_best(
         key: {name: value for name, value in values.items() if name != "neurons"}
         for key, values in scores.items()
     }
-    evaluation = {"checkpoint": BEST, "best_epoch": best_epoch, "summary": summary, "sessions": scores}
+    evaluation = {
+        "checkpoint": BEST,
+        "best_epoch": best_epoch,
+        "fit_check": check.to_dict(),
+        "summary": summary,
+        "sessions": scores,
+    }
     run.write_json(EVALUATION, evaluation)
     payload = read_checkpoint(run / BEST)
-    evaluated = dataclasses.replace(Provenance.of_checkpoint(payload), evaluation=summary)
+    evaluated = dataclasses.replace(
+        Provenance.of_checkpoint(payload), evaluation=summary, fit_check=check.to_dict()
+    )
     payload["extra"]["provenance"] = evaluated.to_dict()
     save_checkpoint(model, run / BEST, extra=payload["extra"])
     return evaluation

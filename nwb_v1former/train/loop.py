@@ -45,6 +45,7 @@ from nwb_v1former.train.feature_cache import (
     session_pieces,
 )
 from nwb_v1former.train.final_score import score_best
+from nwb_v1former.train.fit_check import check_fit
 from nwb_v1former.train.loss import poisson_loss
 from nwb_v1former.train.sessions import TrainingSession
 
@@ -377,8 +378,9 @@ class Trainer:
         evaluation = {}
         if self.worker.is_main:
             self._restore_best()
+            check = check_fit(state.best_score, state.best_epoch, state.epoch, stopped_early)
             evaluation = score_best(
-                self.model, self.sessions, self.run, self.state.best_epoch, self.worker.device
+                self.model, self.sessions, self.run, state.best_epoch, check, self.worker.device
             )
         self.worker.barrier()
         return FitResult(state.best_score, state.best_epoch, state.epoch, stopped_early, evaluation)
