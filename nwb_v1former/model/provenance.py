@@ -27,9 +27,9 @@ class BaseCore:
 @dataclass(frozen=True)
 class Provenance:
     """What made a checkpoint, and an optional `name` for it (predict records it; the file name otherwise).
-    Training fills command ... fit_check (whether the run learned, and why not); importing the authors' weights
-    fills imported_from ... authors_best_corr. `training_data` holds one dict per session (its key and
-    its source: path, or dandiset / version / asset)."""
+    Training fills command ... fit_check (whether the run learned and converged, and why not); importing
+    the authors' weights fills imported_from ... authors_best_corr. `training_data` holds one dict per
+    session (its key and its source: path, or dandiset / version / asset)."""
 
     name: str | None = None
     command: str | None = None
@@ -42,7 +42,7 @@ class Provenance:
     epoch: int | None = None
     validation_correlation: float | None = None
     evaluation: dict[str, Any] | None = None
-    fit_check: dict[str, Any] | None = None  # {"learned": bool, "reasons": [str, ...]}, see train.fit_check
+    fit_check: dict[str, Any] | None = None  # train.fit_check.FitCheck.to_dict()
     imported_from: str | None = None
     model: str | None = None
     authors_epoch: int | None = None

@@ -75,7 +75,9 @@ def fit_recipe(config: TrainConfig, sessions: list[TrainingSession], global_batc
     """`config` with its warm-up resolved for these sessions, and the warnings about its schedule."""
     per_epoch = steps_per_epoch(sessions, global_batch_size)
     scaled = config.warmup_steps is None
-    resolved = dataclasses.replace(config, warmup_steps=scaled_warmup(config, per_epoch)) if scaled else config
+    resolved = (
+        dataclasses.replace(config, warmup_steps=scaled_warmup(config, per_epoch)) if scaled else config
+    )
     return Recipe(resolved, per_epoch, scaled, _warnings(resolved, per_epoch))
 
 
@@ -92,8 +94,8 @@ def _warnings(config: TrainConfig, per_epoch: int) -> tuple[str, ...]:
         )
     if config.max_epochs <= config.patience:
         warnings.append(
-            f"warning: --max-epochs {config.max_epochs} is not above the patience ({config.patience}), so the "
-            "run cannot stop early: it ends by its epoch count, maybe while still improving (the run is then "
+            f"warning: --max-epochs {config.max_epochs} is not above the patience ({config.patience}), so "
+            "the run cannot stop early: it ends by its epoch count, maybe while still improving (the run is then "
             "flagged; continue it with --resume --max-epochs N)"
         )
     return tuple(warnings)

@@ -68,10 +68,12 @@ def test_fit_check_flags_what_did_not_learn_and_what_did_not_converge() -> None:
     assert cut.to_dict() == {"learned": True, "converged": False, "reasons": list(cut.reasons)}
 
 
-def test_a_short_finetune_resolves_its_warmup_and_is_flagged_everywhere(one_store: Path, tmp_path: Path) -> None:
+def test_a_short_finetune_resolves_its_warmup_and_is_flagged_everywhere(
+    one_store: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
-    args = ["finetune", str(one_store), "--out", str(out), "--max-epochs", "2", "--window", "60", "--no-report"]
-    result = CliRunner().invoke(main, args)
+    short = ["--max-epochs", "2", "--window", "60", "--no-report"]
+    result = CliRunner().invoke(main, ["finetune", str(one_store), "--out", str(out), *short])
     assert result.exit_code == 0, result.output
     recipe_lines = [line for line in result.output.splitlines() if line.startswith("recipe: readout")]
     assert len(recipe_lines) == 1
