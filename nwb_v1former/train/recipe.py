@@ -95,7 +95,7 @@ def _warnings(config: TrainConfig, per_epoch: int) -> tuple[str, ...]:
     if config.max_epochs <= config.patience:
         warnings.append(
             f"warning: --max-epochs {config.max_epochs} is not above the patience ({config.patience}), so "
-            "the run cannot stop early: it ends by its epoch count, maybe while still improving (the run is then "
-            "flagged; continue it with --resume --max-epochs N)"
+            "the run cannot stop early: it ends by its epoch count, maybe while still improving (the run is "
+            "then flagged; continue it with --resume --max-epochs N)"
         )
     return tuple(warnings)
