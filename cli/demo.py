@@ -89,6 +89,8 @@ def demo_command(
     for label, where in rows:
         click.echo(f"  {label + ':':20}{where}")
     click.echo(score_line(result.scores, result.true_ceiling))
+    for reason in result.fit.evaluation["fit_check"]["reasons"]:
+        click.echo(f"FLAGGED, {reason}")
 
 
 def score_line(scores: dict, true_ceiling: float | None) -> str:

@@ -40,6 +40,9 @@ def test_demo_prints_where_everything_is_and_the_score_next_to_the_true_ceiling(
     for name in ("tuning.json", "receptive_fields.npz", "attention.png"):
         assert (out / "run" / "insilico" / name).is_file(), name
     assert sorted(p.name for p in out.iterdir()) == ["data", "predictions.nwb", "run", "simulated"]
+    # one epoch cannot stop early: the summary says the run did not converge, and what to do
+    (reason,) = [r for r in evaluation["fit_check"]["reasons"] if r.startswith("not converged")]
+    assert f"FLAGGED, {reason}" in printed.splitlines()
 
 
 def test_predictions_file_passes_nwbinspector_and_records_the_runs_evaluation(small):
