@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="my-run", help="Run folder to create (default: %(default)s).")
     parser.add_argument("--base", default="tiny-sim", help="Core: tiny-sim, viv1t-2025 or a .ckpt.")
     parser.add_argument("--max-epochs", type=int, default=5, help="Epochs at most (default: %(default)s).")
-    parser.add_argument("--warmup-steps", type=int, default=10, help="Learning-rate warm-up steps.")
+    parser.add_argument(
+        "--warmup-steps", type=int, default=None, help="Warm-up steps (default: scaled to the run)."
+    )
     parser.add_argument("--overwrite", action="store_true", help="Replace an earlier run in --out.")
     args = parser.parse_args(argv)
 

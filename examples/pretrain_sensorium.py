@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--max-epochs", type=int, default=2, help="Epochs at most (default: %(default)s).")
     parser.add_argument("--window", type=int, default=60, help="Ticks per training window.")
-    parser.add_argument("--warmup-steps", type=int, default=10, help="Learning-rate warm-up steps.")
+    parser.add_argument(
+        "--warmup-steps", type=int, default=None, help="Warm-up steps (default: scaled to the run)."
+    )
     args = parser.parse_args(argv)
 
     nwb_files = []
