@@ -6,6 +6,7 @@ Drawn with the report's figure helpers, so both look alike and neither touches p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from nwb_v1former.analysis.receptive_fields import ReceptiveFieldResult
 from nwb_v1former.analysis.report_figures import CEILING, PREDICTED, RECORDED, new_figure, save_png
 from nwb_v1former.analysis.tuning import TUNED_DEPTH, TuningResult
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STATE_COLORS = (RECORDED, PREDICTED, CEILING, "#7570b3")
 EXAMPLES = 3
@@ -80,32 +84,67 @@ def tuning_figure(result: TuningResult, path: Path) -> Path:
 
 
 def receptive_field_figure(result: ReceptiveFieldResult, path: Path) -> Path:
-    """The clearest sensitivity maps with their centres, and every RF centre and radius on the frame."""
+    """`draw_receptive_fields` into a PNG at `path`."""
+    return save_png(draw_receptive_fields(result), path)
+
+
+def draw_receptive_fields(result: ReceptiveFieldResult) -> Figure:
+    """The clearest sensitivity maps (each scaled to its peak, one colour bar) with centre and half-maximum
+    circle, and every RF centre and radius on the frame; axes in pixels of the 36 x 64 model frame."""
     examples = _ranked(result.contrast, 6)
-    figure = new_figure(13, 4.2)
+    figure = new_figure(13, 4.6)
     grid = figure.add_gridspec(2, 5)
+    image = None
     for rank, column in enumerate(examples):
         axes = figure.add_subplot(grid[rank // 3, rank % 3])
-        axes.imshow(result.maps[column], cmap="magma", origin="upper")
-        axes.plot(result.center[column, 1], result.center[column, 0], "c+", ms=10)
-        axes.set_title(f"ROI {result.roi_ids[column]}", fontsize="small")
-        axes.set_xticks([])
-        axes.set_yticks([])
+        peak = result.maps[column].max()
+        image = axes.imshow(result.maps[column] / peak, cmap="magma", origin="upper", vmin=0, vmax=1)
+        center = result.center[column, ::-1]
+        axes.plot(*center, "c+", ms=10)
+        axes.add_patch(_circle(center, result.radius_px[column], color="c", fill=False, lw=0.8))
+        axes.set_title(
+            f"ROI {result.roi_ids[column]}: contrast {result.contrast[column]:.2f}", fontsize="small"
+        )
+        axes.set_xticks([0, 20, 40, 60])
+        axes.set_yticks([0, 15, 30])
+        axes.tick_params(labelsize="x-small")
+        if rank % 3 == 0:
+            axes.set_ylabel("row (px)", fontsize="small")
+        if rank // 3 == 1:
+            axes.set_xlabel("column (px)", fontsize="small")
+    if image is not None:
+        figure.colorbar(
+            image,
+            ax=figure.axes,
+            location="left",
+            shrink=0.7,
+            label="sensitivity (fraction of the ROI's peak)",
+        )
     overview = figure.add_subplot(grid[:, 3:])
     mapped = np.isfinite(result.radius_px)
-    overview.scatter(result.center[mapped, 1], result.center[mapped, 0], s=10, color=PREDICTED, zorder=3)
+    points = overview.scatter(
+        result.center[mapped, 1],
+        result.center[mapped, 0],
+        s=12,
+        c=result.contrast[mapped],
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+        zorder=3,
+    )
     for (row, column), radius in zip(result.center[mapped], result.radius_px[mapped], strict=True):
         overview.add_patch(_circle((column, row), radius, color=PREDICTED, fill=False, alpha=0.25, lw=0.8))
     overview.set(
         xlim=(-0.5, FRAME_WIDTH - 0.5),
         ylim=(FRAME_HEIGHT - 0.5, -0.5),
         aspect="equal",
-        xlabel="column (pixels)",
+        xlabel=f"column (pixels of the {FRAME_HEIGHT} x {FRAME_WIDTH} frame)",
         ylabel="row (pixels)",
         title=f"RF centres and half-maximum radii ({mapped.sum()} ROIs)",
     )
+    figure.colorbar(points, ax=overview, shrink=0.7, label="RF contrast (share of map near centre)")
     overview.grid(alpha=0.3)
-    return save_png(figure, path)
+    return figure
 
 
 def _circle(center: tuple[float, float], radius: float, **style):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nwb_v1former.analysis.receptive_fields import NEIGHBOURHOOD_RADII
+
 
 def number(value: float | None, style: str = ".3f") -> str:
     """A figure as text; None (not computable, e.g. no tuned ROI) as n/a."""
@@ -18,7 +20,8 @@ def summary_lines(analysis: str, summary: dict[str, Any], config: dict[str, Any]
         return [
             f"{summary['mapped']} of {summary['rois']} ROIs mapped from gradients over {config['clips']} "
             f"noise clips: median half-maximum radius {number(summary['median_radius_px'])} px, median RF "
-            f"contrast {number(summary['median_rf_contrast'])} (1: localised, 0: flat)"
+            f"contrast {number(summary['median_rf_contrast'])} (share of the map within "
+            f"{NEIGHBOURHOOD_RADII:g} radii of its centre: 0.79 for a Gaussian RF, under 0.15 for noise)"
         ]
     lines = [
         f"attention summaries over {summary['frames']} frames of {summary['trials']} {config['tier']} trials "
