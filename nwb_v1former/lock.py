@@ -70,18 +70,22 @@ def _try_lock(path: Path) -> int | None:
 
 
 @contextlib.contextmanager
-def exclusive(target: str | os.PathLike) -> Iterator[None]:
-    """Hold the lock of `target` inside the block; wait for another holder (bounded), then refuse."""
+def exclusive(target: str | os.PathLike, *, wait: bool = True) -> Iterator[None]:
+    """Hold the lock of `target` inside the block; wait for another holder (bounded), then refuse.
+
+    `wait=False` refuses at once: for outputs whose writer runs for hours (a training run's folder).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     path = lock_path(target)
-    deadline = time.monotonic() + _wait_s()
+    deadline = time.monotonic() + (_wait_s() if wait else 0.0)
     told = False
     while (descriptor := _try_lock(path)) is None:
         if time.monotonic() >= deadline:
+            what_to_do = f"or set ${WAIT_ENV} to wait longer" if wait else "or choose another output"
             raise OutputExistsError(
                 f"{target} is being written by process {_holder(path)} (lock {path.name}); "
-                f"wait for it to finish, or set ${WAIT_ENV} to wait longer"
+                f"wait for it to finish, {what_to_do}"
             )
         if not told:
             print(f"waiting for process {_holder(path)}, which is writing {target}", file=sys.stderr)

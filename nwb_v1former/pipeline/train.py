@@ -7,6 +7,7 @@ wait for it. Both commands are one `train` call with a different way to build th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from nwb_v1former.analysis.report import write_report
 from nwb_v1former.atomic import check_apart
 from nwb_v1former.data.store import SessionStore, is_store, open_stores
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.lock import exclusive
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.config import preset
 from nwb_v1former.model.cores import core_family
@@ -143,6 +145,11 @@ def _resumed(run: RunFolder, config: TrainConfig) -> tuple[RunConfig, TrainConfi
     return saved, dataclasses.replace(saved.train, max_epochs=max(saved.train.max_epochs, config.max_epochs))
 
 
+def _one_writer(run: RunFolder, worker: Worker) -> contextlib.AbstractContextManager:
+    """The run folder's lock, held by the process that writes it (torchrun's main process)."""
+    return exclusive(run.path, wait=False) if worker.is_main else contextlib.nullcontext()
+
+
 BuildModel = Callable[[list[SessionStore]], tuple[V1Former, Provenance]]
 """Sessions -> the model to train and what it records of its origin (command, data and code filled in)."""
 
@@ -157,12 +164,14 @@ def train(
 ) -> FitResult:
     """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit.
 
-    A new run's folder may not overlap a local source (starting over would delete it).
+    A new run's folder may not overlap a local source (starting over would delete it). The folder has
+    one writer from start to end: a second command on it (another run, a second --resume) is refused
+    at once, naming the process that holds it.
     """
     run = RunFolder(out)
     if not options.resume:
         check_apart(run.path, local_sources(sources))
-    with distributed(options.device) as worker:
+    with distributed(options.device) as worker, _one_writer(run, worker):
         stores = _stores(worker, sources, run, options)
         if options.resume:
             saved, config = _resumed(run, config)

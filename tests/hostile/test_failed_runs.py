@@ -3,6 +3,8 @@ run folder holding anything a run does not write is never taken over."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from hostile.checks import QUICK, assert_refused, assert_succeeded, cli, partials, snapshot
@@ -28,3 +30,33 @@ def test_overwrite_never_takes_over_a_folder_that_is_not_a_run(source: Path, bas
     result = cli("finetune", source, "--out", folder, "--from", base, "--overwrite", *QUICK)
     assert_refused(result, "figure.png", "choose another --out")
     assert snapshot(folder) == before and sorted(p.name for p in folder.iterdir()) == ["figure.png"]
+
+
+def test_a_run_folder_has_one_writer_from_start_to_end(source: Path, base: Path, tmp_path) -> None:
+    """#29.1: a second command on a run folder another process is writing is refused at once, naming
+    that process, and changes nothing (before, both ran and one loaded the other's best.ckpt)."""
+    run = tmp_path / "run"
+    assert_succeeded(cli("finetune", source, "--out", run, "--from", base, *QUICK))
+    before = snapshot(run)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom nwb_v1former.lock import exclusive\n"
+            "with exclusive(sys.argv[1], wait=False):\n    print('held', flush=True)\n    time.sleep(120)",
+            str(run),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for extra in (("--from", base, "--overwrite"), ("--resume",)):
+            result = cli("finetune", source, "--out", run, *extra, *QUICK)
+            assert_refused(result, f"{run} is being written by process {holder.pid}", "choose another")
+        assert snapshot(run) == before and partials(tmp_path) == []
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_succeeded(cli("finetune", source, "--out", run, "--resume", "--max-epochs", "2", *QUICK[2:]))
+    assert not (tmp_path / ".run.lock").exists(), "the lock goes with its holder"
