@@ -87,7 +87,7 @@ class ComparisonSettings:
             raise ConfigError(f"unknown model {unknown[0]!r} in --models; choose from {', '.join(PRESETS)}")
         if not self.models or len(set(self.models)) != len(self.models):
             raise ConfigError("--models needs at least one model, each named once (e.g. small,fcnn,ln)")
-        if self.budget_minutes is not None and self.budget_minutes <= 0:
+        if self.budget_minutes is not None and not 0 < self.budget_minutes < math.inf:
             raise ConfigError(
                 f"--budget is minutes of training per model, above 0; got {self.budget_minutes}"
             )

@@ -164,13 +164,17 @@ def train(
 ) -> FitResult:
     """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit.
 
-    A new run's folder may not overlap a local source (starting over would delete it). The folder has
-    one writer from start to end: a second command on it (another run, a second --resume) is refused
-    at once, naming the process that holds it.
+    A new run's folder may not overlap a local source (starting over would delete it), nor may the
+    feature cache's folder (it would be written into the source). The run folder has one writer from
+    start to end: a second command on it (another run, a second --resume) is refused at once, naming
+    the process that holds it.
     """
     run = RunFolder(out)
+    here = local_sources(sources)
     if not options.resume:
-        check_apart(run.path, local_sources(sources))
+        check_apart(run.path, here)
+    if options.feature_cache and options.feature_cache.directory:
+        check_apart(options.feature_cache.directory, here)
     with distributed(options.device) as worker, _one_writer(run, worker):
         stores = _stores(worker, sources, run, options)
         if options.resume:

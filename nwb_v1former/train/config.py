@@ -17,6 +17,8 @@ from nwb_v1former.errors import ConfigError
 
 STRATEGIES = ("scratch", "readout", "full", "gradual")
 PRECISIONS = ("float32", "bf16")
+SEED_LIMIT = 2**63
+"""Seeds go to torch.manual_seed, which takes 64-bit integers."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class TrainConfig:
             (self.patience >= 1 and self.plateau_patience >= 1, "patience values must be at least 1"),
             (0 < self.plateau_factor <= 1, "plateau_factor must be in (0, 1]"),
             (0 < self.train_fraction <= 1, "train_fraction must be in (0, 1]"),
-            (self.seed >= 0, "seed must be a non-negative integer"),
+            (0 <= self.seed < SEED_LIMIT, "seed must be a non-negative integer below 2**63"),
         )
         for ok, message in checks:
             if not ok:

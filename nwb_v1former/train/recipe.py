@@ -13,6 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from nwb_v1former.errors import ConfigError
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.sessions import TrainingSession
 
@@ -74,6 +75,12 @@ def scaled_warmup(config: TrainConfig, per_epoch: int) -> int:
 def fit_recipe(config: TrainConfig, sessions: list[TrainingSession], global_batch_size: int) -> Recipe:
     """`config` with its warm-up resolved for these sessions, and the warnings about its schedule."""
     per_epoch = steps_per_epoch(sessions, global_batch_size)
+    if per_epoch == 0:
+        largest = max(len(session.windows) for session in sessions)
+        raise ConfigError(
+            f"a step takes {global_batch_size} windows of each session (--batch-size x processes) but the "
+            f"largest session has {largest} training windows, so an epoch has no step; lower --batch-size"
+        )
     scaled = config.warmup_steps is None
     resolved = (
         dataclasses.replace(config, warmup_steps=scaled_warmup(config, per_epoch)) if scaled else config
