@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 from nwb_checks import dataset_digests, serious_findings
@@ -165,6 +166,8 @@ def test_sensorium_hidden_test_tier_is_zeros(tmp_path):
 def test_same_seed_same_bytes_of_data(tmp_path, written, layout):
     again = simulate_and_write(tmp_path / "again", layout=layout, progress=False, planes=2, **SMALL)[0].data
     assert dataset_digests(again) == dataset_digests(written[layout])
+    with h5py.File(again, "r") as one, h5py.File(written[layout], "r") as two:  # as the README says
+        assert one.attrs["object_id"] != two.attrs["object_id"], "object ids are unique at each write"
     other = simulate_and_write(
         tmp_path / "other", layout=layout, progress=False, planes=2, **{**SMALL, "seed": 6}
     )
