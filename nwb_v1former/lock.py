@@ -64,8 +64,13 @@ def _try_lock(path: Path) -> int | None:
     if not same:  # the previous holder removed the file after we opened it: lock the new one
         os.close(descriptor)
         return _try_lock(path)
-    os.ftruncate(descriptor, 0)
-    os.write(descriptor, str(os.getpid()).encode())
+    try:
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, str(os.getpid()).encode())
+    except OSError as error:  # a full disk: one line naming the lock file, not a traceback
+        path.unlink(missing_ok=True)  # still held, as when released
+        os.close(descriptor)
+        raise OSError(error.errno, error.strerror, str(path)) from None
     return descriptor
 
 

@@ -22,6 +22,7 @@ This module knows nothing about NWB: it writes and reads arrays. No pynwb or h5p
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,22 @@ class Trials:
             return cls(**{name: archive[name] for name in archive.files})
 
 
+def _reserve(path: Path) -> None:
+    """Allocate every block of `path` (an OSError naming it when the disk cannot hold it)."""
+    with open(path, "r+b") as handle:
+        try:
+            os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(path)) from None
+
+
 class StoreWriter:
-    """Creates one session folder and lets a reader fill it block by block (memory-mapped .npy files)."""
+    """Creates one session folder and lets a reader fill it block by block (memory-mapped .npy files).
+
+    Each file's blocks are reserved on disk when it is made: a memory map into a sparse file that the
+    disk cannot hold kills the process with SIGBUS at some later write, with no message; a reserved one
+    fails here, with the file's name and the disk's error.
+    """
 
     def __init__(self, folder: Path, n_ticks: int, n_neurons: int) -> None:
         self.folder = folder
@@ -81,7 +96,9 @@ class StoreWriter:
         self.arrays: dict[str, np.memmap] = {}
         for name, (dtype, trailing) in ARRAYS.items():
             shape = (n_ticks, n_neurons) if trailing is None else (n_ticks, *trailing)
-            self.arrays[name] = np.lib.format.open_memmap(folder / f"{name}.npy", "w+", dtype, shape)
+            path = folder / f"{name}.npy"
+            self.arrays[name] = np.lib.format.open_memmap(path, "w+", dtype, shape)
+            _reserve(path)
 
     def __getitem__(self, name: str) -> np.memmap:
         return self.arrays[name]
