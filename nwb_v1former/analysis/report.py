@@ -6,7 +6,7 @@ report/
                              session, every figure with a caption that states its numbers
   learning-curves.png        training loss and validation correlation per epoch, best epoch marked
   correlation-<key>.png      per-neuron single-trial correlation, against the noise ceiling when known
-  traces-<key>.png           recorded vs predicted responses to a held-out repeated clip (best, median, worst)
+  traces-<key>.png           recorded vs predicted: best/median/worst neuron, its most active held-out clips
   readout-<key>.png          readout positions over the frame; against the true RF centres when simulated
   insilico-<analysis>.png    figures of the in-silico experiments found in RUN/insilico/ (tuning,
                              receptive fields, attention), captioned from their JSON results
@@ -40,19 +40,21 @@ from nwb_v1former.analysis.report_data import (
     GroundTruth,
     RunRecord,
     ground_truth,
+    held_out_clips,
     load_run,
     per_neuron,
     pick_neurons,
     readout_pixels,
-    repeat_traces,
+    response_unit,
     retinotopy_correlation,
+    trace_rows,
 )
 from nwb_v1former.atomic import atomic_output, folder_kind, visible_entries
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import OutputExistsError
 from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.metrics import SKIP_FRAMES, mean_over_neurons
+from nwb_v1former.metrics import MIN_EXPLAINABLE, SKIP_FRAMES, mean_over_neurons
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.run_folder import BEST, INSILICO, REPORT
@@ -69,6 +71,7 @@ SUMMARY_COLUMNS = (
     ("single_trial_correlation", "single-trial correlation"),
     ("correlation_to_average", "correlation to average"),
     ("normalized_correlation", "normalised correlation"),
+    ("explainable_variance_explained", "FEVE"),
     ("noise_ceiling", "noise ceiling (repeats)"),
 )
 
@@ -198,27 +201,39 @@ def _session(
         if store is None:
             section.notes.append(f"The session's store is gone ({key}); no traces without its responses.")
         else:
-            section.panels += _traces_panel(model, key, store, session["tier"], correlation, folder)
+            section.panels += _traces_panel(model, key, store, session, correlation, folder)
     section.panels.append(_readout_panel(model, key, store, truth, folder))
     return section
 
 
 def _traces_panel(
-    model: V1Former, key: str, store: SessionStore, tier: str, correlation: np.ndarray, folder: Path
+    model: V1Former,
+    key: str,
+    store: SessionStore,
+    session: dict[str, Any],
+    correlation: np.ndarray,
+    folder: Path,
 ) -> list[Panel]:
-    """The best, median and worst neuron on the tier's most repeated clip (none without such a clip)."""
-    traces = repeat_traces(model, store, tier, key)
-    if traces is None:
+    """The best, median and worst neuron, each on its two most active held-out clips."""
+    chosen = pick_neurons(correlation)
+    clips = held_out_clips(model, store, session["tier"], np.array(list(chosen.values())), key)
+    if not clips:
         return []
     name = f"traces-{key}.png"
-    skip = SKIP_FRAMES / TICK_RATE_HZ
-    figures.traces_figure(traces, pick_neurons(correlation), store.roi_ids, correlation, skip, folder / name)
+    feve = per_neuron(session, "explainable_variance_explained")
+    rows = trace_rows(clips, chosen, store.roi_ids, correlation, feve)
+    figures.traces_figure(clips, rows, response_unit(store), SKIP_FRAMES / TICK_RATE_HZ, folder / name)
     caption = (
-        f"Responses to the {tier} clip shown most often ({traces.repeats} repeats, never trained on): the "
-        f"best, median and worst of {np.isfinite(correlation).sum()} neurons by single-trial correlation. "
-        f"The first {SKIP_FRAMES} ticks of every clip are not scored (grey band)."
+        f"The best, median and worst of {np.isfinite(correlation).sum()} neurons by single-trial correlation "
+        f"over all {session['trials']} held-out {session['tier']} trials (never trained on), each on the two "
+        f"of the {len(clips)} held-out clips where it was most active (highest mean recorded response). Per "
+        "clip: single-trial correlation r, blind to scale, and FEVE, the fraction of explainable variance "
+        "explained (1: the noise-free response exactly; 0: no better than a constant; below 0: worse, e.g. "
+        "a prediction of the right shape at the wrong amplitude; n/a for a clip shown once or whose repeats "
+        f"carry under {MIN_EXPLAINABLE:.0%} explainable variance). The first {SKIP_FRAMES} ticks of every "
+        "clip are not scored (grey band)."
     )
-    return [Panel(name, "Recorded vs predicted, held-out repeats", caption)]
+    return [Panel(name, "Recorded vs predicted, held-out clips", caption)]
 
 
 def _correlation_panel(
@@ -365,7 +380,9 @@ def _page(
     if sessions:
         parts.append("<h2>Held-out scores (best.ckpt)</h2>" + _scores_table(sessions))
         parts.append(
-            "<p>Means over neurons. Correlation to average and the noise ceiling need repeated stimuli; "
+            "<p>Means over neurons. Correlation to average, FEVE (fraction of explainable variance "
+            "explained, which unlike correlation counts a wrong amplitude or offset; over neurons with at "
+            f"least {MIN_EXPLAINABLE:.0%} explainable variance) and the noise ceiling need repeated stimuli; "
             "the true noise ceiling is known only for simulated sessions.</p>"
         )
     else:

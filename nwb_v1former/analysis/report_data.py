@@ -7,7 +7,6 @@ simulated sessions, the ground-truth file the simulator wrote beside the NWB fil
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,14 +113,15 @@ def retinotopy_correlation(readout: np.ndarray, truth: np.ndarray) -> tuple[floa
 
 
 @dataclass(frozen=True)
-class RepeatTraces:
-    """Recorded and predicted responses to the most repeated stimulus of a tier, in the store's units.
+class ClipTraces:
+    """Recorded and predicted responses of some neurons to every showing of one held-out clip.
 
-    recorded, predicted (R, T, N) float32 -- R repeats of T ticks; `seconds` (T,) from the trial's start.
+    recorded, predicted (R, T, M) float32 in the store's units -- R showings of T ticks (cut to the
+    shortest), M neurons (the store's `columns`); `seconds` (T,) from the clip's start.
     """
 
-    tier: str
     stimulus_id: str
+    columns: np.ndarray
     seconds: np.ndarray
     recorded: np.ndarray
     predicted: np.ndarray
@@ -130,22 +130,93 @@ class RepeatTraces:
     def repeats(self) -> int:
         return self.recorded.shape[0]
 
+    def activity(self, skip: int = metrics.SKIP_FRAMES) -> np.ndarray:
+        """Mean recorded response over the showings' scored ticks (after `skip`), per neuron; (M,)."""
+        return self.recorded[:, skip:].mean(axis=(0, 1))
 
-def repeat_traces(
-    model: V1Former, store: SessionStore, tier: str, key: str | None = None
-) -> RepeatTraces | None:
-    """Predict every showing of the tier's most repeated stimulus; None without a scorable trial."""
+    def scores(self, neuron: int, skip: int = metrics.SKIP_FRAMES) -> tuple[float, float]:
+        """Single-trial correlation and FEVE of neuron `neuron` (index into `columns`) on this clip alone;
+        FEVE is NaN for a clip shown once or without explainable variance."""
+        recorded, predicted = self.recorded[..., [neuron]], self.predicted[..., [neuron]]
+        correlation = metrics.single_trial_correlation(list(predicted), list(recorded), skip=skip)[0]
+        if self.repeats < 2:
+            return float(correlation), float("nan")
+        feve = metrics.explainable_variance_explained(
+            list(predicted), list(recorded), [self.stimulus_id] * self.repeats, skip=skip
+        )[0]
+        return float(correlation), float(feve)
+
+
+def held_out_clips(
+    model: V1Former, store: SessionStore, tier: str, columns: np.ndarray, key: str | None = None
+) -> list[ClipTraces]:
+    """Every clip of the tier's scorable trials, each with all its showings predicted, for `columns` (M,)
+    of the store's neurons; in order of first showing (empty without a scorable trial)."""
     indices = tier_trials(store, tier)
-    if not len(indices):
-        return None
-    stimulus, _ = Counter(store.trials.stimulus_id[indices].tolist()).most_common(1)[0]
-    chosen = indices[store.trials.stimulus_id[indices] == stimulus]
-    predicted = predict_trials(model, store, chosen, key)
-    length = min(len(p) for p in predicted)
-    first = store.trials.first_tick[chosen]
-    recorded = np.stack([np.asarray(store.responses[f : f + length]) for f in first])
-    seconds = np.arange(length) / TICK_RATE_HZ
-    return RepeatTraces(tier, stimulus, seconds, recorded, np.stack([p[:length] for p in predicted]))
+    predicted = predict_trials(model, store, indices, key)
+    trials = store.trials
+    clips = []
+    for stimulus in dict.fromkeys(trials.stimulus_id[indices].tolist()):
+        showings = [i for i, index in enumerate(indices) if trials.stimulus_id[index] == stimulus]
+        length = min(len(predicted[i]) for i in showings)
+        first = trials.first_tick[indices[showings]]
+        recorded = np.stack([np.asarray(store.responses[f : f + length])[:, columns] for f in first])
+        prediction = np.stack([predicted[i][:length, columns] for i in showings])
+        seconds = np.arange(length) / TICK_RATE_HZ
+        clips.append(ClipTraces(str(stimulus), np.asarray(columns), seconds, recorded, prediction))
+    return clips
+
+
+def most_active_clips(clips: list[ClipTraces], neuron: int, count: int = 2) -> list[int]:
+    """Indices into `clips` of the `count` clips with the highest mean recorded response of neuron
+    `neuron` (index into their `columns`), most active first."""
+    activity = np.array([clip.activity()[neuron] for clip in clips])
+    return np.argsort(-activity, kind="stable")[:count].tolist()
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One neuron of the traces figure: its label, ROI id, column in the clips' `columns`, its scores over
+    every held-out trial, and the clips to draw (indices into the clips list)."""
+
+    label: str
+    roi_id: int
+    neuron: int
+    correlation: float
+    feve: float
+    clips: list[int]
+
+
+def trace_rows(
+    clips: list[ClipTraces],
+    chosen: dict[str, int],
+    roi_ids: np.ndarray,
+    correlation: np.ndarray,
+    feve: np.ndarray | None,
+    count: int = 2,
+) -> list[TraceRow]:
+    """A row per neuron of `chosen` (label -> store column, in the order of the clips' `columns`), each
+    with its `count` most active clips; `correlation`, `feve` (N,) over every held-out trial."""
+    return [
+        TraceRow(
+            label,
+            int(roi_ids[column]),
+            neuron,
+            float(correlation[column]),
+            float("nan") if feve is None else float(feve[column]),
+            most_active_clips(clips, neuron, count),
+        )
+        for neuron, (label, column) in enumerate(chosen.items())
+    ]
+
+
+def response_unit(store: SessionStore) -> str:
+    """The responses' unit for axis labels: dF/F for a DfOverF series, else the series' name, as stored."""
+    paths = [str(path) for path in store.meta.get("responses", [])]
+    if paths and all("DfOverF" in path for path in paths):
+        return "\N{GREEK CAPITAL LETTER DELTA}F/F"
+    names = ", ".join(dict.fromkeys(path.rsplit("/", 1)[-1] for path in paths)) or "response"
+    return f"{names} (units as stored)"
 
 
 def pick_neurons(correlation: np.ndarray) -> dict[str, int]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nwb_v1former.analysis.report_data import RepeatTraces
+from nwb_v1former.analysis.report_data import ClipTraces, TraceRow
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
 
 if TYPE_CHECKING:
@@ -106,35 +106,57 @@ def correlation_figure(
 
 
 def traces_figure(
-    traces: RepeatTraces,
-    neurons: dict[str, int],
-    roi_ids: np.ndarray,
-    correlation: np.ndarray,
-    skip_seconds: float,
-    path: Path,
+    clips: list[ClipTraces], rows: list[TraceRow], unit: str, skip_seconds: float, path: Path
 ) -> Path:
-    """Recorded repeats (grey), their mean (black) and the mean prediction (orange), one row per neuron."""
-    figure = new_figure(10, 2.2 * len(neurons) + 0.4)
-    rows = np.atleast_1d(figure.subplots(len(neurons), 1, sharex=True))
-    for axes, (label, column) in zip(rows, neurons.items(), strict=True):
-        for repeat in traces.recorded[:, :, column]:
-            axes.plot(traces.seconds, repeat, color="#bbbbbb", lw=0.6)
-        axes.plot(traces.seconds, traces.recorded[:, :, column].mean(0), color=RECORDED, lw=1.5)
-        axes.plot(traces.seconds, traces.predicted[:, :, column].mean(0), color=PREDICTED, lw=1.5)
-        axes.axvspan(0, skip_seconds, color="#eeeeee", zorder=0)
-        axes.set_title(
-            f"{label} neuron: ROI {roi_ids[column]}, single-trial correlation {correlation[column]:.2f}",
+    """`draw_traces` into a PNG at `path`."""
+    return save_png(draw_traces(clips, rows, unit, skip_seconds), path)
+
+
+def draw_traces(clips: list[ClipTraces], rows: list[TraceRow], unit: str, skip_seconds: float) -> Figure:
+    """Per neuron (a row) its chosen clips (columns): recorded showings (grey), their mean (black) and the
+    mean prediction (orange), each clip's single-trial correlation and FEVE in its title."""
+    from matplotlib.lines import Line2D
+
+    columns = max(len(row.clips) for row in rows)
+    figure = new_figure(5.2 * columns, 2.5 * len(rows) + 0.5)
+    for subfigure, row in zip(np.atleast_1d(figure.subfigures(len(rows), 1)), rows, strict=True):
+        subfigure.suptitle(
+            f"{row.label} neuron, ROI {row.roi_id}: r {row.correlation:.2f}, FEVE {_score(row.feve)} "
+            "over all held-out trials",
+            fontweight="bold",
             fontsize="medium",
-            loc="left",
+            x=0.01,
+            ha="left",
         )
-        axes.set_ylabel("response")
-        axes.grid(alpha=0.3)
-    rows[0].plot([], [], color="#bbbbbb", label=f"recorded, each of {traces.repeats} repeats")
-    rows[0].plot([], [], color=RECORDED, label="recorded, mean")
-    rows[0].plot([], [], color=PREDICTED, label="predicted, mean")
-    rows[0].legend(fontsize="small", ncols=3, loc="upper right")
-    rows[-1].set_xlabel(f"seconds from the start of the {traces.tier} clip (grey: not scored)")
-    return save_png(figure, path)
+        panels = np.atleast_1d(subfigure.subplots(1, columns, squeeze=False)[0])
+        for axes in panels[len(row.clips) :]:
+            axes.set_axis_off()
+        for axes, index in zip(panels, row.clips, strict=False):
+            clip = clips[index]
+            for showing in clip.recorded[:, :, row.neuron]:
+                axes.plot(clip.seconds, showing, color="#bbbbbb", lw=0.6)
+            axes.plot(clip.seconds, clip.recorded[:, :, row.neuron].mean(0), color=RECORDED, lw=1.5)
+            axes.plot(clip.seconds, clip.predicted[:, :, row.neuron].mean(0), color=PREDICTED, lw=1.5)
+            axes.axvspan(0, skip_seconds, color="#eeeeee", zorder=0)
+            correlation, feve = clip.scores(row.neuron)
+            axes.set_title(
+                f"clip {index + 1} of {len(clips)} ({clip.repeats} showings): r {correlation:.2f}, "
+                f"FEVE {_score(feve)}",
+                fontsize="small",
+            )
+            axes.set(ylabel=unit, xlabel="seconds from the clip's start (grey: not scored)")
+            axes.grid(alpha=0.3)
+    handles = [
+        Line2D([], [], color="#bbbbbb", label="recorded, each showing"),
+        Line2D([], [], color=RECORDED, label="recorded, mean"),
+        Line2D([], [], color=PREDICTED, label="predicted, mean"),
+    ]
+    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize="small")
+    return figure
+
+
+def _score(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.2f}"
 
 
 def readout_figure(
