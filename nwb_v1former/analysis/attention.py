@@ -15,6 +15,9 @@ of every trial): the temporal attention spreads wider as a trial goes on, and th
 for an effect of behaviour. The shuffle control: the correlations of every circular shift of the
 behaviour by at least `min_shift` frames against the summaries, which keeps both series'
 autocorrelation and breaks their alignment; p = (1 + #{|r_null| >= |r|}) / (1 + #shifts), two-sided.
+The 20 pairs are 20 tests: their p-values are adjusted by Benjamini-Hochberg (false discovery rate over
+the pairs), and only an adjusted p below 0.05 is called significant. With S shifts no p is below
+1 / (1 + S), so few shifts can make every adjusted p too large to pass.
 """
 
 from __future__ import annotations
@@ -149,19 +152,33 @@ def shift_correlations(a: np.ndarray, b: np.ndarray, min_shift: int) -> tuple[fl
     return float(circular[0]), circular[min_shift : n - min_shift + 1]
 
 
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values of the finite entries of `p` (any shape, NaN untested and kept):
+    the smallest p_(j) m / j over ranks j >= the entry's rank, at most 1."""
+    flat = np.asarray(p, np.float64).ravel()
+    tested = np.flatnonzero(np.isfinite(flat))
+    order = tested[np.argsort(flat[tested], kind="stable")]
+    scaled = flat[order] * len(order) / np.arange(1, len(order) + 1)
+    adjusted = np.full_like(flat, np.nan)
+    adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return adjusted.reshape(np.shape(p))
+
+
 @dataclass(frozen=True, eq=False)  # array fields: compare by identity
 class AttentionResult:
     """Per-frame summaries and behaviour, and their correlations with the shuffle control.
 
     frames: name -> (n,) for every SUMMARIES and BEHAVIORS key (summaries as measured, before the time
     course is subtracted) plus `trial` (index into the store's trials), `tick` and `position` (frame of
-    its trial); r, p_value, null_mean, null_std, null_abs_95 (A, B) for A summaries x B behaviours
-    (null_abs_95: 95th percentile of |r| over the shifts); `shifts`: how many circular shifts.
+    its trial); r, p_value, p_adjusted, null_mean, null_std, null_abs_95 (A, B) for A summaries x B
+    behaviours (p_adjusted: Benjamini-Hochberg over the A x B pairs; null_abs_95: 95th percentile of |r|
+    over the shifts); `shifts`: how many circular shifts.
     """
 
     frames: dict[str, np.ndarray]
     r: np.ndarray
     p_value: np.ndarray
+    p_adjusted: np.ndarray
     null_mean: np.ndarray
     null_std: np.ndarray
     null_abs_95: np.ndarray
@@ -186,6 +203,10 @@ class AttentionResult:
             "behavior": ("Behaviour variable, from the session's data.", np.array([b for _, b in pairs])),
             "r": ("Pearson correlation over the frames.", flat(self.r)),
             "p_value": ("Two-sided p of |r| among circular shifts of the behaviour.", flat(self.p_value)),
+            "p_value_bh": (
+                "p_value adjusted by Benjamini-Hochberg over every (summary, behaviour) pair of the table.",
+                flat(self.p_adjusted),
+            ),
             "null_mean": ("Mean r over the circular shifts.", flat(self.null_mean)),
             "null_std": ("Standard deviation of r over the circular shifts.", flat(self.null_std)),
             "null_abs_95": ("95th percentile of |r| over the circular shifts.", flat(self.null_abs_95)),
@@ -210,6 +231,7 @@ class AttentionResult:
                     behavior: {
                         "r": plain(self.r[i, j]),
                         "p_value": plain(self.p_value[i, j]),
+                        "p_value_bh": plain(self.p_adjusted[i, j]),
                         "null_abs_95": plain(self.null_abs_95[i, j]),
                     }
                     for j, behavior in enumerate(BEHAVIORS)
@@ -301,6 +323,7 @@ def attention_behavior(
         frames=frames,
         r=r,
         p_value=p,
+        p_adjusted=benjamini_hochberg(p),
         null_mean=null_mean,
         null_std=null_std,
         null_abs_95=null_95,

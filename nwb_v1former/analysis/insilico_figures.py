@@ -14,7 +14,7 @@ from nwb_v1former.analysis.attention import BEHAVIORS, SUMMARIES, AttentionResul
 from nwb_v1former.analysis.receptive_fields import ReceptiveFieldResult
 from nwb_v1former.analysis.report_figures import CEILING, PREDICTED, RECORDED, new_figure, save_png
 from nwb_v1former.analysis.tuning import TUNED_DEPTH, TuningResult
-from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
+from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH, TICK_RATE_HZ
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -105,6 +105,7 @@ def draw_receptive_fields(result: ReceptiveFieldResult) -> Figure:
         axes.set_title(
             f"ROI {result.roi_ids[column]}: contrast {result.contrast[column]:.2f}", fontsize="small"
         )
+        axes.set(xlim=(-0.5, FRAME_WIDTH - 0.5), ylim=(FRAME_HEIGHT - 0.5, -0.5))
         axes.set_xticks([0, 20, 40, 60])
         axes.set_yticks([0, 15, 30])
         axes.tick_params(labelsize="x-small")
@@ -171,35 +172,51 @@ def _claims(result: AttentionResult) -> list[tuple[str, str]]:
 
 
 def attention_figure(result: AttentionResult, path: Path) -> Path:
-    """Correlations of attention summaries with behaviour against their shuffle band, and the strongest
-    spatial-pupil and temporal-running pairs over time (summaries without their mean time course over
-    trials, as correlated)."""
-    figure = new_figure(13, 4.4)
+    """`draw_attention` into a PNG at `path`."""
+    return save_png(draw_attention(result), path)
+
+
+def draw_attention(result: AttentionResult) -> Figure:
+    """Correlations of attention summaries with behaviour (significant after Benjamini-Hochberg starred)
+    against their shuffle band, and the strongest spatial-pupil and temporal-running pairs over time
+    (summaries without their mean time course over trials, as correlated), a line per trial."""
+    figure = new_figure(13, 4.8)
     grid = figure.add_gridspec(2, 2, width_ratios=(1, 1.5))
     matrix_axes = figure.add_subplot(grid[:, 0])
     image = matrix_axes.imshow(result.r, cmap="RdBu_r", vmin=-1, vmax=1)
     for i in range(len(SUMMARIES)):
         for j in range(len(BEHAVIORS)):
             if np.isfinite(result.r[i, j]):
-                marker = "*" if result.p_value[i, j] < 0.05 else ""
+                marker = "*" if result.p_adjusted[i, j] < 0.05 else ""
                 text = f"{result.r[i, j]:.2f}{marker}\n±{result.null_abs_95[i, j]:.2f}"
                 matrix_axes.text(j, i, text, ha="center", va="center", fontsize="x-small")
     matrix_axes.set_xticks(range(len(BEHAVIORS)), list(BEHAVIORS), rotation=30, ha="right", fontsize="small")
     matrix_axes.set_yticks(range(len(SUMMARIES)), list(SUMMARIES), fontsize="small")
-    matrix_axes.set_title("r (* p < 0.05; ± shuffle 95% |r|)", fontsize="medium")
-    figure.colorbar(image, ax=matrix_axes, shrink=0.8)
-    frames = np.arange(len(result.frames["tick"]))
+    tests = int(np.isfinite(result.p_value).sum())
+    matrix_axes.set_title(
+        f"r (* BH-adjusted p < 0.05 over {tests} tests;\n± 95% of |r| over {result.shifts} shifts)",
+        fontsize="medium",
+    )
+    figure.colorbar(image, ax=matrix_axes, shrink=0.8, label="Pearson r, attention summary vs behaviour")
+    boundaries = np.flatnonzero(np.diff(result.frames["trial"])) + 1  # first frame of each later trial
+    seconds = np.arange(len(result.frames["tick"])) / TICK_RATE_HZ
     for row, (summary, behavior) in enumerate(_claims(result)):
         axes = figure.add_subplot(grid[row, 1])
         detrended = relative_to_time_course(result.frames[summary], result.frames["position"])
         for values, color, label in (
-            (detrended, PREDICTED, summary),
+            (detrended, PREDICTED, f"{summary} (minus its mean time course)"),
             (result.frames[behavior], RECORDED, behavior),
         ):
-            axes.plot(
-                frames, (values - values.mean()) / (values.std() or 1.0), color=color, lw=0.8, label=label
-            )
-        axes.set(xlabel=f"frame (concatenated {result.config.tier} trials)", ylabel="z-scored")
+            z = (values - values.mean()) / (values.std() or 1.0)
+            gaps = np.insert(z, boundaries, np.nan)  # a NaN between trials breaks the line there
+            axes.plot(np.insert(seconds, boundaries, np.nan), gaps, color=color, lw=0.8, label=label)
+        for boundary in seconds[boundaries]:
+            axes.axvline(boundary, color="#999999", lw=0.6, ls=":")
+        axes.set(
+            xlabel=f"seconds of analysed frames, {result.n_trials} {result.config.tier} trials end to end "
+            "(dotted: trial boundaries)",
+            ylabel="z-score (SD)",
+        )
         axes.legend(fontsize="x-small", ncols=2, loc="upper right")
         axes.grid(alpha=0.3)
-    return save_png(figure, path)
+    return figure

@@ -25,11 +25,14 @@ def summary_lines(analysis: str, summary: dict[str, Any], config: dict[str, Any]
         ]
     lines = [
         f"attention summaries over {summary['frames']} frames of {summary['trials']} {config['tier']} trials "
-        f"against behaviour, each against {summary['shifts']} circular shifts"
+        f"against behaviour, each against {summary['shifts']} circular shifts (p: two-sided, from the "
+        "shifts; BH: adjusted by Benjamini-Hochberg over every pair; no p below "
+        f"{number(1 / (1 + summary['shifts']), '.2g')} with this many shifts)"
     ]
     for name, behaviors in summary["correlations"].items():
         cells = [
-            f"{behavior} r={number(values['r'], '.2f')} (p={number(values['p_value'], '.2g')})"
+            f"{behavior} r={number(values['r'], '.2f')} (p={number(values['p_value'], '.2g')}, "
+            f"BH {number(values.get('p_value_bh'), '.2g')})"  # results written before BH lack it: n/a
             for behavior, values in behaviors.items()
         ]
         lines.append(f"{name}: {', '.join(cells)}")

@@ -13,10 +13,12 @@ from nwb_v1former.analysis.attention import (
     AttentionConfig,
     attention_behavior,
     attention_per_frame,
+    benjamini_hochberg,
     patch_centers,
     relative_to_time_course,
     shift_correlations,
 )
+from nwb_v1former.analysis.insilico_figures import draw_attention
 from nwb_v1former.analysis.results import provenance
 from nwb_v1former.errors import SessionError
 from nwb_v1former.model.attention import capture_attention
@@ -101,5 +103,24 @@ def test_attention_against_behaviour_on_a_fitted_animal(fitted_animal):
     assert len(table) == len(SUMMARIES) * len(BEHAVIORS)
     assert table.column("r").tolist() == result.r.ravel().tolist()
     assert result.summary()["correlations"]["spatial_center_x"]["pupil_x"]["r"] == result.r[0, 0]
+    np.testing.assert_array_equal(result.p_adjusted, benjamini_hochberg(result.p_value))
+    assert table.column("p_value_bh").tolist() == result.p_adjusted.ravel().tolist()
+    figure = draw_attention(result)
+    bars = [axes.get_ylabel() for axes in figure.get_axes() if axes.get_label() == "<colorbar>"]
+    assert bars == ["Pearson r, attention summary vs behaviour"]
+    n_trials = len(set(result.frames["trial"].tolist()))
+    for axes in figure.get_axes()[2:]:  # the time courses: one line per series, broken between trials
+        assert axes.get_ylabel() == "z-score (SD)" and axes.get_xlabel().startswith("seconds")
+        for line in axes.get_lines()[:2]:
+            assert np.isnan(line.get_ydata()).sum() == n_trials - 1
     with pytest.raises(SessionError, match="needs at least 2"):
         attention_behavior(model, store, origin, config=AttentionConfig(tier="train", skip=10_000))
+
+
+def test_benjamini_hochberg_by_hand():
+    # Sorted 0.005, 0.01, 0.03, 0.04 (m = 4) -> p m / rank = 0.02, 0.02, 0.04, 0.04, already monotone.
+    p = np.array([[0.01, 0.04], [0.03, 0.005]])
+    np.testing.assert_allclose(benjamini_hochberg(p), [[0.02, 0.04], [0.04, 0.02]])
+    # The step-up minimum: 0.02 at rank 1 of 2 would be 0.04, but rank 2 (0.03 -> 0.03) caps it; NaN untested.
+    np.testing.assert_allclose(benjamini_hochberg(np.array([0.03, np.nan, 0.02])), [0.03, np.nan, 0.03])
+    np.testing.assert_allclose(benjamini_hochberg(np.array([0.9, 0.8])), [0.9, 0.9])  # 0.8 * 2 capped by 0.9

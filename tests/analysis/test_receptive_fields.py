@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from gabor_twin import GaborTwin
 
+from nwb_v1former.analysis.insilico_figures import draw_receptive_fields
 from nwb_v1former.analysis.receptive_fields import (
     NEIGHBOURHOOD_RADII,
     NoiseConfig,
@@ -59,6 +60,10 @@ def test_the_simulators_rf_centres_and_sizes_are_recovered():
     assert np.corrcoef(result.radius_px[mapped], population.rf_sigma_px[mapped])[0, 1] > 0.5
     table = result.table()
     assert table.column("rf_row")[mapped] == pytest.approx(result.center[mapped, 0])
+    figure = draw_receptive_fields(result)
+    bars = [axes.get_ylabel() for axes in figure.get_axes() if axes.get_label() == "<colorbar>"]
+    assert bars == ["sensitivity (fraction of the ROI's peak)", "RF contrast (share of map near centre)"]
+    assert all("px" in axes.get_ylabel() or "pixels" in axes.get_ylabel() for axes in figure.get_axes()[:6:3])
 
 
 def test_unknown_rois_are_refused():
