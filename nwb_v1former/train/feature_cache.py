@@ -21,13 +21,17 @@ One folder per session under the cache directory:
   pieces.npz      start, length, offset (n,) int64: piece i is ticks [start, start + length) of the
                   store, held at rows [offset, offset + length) of features.npy
   features.npy    (rows, E, H', W') float16 or float32, the core's output tick by tick
-  progress.json   how many pieces are written (in order); the cache is used only when all are
+  progress.json   how many pieces are written (in order) and each one's CRC-32; the cache is used only
+                  when all are
 ```
 
 A build killed at any moment is completed by the next run with the same key (written pieces are
 fsynced before progress.json counts them); a changed key (other weights, data, normalisation, window,
-dtype or precision) builds a new folder and removes the old one. Values are read with `os.pread`, not a
-memory map, so a process's memory does not grow with the length of the session.
+dtype or precision) builds a new folder and removes the old one. The key covers the inputs, not the
+cache's own bytes, so those are checked too: the whole cache against its checksums when a run opens it
+(damage: a line, and it is rebuilt), and each piece as it is read (damage during a run: one error).
+Values are read with `os.pread`, not a memory map, so a process's memory does not grow with the length
+of the session.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import json
 import os
 import shutil
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +59,7 @@ from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.window import WindowRule
 from nwb_v1former.progress import QUIET, Reporter
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-piece CRC-32 in progress.json
 DTYPES = {"float16": np.float16, "float32": np.float32}
 INPUT_BLOCK_TICKS = 1 << 16
 WAIT_SECONDS = 2.0
@@ -142,6 +147,7 @@ class SessionCache:
         }
         self._handle: int | None = None
         self._data_offset = 0
+        self._checksums: list[int] = []
 
     @property
     def path(self) -> Path:
@@ -151,14 +157,44 @@ class SessionCache:
     def n_bytes(self) -> int:
         return int(self.lengths.sum()) * self.tick_bytes
 
+    def progress(self) -> list[int]:
+        """The CRC-32 of each piece written so far, in order (empty when nothing is there yet)."""
+        path = self.folder / "progress.json"
+        if not path.is_file():
+            return []
+        try:
+            values = json.loads(path.read_text())
+            checksums = [int(value) for value in values["crc32"]]
+            ok = values["pieces"] == len(checksums) <= len(self.starts)
+        except (ValueError, TypeError, KeyError) as error:
+            raise DamagedCache(f"its progress.json cannot be read ({error})") from None
+        if not ok:
+            raise DamagedCache("its progress.json does not match its piece table")
+        return checksums
+
     def written(self) -> int:
         """Pieces written so far (0 when nothing is there yet)."""
-        progress = self.folder / "progress.json"
-        return json.loads(progress.read_text())["pieces"] if progress.is_file() else 0
+        return len(self.progress())
 
     @property
     def complete(self) -> bool:
         return self.written() == len(self.starts)
+
+    def check_whole(self) -> None:
+        """DamagedCache unless features.npy has its full size and every written piece its checksum."""
+        checksums = self.progress()
+        try:
+            with open(self.path, "rb") as handle:
+                data_offset = _data_offset(handle)
+                size = os.fstat(handle.fileno()).st_size
+                if size != data_offset + self.n_bytes:
+                    raise DamagedCache(f"features.npy holds {size} bytes, not {data_offset + self.n_bytes}")
+                for index, checksum in enumerate(checksums):
+                    handle.seek(data_offset + int(self.offsets[index]) * self.tick_bytes)
+                    if zlib.crc32(handle.read(int(self.lengths[index]) * self.tick_bytes)) != checksum:
+                        raise DamagedCache(f"piece {index} of features.npy does not match its checksum")
+        except (OSError, ValueError) as error:
+            raise DamagedCache(f"features.npy cannot be read ({error})") from None
 
     # --- building ---------------------------------------------------------------------------------------
     def create(self, key: dict[str, Any]) -> None:
@@ -175,7 +211,7 @@ class SessionCache:
             np.lib.format.write_array_header_1_0(handle, header)
             handle.truncate(handle.tell() + self.n_bytes)
         self._write_json("key.json", key)
-        self._write_json("progress.json", {"pieces": 0})
+        self._write_progress([])
 
     def build(
         self,
@@ -188,7 +224,8 @@ class SessionCache:
     ) -> None:
         """Run the core over every piece not yet written, in order; fsync, then count each one."""
         normalizer = Normalizer.from_statistics(store.statistics)
-        first = self.written()
+        checksums = self.progress()
+        first = len(checksums)
         core = model.core.eval()
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
         bar = reporter.loop(range(first, len(self.starts)), what=f"core pass over {store.key}", unit="piece")
@@ -205,13 +242,14 @@ class SessionCache:
                         f"{self.dtype.name}; use --feature-cache-dtype float32 or --no-feature-cache",
                         where=store.folder,
                     )
-                os.pwrite(
-                    handle.fileno(),
-                    values.tobytes(),
-                    data_offset + int(self.offsets[index]) * self.tick_bytes,
-                )
+                data = values.tobytes()
+                os.pwrite(handle.fileno(), data, data_offset + int(self.offsets[index]) * self.tick_bytes)
                 os.fsync(handle.fileno())
-                self._write_json("progress.json", {"pieces": index + 1})
+                checksums.append(zlib.crc32(data))
+                self._write_progress(checksums)
+
+    def _write_progress(self, checksums: list[int]) -> None:
+        self._write_json("progress.json", {"pieces": len(checksums), "crc32": checksums})
 
     def _write_json(self, name: str, values: dict[str, Any]) -> None:
         with atomic_output(self.folder / name, overwrite=True) as temporary:
@@ -224,11 +262,26 @@ class SessionCache:
         if index is None:
             raise ConfigError(f"no cached piece at ticks {start}-{start + length}", where=self.folder)
         if self._handle is None:
+            try:
+                self._checksums = self.progress()
+            except DamagedCache as damage:
+                raise ConfigError(
+                    f"the feature cache is damaged ({damage}); run again: it rebuilds it", where=self.folder
+                ) from None
             self._handle = os.open(self.path, os.O_RDONLY)
             with open(self.path, "rb") as handle:
                 self._data_offset = _data_offset(handle)
         values = np.empty((int(length), *self.feature_shape), self.dtype)
-        os.preadv(self._handle, [values], self._data_offset + int(self.offsets[index]) * self.tick_bytes)
+        read = os.preadv(
+            self._handle, [values], self._data_offset + int(self.offsets[index]) * self.tick_bytes
+        )
+        if read != values.nbytes or zlib.crc32(values) != self._checksums[index]:
+            raise ConfigError(
+                f"the feature cache changed while this run read it (piece {index}, ticks "
+                f"{start}-{start + length}, does not match its checksum); run the command again: it "
+                "rebuilds the cache",
+                where=self.folder,
+            )
         return torch.from_numpy(values).float().transpose(0, 1)[None]  # torch converts float16 fastest
 
     def close(self) -> None:
@@ -310,6 +363,8 @@ def open_caches(
         caches[session.store.key] = SessionCache(folder, session.pieces, feature_shape, dtype)
         keys[session.store.key] = key
     mine = [key for number, key in enumerate(caches) if number % world_size == rank]
+    for key in mine:
+        _rebuild_if_damaged(caches[key], reporter)
     todo = [key for key in mine if not caches[key].complete]
     if todo:
         _check_space(directory, [caches[key] for key in todo], reporter)
@@ -326,6 +381,21 @@ def open_caches(
     while not all(cache.complete for cache in caches.values()):
         time.sleep(WAIT_SECONDS)
     return caches
+
+
+class DamagedCache(Exception):
+    """A session's cache whose own files are not what its build wrote (the reason is the message)."""
+
+
+def _rebuild_if_damaged(cache: SessionCache, reporter: Reporter) -> None:
+    """Check a cache against its checksums; a damaged one is removed (with a line) to be built again."""
+    if not cache.folder.is_dir():
+        return
+    try:
+        cache.check_whole()
+    except DamagedCache as damage:
+        reporter.note(f"feature cache: {cache.folder} is damaged ({damage}); building it again")
+        shutil.rmtree(cache.folder)
 
 
 def _check_space(directory: Path, caches: list[SessionCache], reporter: Reporter) -> None:

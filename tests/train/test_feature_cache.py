@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,13 @@ from nwb_v1former.progress import Reporter
 from nwb_v1former.run_folder import RunFolder
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Worker
-from nwb_v1former.train.feature_cache import CacheConfig, SessionPieces, open_caches, session_pieces
+from nwb_v1former.train.feature_cache import (
+    CacheConfig,
+    SessionPieces,
+    _data_offset,
+    open_caches,
+    session_pieces,
+)
 from nwb_v1former.train.finetune import load_base, model_for_finetune
 from nwb_v1former.train.loop import Trainer
 from nwb_v1former.train.sessions import training_sessions
@@ -147,7 +154,8 @@ def test_an_interrupted_build_is_completed_and_a_changed_key_rebuilds(
     with open(cache.path, "r+b") as handle:
         handle.seek(-reference.nbytes + half, 2)
         handle.write(b"\x00" * (reference.nbytes - half))
-    (cache.folder / "progress.json").write_text(json.dumps({"pieces": 2}))
+    checksums = json.loads((cache.folder / "progress.json").read_text())["crc32"]
+    (cache.folder / "progress.json").write_text(json.dumps({"pieces": 2, "crc32": checksums[:2]}))
     _, again, lines = caches_for(one_store, tmp_path, capsys, model)
     assert again[key].folder == cache.folder and again[key].complete
     assert np.array_equal(np.load(cache.path), reference)
@@ -173,3 +181,51 @@ def test_a_cache_the_disk_cannot_hold_is_refused_before_any_work(one_store: Path
             model, too_long, tmp_path / "cache", "float16", device=torch.device("cpu"), precision="float32"
         )
     assert not (tmp_path / "cache").exists()
+
+
+def _alter(path: Path, start: int, values: bytes) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(start)
+        handle.write(values)
+
+
+DAMAGES = {
+    "finite values altered": lambda cache: _alter(
+        cache.path, cache.path.stat().st_size - 4096, np.full(1024, 0.5, np.float32).tobytes()
+    ),
+    "2000 bytes flipped": lambda cache: _alter(
+        cache.path, cache.path.stat().st_size // 2, bytes(b ^ 0xFF for b in cache.path.read_bytes()[:2000])
+    ),
+    "truncated to half": lambda cache: os.truncate(cache.path, cache.path.stat().st_size // 2),
+    "progress.json garbage": lambda cache: (cache.folder / "progress.json").write_text("{garbage"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_cache_is_built_again_with_a_line(
+    one_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture, damage: str
+) -> None:
+    """#28.1: the cache's key covers its inputs, not its own bytes; those are checked when it is opened."""
+    model, caches, _ = caches_for(one_store, tmp_path, capsys)
+    ((key, cache),) = caches.items()
+    reference = np.load(cache.path)
+    DAMAGES[damage](cache)
+    _, again, lines = caches_for(one_store, tmp_path, capsys, model)
+    assert any(f"{cache.folder} is damaged" in line and "building it again" in line for line in lines), lines
+    assert again[key].complete and np.array_equal(np.load(cache.path), reference)
+
+
+def test_a_piece_damaged_while_a_run_reads_it_is_one_error(
+    one_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, caches, _ = caches_for(one_store, tmp_path, capsys)
+    ((_, cache),) = caches.items()
+    start, length = int(cache.starts[1]), int(cache.lengths[1])
+    first = cache.read(start, length)
+    assert torch.equal(cache.read(start, length), first)
+    with open(cache.path, "rb") as handle:
+        offset = _data_offset(handle) + int(cache.offsets[1]) * cache.tick_bytes
+    _alter(cache.path, offset, b"\x00" * 16)
+    with pytest.raises(ConfigError, match="changed while this run read it"):
+        cache.read(start, length)
+    cache.close()
