@@ -3,27 +3,67 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
+from nwb_v1former.cli.source_options import SOURCE_HELP, source_options
 
+from nwb_v1former.inference.evaluation import SCORED_TIERS
 from nwb_v1former.pipeline.evaluate import evaluate
 
 
-@click.command("evaluate")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.argument("data", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--tier", default="test", show_default=True, help="Trials to score: test, validation or train.")
+@click.command("evaluate", epilog=SOURCE_HELP)
+@click.argument("checkpoint", type=click.Path())
+@click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
+@click.option(
+    "--tier",
+    type=click.Choice(SCORED_TIERS),
+    default="test",
+    show_default=True,
+    help="Trials to score: test (never seen in training), validation (chose the best epoch) or train.",
+)
 @click.option("--device", default=None, help="cpu, cuda, cuda:N [default: a GPU if there is one, else cpu].")
-@click.option("--json", "as_json", is_flag=True, help="Print every session and neuron as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON list, one item per session, every neuron included."
+)
+@click.option("--quiet", is_flag=True, help="No progress or notes on stderr.")
+@source_options
 def evaluate_command(
-    checkpoint: str, data: tuple[str, ...], tier: str, device: str | None, as_json: bool
+    checkpoint: str,
+    sources: tuple[str, ...],
+    tier: str,
+    device: str | None,
+    as_json: bool,
+    quiet: bool,
+    cache_dir: str | None,
+    stream: bool,
+    dandi_api_url: str | None,
 ) -> None:
-    """Score CHECKPOINT on converted sessions DATA (store folders, or folders of them)."""
-    results = evaluate(checkpoint, list(data), tier=tier, device=device)
+    """Score CHECKPOINT (a .ckpt, or a run folder: RUN or RUN/best) on the held-out trials of each SOURCE.
+
+    SOURCE is a converted store (or a folder of them), an NWB file (a full-copy predictions file
+    included), a folder of them or a dandiset; NWB sources are read as training read them.
+
+    \b
+    Examples:
+      nwb-v1former evaluate run/ run/data
+      nwb-v1former evaluate run/best.ckpt session.nwb --tier validation --json
+    """
+    results = evaluate(
+        checkpoint,
+        list(sources),
+        tier=tier,
+        device=device,
+        cache_dir=cache_dir,
+        stream=stream,
+        api_url=dandi_api_url,
+        progress=not quiet and sys.stderr.isatty(),
+        on_note=None if quiet else lambda line: click.echo(line, err=True),
+    )
     if as_json:
         click.echo(
             json.dumps(
-                {"checkpoint": checkpoint, "sessions": {r.key: r.to_dict() for r in results}}, indent=2
+                [{"session": r.key, "checkpoint": checkpoint, **r.to_dict()} for r in results], indent=2
             )
         )
         return

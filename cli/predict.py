@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ from nwb_v1former.cli.source_options import source_options
 
 from nwb_v1former.nwb.choices import ReaderChoices
 from nwb_v1former.nwb.convert import is_session_folder
+from nwb_v1former.nwb.derived import COPIES, DEFAULT_COPY
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import predict
 from nwb_v1former.pipeline.predict_sources import predict_sources
@@ -25,8 +25,17 @@ from nwb_v1former.sources.dandi import is_dandi_source
     "--out",
     type=click.Path(),
     default=None,
-    help="NWB file to write (a copy of SOURCE, in its format: .nwb, or .nwb.zarr for a Zarr SOURCE); for a "
-    "folder or dandiset SOURCE, the folder to write into.",
+    help="NWB file to write, in SOURCE's format (.nwb, or .nwb.zarr for a Zarr SOURCE), with an identifier "
+    "and object ids of its own, so it can sit beside SOURCE in a dandiset; for a folder or dandiset "
+    "SOURCE, the folder to write into.",
+)
+@click.option(
+    "--copy",
+    type=click.Choice(COPIES),
+    default=DEFAULT_COPY,
+    show_default=True,
+    help="What --out holds of SOURCE: predictions-only (the predictions with SOURCE's subject, session and "
+    "ROI tables, no raw data: a small derived file) or full (all of SOURCE, then the predictions).",
 )
 @click.option("--in-place", is_flag=True, help="Add the predictions to SOURCE itself (atomically).")
 @click.option(
@@ -41,13 +50,16 @@ from nwb_v1former.sources.dandi import is_dandi_source
 @click.option("--device", default=None, help="cpu, cuda, cuda:N [default: a GPU if there is one, else cpu].")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--quiet", is_flag=True, help="No progress (bars on a terminal, else a line at least every minute)."
+)
 @source_options
 @reader_options
 def predict_command(
     checkpoint: str,
     source: str,
     out: str | None,
+    copy: str,
     in_place: bool,
     name: str,
     session: str | None,
@@ -64,14 +76,21 @@ def predict_command(
 
     SOURCE is an .nwb file or .nwb.zarr store, or a folder / dandiset (then one file per session under
     --out).
+
+    \b
+    Examples:
+      nwb-v1former predict run/best session.nwb --out session_predictions.nwb
+      nwb-v1former predict run/best session.nwb --out copy.nwb --copy full
+      nwb-v1former predict run/best session.nwb --in-place
     """
     options = {
+        "copy": copy,
         "name": name,
         "session": session,
         "choices": choices,
         "overwrite": overwrite,
         "device": device,
-        "progress": not quiet and sys.stderr.isatty(),
+        "progress": not quiet,
     }
     if is_dandi_source(source) or is_session_folder(Path(source)):
         if stream or in_place or out is None:
@@ -99,8 +118,9 @@ def predict_command(
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     written = result.written
+    kind = "" if written.copy is None else f" ({written.copy}, identifier {written.identifier})"
     click.echo(
-        f"Wrote {written.module} into {written.path}: {len(written.series)} series, "
+        f"Wrote {written.module} into {written.path}{kind}: {len(written.series)} series, "
         f"{written.predicted_frames} of {written.frames} imaging frames predicted (readout {result.session})"
         + (" [replaced earlier predictions of that name]" if written.replaced else "")
     )

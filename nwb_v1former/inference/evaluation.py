@@ -20,6 +20,9 @@ from nwb_v1former.inference.windows import predict_span
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.plain import plain
 
+SCORED_TIERS = ("test", "validation", "train")
+"""The tiers a model can be scored on (`none` trials are used by nothing)."""
+
 
 @dataclass(frozen=True)
 class SessionEvaluation:

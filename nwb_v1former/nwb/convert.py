@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from nwb_v1former.atomic import OutputKind, atomic_output, check_apart, visible_entries
+from nwb_v1former.digest import sha256
 from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
 from nwb_v1former.nwb.discover import NWBSource
@@ -54,6 +55,17 @@ class SessionInput:
     file: NWBSource
     origin: Mapping[str, str] = field(default_factory=dict)
     skip_unusable: bool = False
+
+
+def file_origin(item: SessionInput) -> dict[str, str]:
+    """What meta.json's source records of a local file beside the reader's own fields: its absolute
+    path (for this machine: the report finds a simulation's truth beside it), and its name and sha256
+    (what provenance keeps, `pipeline.train.data_provenance`). A DANDI asset is known by its asset
+    record instead, and a Zarr store (a folder) by its name alone."""
+    if not isinstance(item.file, Path) or "digest" in item.origin:
+        return {}
+    origin = {"path": str(item.file.resolve()), "name": item.file.name}
+    return origin if item.file.is_dir() else {**origin, "sha256": sha256(item.file)}
 
 
 def is_session_folder(path: Path) -> bool:
@@ -203,7 +215,7 @@ def convert(
                         staging / key,
                         max_nan_fraction=max_nan_fraction,
                         progress=progress,
-                        origin=item.origin,
+                        origin={**file_origin(item), **item.origin},
                     )
                     session = ConvertedSession(key, item.file, out / key, plan.n_ticks, plan.n_neurons)
                     converted.append(session)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from nwb_v1former import __version__
-from nwb_v1former.nwb.extension import V1FormerModel
+from nwb_v1former.nwb.extension import PredictionSource, V1FormerModel
 from nwb_v1former.plain import plain
 
 
@@ -29,15 +29,23 @@ class ModelProvenance:
     trained_on_simulated_data: bool = False
     training_data_description: str = "not recorded in the checkpoint"
     training_data: tuple[str, ...] = ()
+    training_data_sha256: tuple[str, ...] = ()
     training_dandisets: tuple[str, ...] = ()
     evaluation: dict[str, Any] | None = None
     checkpoint_provenance: dict[str, Any] | None = None
+    learned: bool | None = None
+    fit_check_reasons: tuple[str, ...] = ()
 
     def to_nwb(self) -> V1FormerModel:
         """The V1FormerModel object, named `model`."""
         optional = {
             "preset": self.preset,
             "training_data": list(self.training_data) or None,
+            "training_data_sha256": (
+                list(self.training_data_sha256) if any(self.training_data_sha256) else None
+            ),
+            "learned": self.learned,
+            "fit_check_reasons": list(self.fit_check_reasons) or None,
             "training_dandisets": list(self.training_dandisets) or None,
             "evaluation": None if self.evaluation is None else to_json(self.evaluation),
             "checkpoint_provenance": (
@@ -56,6 +64,30 @@ class ModelProvenance:
             training_data_description=self.training_data_description,
             config=to_json(self.config),
             **{key: value for key, value in optional.items() if value is not None},
+        )
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """The NWB file predictions were made for, as a file of their own records it (PredictionSource):
+    its name, identifier, NWBFile object id, sha256 (HDF5) and what the new file holds of it (`copy`)."""
+
+    file_name: str
+    identifier: str
+    file_object_id: str
+    copy: str
+    sha256: str | None = None
+
+    def to_nwb(self) -> PredictionSource:
+        """The PredictionSource object, named `source`."""
+        optional = {"sha256": self.sha256} if self.sha256 else {}
+        return PredictionSource(
+            name="source",
+            file_name=self.file_name,
+            identifier=self.identifier,
+            file_object_id=self.file_object_id,
+            copy=self.copy,
+            **optional,
         )
 
 

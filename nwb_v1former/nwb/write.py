@@ -1,28 +1,23 @@
-"""Predictions into NWB: one processing module beside the recording, nothing of the source changed.
+"""Predictions into NWB: one processing module (see `prediction_module`), nothing of the source changed.
 
-```
-/processing/<name>/                  ProcessingModule
-    model                            V1FormerModel (ndx-v1former): checkpoint digest, config, training data
-    <series>                         PredictedRoiResponseSeries, one per recorded response series (plane):
-                                     same ROI rows, same imaging times (linked), NaN where not predicted
-    evaluation                       DynamicTable, one row per ROI: roi_id (the session's), its predicted
-                                     series and file_roi_id (its id in that series' ROI table), metrics
-                                     on held-out trials (if any)
-```
+`--out` writes a file of its own (`derived`): by default a predictions-only file (the source's subject,
+session and ROI tables, no raw data), or with `copy="full"` the whole source under new object ids and a
+new identifier; either records the source in the module's PredictionSource. `in_place` adds the module
+to the source itself.
 
 A ROI's id in the session (`roi_id`: the store's, the model readout's, the in-silico tables') is its ROI
 table's own id unless ids repeat across planes, where it is plane-qualified (`rois.id_offsets`);
 `predicted_rois` maps every session id of a module back to its series and the file's own id.
 
-The source's bytes are copied to a temporary sibling, the module is appended there, the copy is
-validated, fsynced and renamed into place (over the source with `in_place`). Every dataset of the
-source stays byte-identical (pynwb's append does rewrite the root `nwb_version` attribute to its own
-schema version, and caches that schema beside the file's); a crash at any moment leaves the source
-and any earlier output whole (a killed run may leave its `.<name>.partial-<pid>.nwb` behind: the next
-write of the file removes it). With `in_place`, a symlink is written through to its target; a file
-with several hard links is refused.
+The output is made as a temporary sibling (a byte copy of the source, or the new file), the module is
+written there, validated, fsynced and renamed into place (over the source with `in_place`). Every
+dataset of the source stays byte-identical in a full copy or in place (pynwb's append does rewrite the
+root `nwb_version` attribute to its own schema version, and caches that schema beside the file's); a
+crash at any moment leaves the source and any earlier output whole (a killed run may leave its
+`.<name>.partial-<pid>.nwb` behind: the next write of the file removes it). With `in_place`, a symlink
+is written through to its target; a file with several hard links is refused.
 
-A Zarr source (`.nwb.zarr`) gets a Zarr copy, written the same way with hdmf-zarr (`backends`): a
+A Zarr source (`.nwb.zarr`) gets a Zarr output, written the same way with hdmf-zarr (`backends`): a
 folder, renamed into place whole; in place, it is swapped with the source in one step, and refused
 where the file system cannot do that (`require_swap`).
 """
@@ -41,9 +36,8 @@ from typing import Any
 import h5py
 import numpy as np
 import zarr
-from hdmf.common import DynamicTable, VectorData
 from hdmf.validate import ValidatorMap
-from tqdm.auto import tqdm
+from pynwb import NWBFile
 
 from nwb_v1former.atomic import (
     OutputKind,
@@ -54,27 +48,38 @@ from nwb_v1former.atomic import (
     require_swap,
     require_writable,
 )
+from nwb_v1former.digest import sha256
 from nwb_v1former.errors import ConfigError, OutputError, OutputExistsError, SessionError
-from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.nwb.backends import GROUPS, ZARR, backend_of
+from nwb_v1former.nwb.backends import GROUPS, HDF5, ZARR, backend_of
+from nwb_v1former.nwb.derived import (
+    COPIES,
+    DEFAULT_COPY,
+    FULL,
+    PREDICTIONS_ONLY,
+    derived_nwbfile,
+    export_zarr_with_new_ids,
+    new_identifier,
+    renew_hdf5_identity,
+)
 from nwb_v1former.nwb.discover import open_nwb
 from nwb_v1former.nwb.extension import NAMESPACE, PredictedRoiResponseSeries
-from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
+from nwb_v1former.nwb.prediction_module import Plane, Target, add_module
+from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation, SourceFile
 from nwb_v1former.nwb.resample import FrameStream
 from nwb_v1former.nwb.rois import choose_planes, id_offsets
+from nwb_v1former.nwb.split_table import Split
 from nwb_v1former.nwb.timing import check_increasing
+from nwb_v1former.progress import QUIET, Reporter
 
 DEFAULT_NAME = "v1former_predictions"
-CHUNK_BYTES = 1 << 20
-"""Target size of one chunk of predictions (all ROIs of a plane, as many frames as fit), compressed as
-its backend says (`backends`)."""
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
 class WrittenPredictions:
     """Where predictions went: the file, the module, one series per plane; imaging frames (summed over
-    planes) and how many of them have a value."""
+    planes) and how many of them have a value; what the file holds of its source (`copy`: None in place)
+    and its identifier."""
 
     path: Path
     module: str
@@ -82,6 +87,8 @@ class WrittenPredictions:
     frames: int
     predicted_frames: int
     replaced: bool
+    copy: str | None
+    identifier: str
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,46 +98,35 @@ class WrittenPredictions:
             "frames": self.frames,
             "predicted_frames": self.predicted_frames,
             "replaced_earlier_predictions": self.replaced,
+            "copy": self.copy,
+            "identifier": self.identifier,
         }
 
 
-@dataclass(frozen=True)
-class _Plane:
-    """One recorded response series the predictions cover: its objects (by id), ROIs (rows and the
-    table's own ids) and clock."""
-
-    series_id: str
-    table_id: str
-    path: str
-    name: str
-    rows: np.ndarray
-    file_ids: np.ndarray
-    times: np.ndarray
-    columns: slice
-
-
-def _planes(source: Path, roi_ids: np.ndarray, responses: str | None) -> list[_Plane]:
+def _planes(nwbfile: NWBFile, source: Path, roi_ids: np.ndarray, responses: str | None) -> list[Plane]:
     """The response series the predictions' columns belong to: the reader's own choice (`choose_planes`).
 
     `roi_ids` are the caller's word for the columns; they must be the chosen planes' ROIs (their ids in
     the session), in order.
     """
-    with open_nwb(source) as nwbfile:
-        found = choose_planes(nwbfile, responses, str(source))
-        ends = np.cumsum([len(plane.roi_ids) for plane in found])
-        planes = [
-            _Plane(
-                plane.series.object_id,
-                plane.table.object_id,
-                plane.path,
-                plane.series.name,
-                plane.rows,
-                plane.file_ids,
-                plane.frame_times(f"{source}: {plane.path}")[0],
-                slice(int(end) - len(plane.rows), int(end)),
-            )
-            for plane, end in zip(found, ends, strict=True)
-        ]
+    found = choose_planes(nwbfile, responses, str(source))
+    ends = np.cumsum([len(plane.roi_ids) for plane in found])
+    planes = [
+        Plane(
+            plane.series.object_id,
+            plane.table.object_id,
+            plane.path,
+            plane.series.name,
+            plane.series.unit,
+            plane.rows,
+            plane.file_ids,
+            plane.frame_times(f"{source}: {plane.path}")[0],
+            slice(int(end) - len(plane.rows), int(end)),
+            None if plane.series.timestamps is not None else float(plane.series.rate),
+            float(plane.series.starting_time or 0.0),
+        )
+        for plane, end in zip(found, ends, strict=True)
+    ]
     file_ids = np.concatenate([plane.roi_ids for plane in found])
     if not np.array_equal(file_ids, roi_ids):
         raise SessionError(
@@ -142,7 +138,15 @@ def _planes(source: Path, roi_ids: np.ndarray, responses: str | None) -> list[_P
     return planes
 
 
-def output_path(source: Path, out: str | Path | None, *, in_place: bool, name: str, overwrite: bool) -> Path:
+def output_path(
+    source: Path,
+    out: str | Path | None,
+    *,
+    in_place: bool,
+    name: str,
+    overwrite: bool,
+    copy: str = DEFAULT_COPY,
+) -> Path:
     """The file predictions will go to, after checking the options (before any work is done).
 
     In place, that is the file a symlink points to (see `in_place_target`); `--out` may not overlap the
@@ -155,6 +159,8 @@ def output_path(source: Path, out: str | Path | None, *, in_place: bool, name: s
         )
     if in_place == (out is not None):
         raise ConfigError("give either an output file (--out) or --in-place to add predictions to the source")
+    if copy not in COPIES:
+        raise ConfigError(f"copy {copy!r}: choose one of {', '.join(COPIES)}")
     backend = backend_of(source)
     if in_place:
         target = in_place_target(source)
@@ -204,6 +210,28 @@ def holds_predictions(path: Path) -> bool:
         return False
 
 
+def predictions_only_source(path: Path) -> str | None:
+    """The source a predictions-only file `predict` wrote names ('NAME, identifier ID'), else None
+    (any other file, or not an NWB file)."""
+    backend = backend_of(path)
+    if not backend.holds(path):
+        return None
+    try:
+        with backend.root(path) as handle:
+            modules = handle.get("processing")
+            for module in modules.values() if modules is not None else ():
+                source = module.get("source") if isinstance(module, GROUPS) else None
+                if (
+                    isinstance(source, GROUPS)
+                    and source.attrs.get("neurodata_type") == "PredictionSource"
+                    and source.attrs.get("copy") == PREDICTIONS_ONLY
+                ):
+                    return f"{source.attrs['file_name']}, identifier {source.attrs['identifier']}"
+    except (OSError, SessionError):  # not an NWB file: its reader says so
+        return None
+    return None
+
+
 PREDICTIONS = OutputKind("an NWB file nwb-v1former wrote predictions into", holds_predictions)
 
 
@@ -222,66 +250,15 @@ def _remove_earlier(path: Path, name: str, source: Path) -> bool:
     return True
 
 
-def _series_names(planes: list[_Plane]) -> list[str]:
-    """The recorded series' names, made unique (two planes may share one from different containers)."""
-    names: list[str] = []
-    for plane in planes:
-        name, suffix = plane.name, 2
-        while name in names or name in ("model", "evaluation"):
-            name, suffix = f"{plane.name}_{suffix}", suffix + 1
-        names.append(name)
-    return names
-
-
-def _evaluation_table(
-    evaluation: RoiEvaluation, planes: list[_Plane], names: list[str], roi_ids: np.ndarray
-) -> DynamicTable:
-    series = np.concatenate([[name] * len(plane.rows) for plane, name in zip(planes, names, strict=True)])
-    columns = [
-        VectorData(
-            name="roi_id",
-            description=(
-                "The ROI's id in the session (nwb-v1former's store, model readout and in-silico tables): "
-                "file_roi_id, plus a per-plane offset where ROI ids repeat across planes."
-            ),
-            data=roi_ids.tolist(),
-        ),
-        VectorData(
-            name="predicted_series",
-            description="The predicted series (in this module) whose column this ROI is.",
-            data=series.tolist(),
-        ),
-        VectorData(
-            name="file_roi_id",
-            description="The ROI's id in the PlaneSegmentation that predicted_series' rois point at.",
-            data=np.concatenate([plane.file_ids for plane in planes]).tolist(),
-        ),
-    ]
-    for metric, (description, values) in evaluation.metrics.items():
-        values = np.asarray(values, np.float64)
-        if values.shape != (len(roi_ids),):
-            raise ConfigError(f"evaluation metric {metric!r} has shape {values.shape}, not ({len(roi_ids)},)")
-        columns.append(VectorData(name=metric, description=description, data=values))
-    return DynamicTable(
-        name="evaluation",
-        description=(
-            f"Per-ROI evaluation of the predictions on the session's {evaluation.n_trials} held-out "
-            f"{evaluation.tier} trials, on the model's {TICK_RATE_HZ:g} Hz grid; NaN: the ROI cannot be "
-            "scored."
-        ),
-        columns=columns,
-    )
-
-
 def predicted_rois(module) -> dict[int, tuple[str, int]]:
     """Every ROI a predictions module (read from its file) predicts: its id in the session -> (the
     predicted series' name, the ROI's id in that series' ROI table).
 
     The session's ids are recomputed by the reader's rule (`id_offsets`) over the recorded series in
-    the reader's column order (by path).
+    the reader's column order (by their paths in the source).
     """
     predicted = sorted(
-        (posixpath.dirname(series.recorded.data.name), series)
+        (_recorded_path(series), series)
         for series in module.data_interfaces.values()
         if isinstance(series, PredictedRoiResponseSeries)
     )
@@ -294,75 +271,11 @@ def predicted_rois(module) -> dict[int, tuple[str, int]]:
     }
 
 
-@contextlib.contextmanager
-def _appended(
-    path: Path,
-    planes: list[_Plane],
-    model: ModelProvenance,
-    evaluation: RoiEvaluation | None,
-    name: str,
-    roi_ids: np.ndarray,
-) -> Iterator[tuple[list[h5py.Dataset | zarr.Array], list[str]]]:
-    """Append the module to the copy with empty prediction datasets; yield them and the series' names.
-
-    The file stays open inside the block, for the datasets to be filled.
-    """
-    backend = backend_of(path)
-    with backend.io(path, "a") as io:
-        nwbfile = io.read()
-        module = nwbfile.create_processing_module(
-            name=name,
-            description=(
-                f"Responses predicted by the ViV1T model (nwb-v1former) for the recorded ROIs, with the "
-                f"model's provenance (checkpoint {model.checkpoint_sha256[:12]}) and per-ROI evaluation."
-            ),
-        )
-        provenance = model.to_nwb()
-        module.add(provenance)
-        names = _series_names(planes)
-        datasets = []
-        for plane, series_name in zip(planes, names, strict=True):
-            recorded = nwbfile.objects[plane.series_id]
-            width = len(plane.rows)
-            rows = int(np.clip(CHUNK_BYTES // (4 * max(width, 1)), 1, len(plane.times)))
-            data = backend.empty_data((len(plane.times), width), (rows, width))
-            if recorded.timestamps is None:
-                clock = {"rate": float(recorded.rate), "starting_time": float(recorded.starting_time or 0.0)}
-            elif len(recorded.timestamps) == len(plane.times):
-                clock = {"timestamps": recorded}
-            else:  # one timestamp more than frames (ResponsePlane.frame_times): the frames' own times
-                clock = {"timestamps": plane.times}
-            warning = " Trained on simulated data only." if model.trained_on_simulated_data else ""
-            module.add(
-                PredictedRoiResponseSeries(
-                    name=series_name,
-                    data=data,
-                    unit=recorded.unit,
-                    rois=nwbfile.objects[plane.table_id].create_roi_table_region(
-                        region=plane.rows.tolist(), description=f"The ROIs of {plane.path}, in its order"
-                    ),
-                    model=provenance,
-                    model_rate=TICK_RATE_HZ,
-                    recorded=recorded,
-                    description=(
-                        f"ViV1T predictions of {plane.path} (same ROIs and imaging times, in its unit), "
-                        f"linearly interpolated from the model's {TICK_RATE_HZ:g} Hz grid; NaN at imaging "
-                        f"times outside the predicted span.{warning}"
-                    ),
-                    **clock,
-                )
-            )
-            datasets.append(data)
-        if evaluation is not None:
-            module.add(_evaluation_table(evaluation, planes, names, roi_ids))
-        io.write(nwbfile)
-        yield (
-            [
-                backend.written(io, data, f"processing/{name}/{series_name}/data")
-                for data, series_name in zip(datasets, names, strict=True)
-            ],
-            names,
-        )
+def _recorded_path(series) -> str:
+    """The recorded series' path in its file: from the link, or as a predictions-only file names it."""
+    if series.recorded is not None:
+        return posixpath.dirname(series.recorded.data.name)
+    return str(series.recorded_path)
 
 
 def validate_module(path: Path, name: str, *, what: str, where: object) -> None:
@@ -377,6 +290,52 @@ def validate_module(path: Path, name: str, *, what: str, where: object) -> None:
         raise SessionError(f"{what} did not validate ({problems[0]}); nothing was written", where=where)
 
 
+def _source_file(source: Path, nwbfile: NWBFile, copy: str) -> SourceFile:
+    """What a file of its own records of its source (a digest for an HDF5 file only: a Zarr store is a
+    folder)."""
+    return SourceFile(
+        file_name=source.name,
+        identifier=str(nwbfile.identifier),
+        file_object_id=str(nwbfile.object_id),
+        copy=copy,
+        sha256=sha256(source) if backend_of(source) is HDF5 else None,
+    )
+
+
+@contextlib.contextmanager
+def _output(
+    source: Path, opened: NWBFile, temporary: Path, planes: list[Plane], *, copy: str | None, name: str
+) -> Iterator[tuple[Any, NWBFile, list[Target], bool]]:
+    """The temporary output opened to write: (its IO, its NWBFile, each plane's target, whether earlier
+    predictions of `name` were removed). In place or a full copy: the source's bytes (a full copy
+    renamed), appended to; predictions-only: a new file."""
+    backend = backend_of(source)
+    if copy is not None and copy != FULL:
+        nwbfile, tables = derived_nwbfile(
+            opened,
+            list({plane.table_id: opened.objects[plane.table_id] for plane in planes}.values()),
+            identifier=new_identifier(),
+            source_name=source.name,
+        )
+        with backend.io(temporary, "w") as io:
+            yield io, nwbfile, [Target(tables[plane.table_id], None) for plane in planes], False
+        return
+    if copy is None:
+        backend.copy(source, temporary)
+    elif backend is ZARR:
+        export_zarr_with_new_ids(source, temporary, new_identifier())
+    else:
+        backend.copy(source, temporary)
+        renew_hdf5_identity(temporary, new_identifier())
+    replaced = _remove_earlier(temporary, name, source)
+    with backend.root(temporary) as root:  # a full copy's objects have new ids: found by their paths
+        series_ids = [str(root[plane.path].attrs["object_id"]) for plane in planes]
+    with backend.io(temporary, "a") as io:
+        nwbfile = io.read()
+        recorded = [nwbfile.objects[series_id] for series_id in series_ids]
+        yield io, nwbfile, [Target(series.rois.table, series) for series in recorded], replaced
+
+
 def write_predictions(
     source: str | Path,
     predictions: Iterable[tuple[int, np.ndarray]],
@@ -385,45 +344,71 @@ def write_predictions(
     roi_ids: np.ndarray,
     model: ModelProvenance,
     evaluation: RoiEvaluation | None = None,
+    split: Split | None = None,
     out: str | Path | None = None,
     in_place: bool = False,
+    copy: str = DEFAULT_COPY,
     name: str = DEFAULT_NAME,
     responses: str | None = None,
     overwrite: bool = False,
-    progress: bool = False,
+    reporter: Reporter = QUIET,
+    nwbfile: NWBFile | None = None,
 ) -> WrittenPredictions:
-    """Write predictions made on the 30 Hz ticks into /processing/<name> of a copy of `source` (or of it).
+    """Write predictions made on the 30 Hz ticks into /processing/<name> of a new file `out` (`copy`:
+    predictions-only or full, see `derived`) or of `source` itself (`in_place`).
 
     predictions: (first_tick, (n, N) float32) blocks in tick order, in the responses' unit, e.g. from
     `predict_windows`; tick_times (T,) s on the file's clock; roi_ids (N,) the columns' ids in the
-    session (the store's `roi_ids`), plane by plane as the reader orders them. Imaging frames outside
-    the predicted ticks get NaN. An earlier module of the same `name` is replaced; other names are kept.
+    session (the store's `roi_ids`), plane by plane as the reader orders them; `split` the session's
+    trials and tiers. Imaging frames outside the predicted ticks get NaN. An earlier module of the same
+    `name` is replaced; other names are kept. `nwbfile`: the source already open (read once per command).
     """
     source = Path(source)
-    final = output_path(source, out, in_place=in_place, name=name, overwrite=overwrite)
+    final = output_path(source, out, in_place=in_place, name=name, overwrite=overwrite, copy=copy)
     roi_ids = np.asarray(roi_ids, np.int64)
     tick_times = np.asarray(tick_times, np.float64)
     check_increasing(tick_times, "tick_times")
-    planes = _planes(source, roi_ids, responses)
-    kind = None if in_place else PREDICTIONS
-    with atomic_output(final, overwrite=overwrite or in_place, kind=kind) as temporary:
-        backend_of(source).copy(source, temporary)
-        replaced = _remove_earlier(temporary, name, source)
-        with _appended(temporary, planes, model, evaluation, name, roi_ids) as (datasets, names):
+    kept = None if in_place else copy
+    with contextlib.ExitStack() as stack:
+        opened = nwbfile if nwbfile is not None else stack.enter_context(open_nwb(source))
+        planes = _planes(opened, source, roi_ids, responses)
+        origin = None if in_place else _source_file(source, opened, copy)
+        temporary = stack.enter_context(
+            atomic_output(final, overwrite=overwrite or in_place, kind=None if in_place else PREDICTIONS)
+        )
+        output = _output(source, opened, temporary, planes, copy=kept, name=name)
+        with output as (io, written, targets, replaced):
+            backend = backend_of(source)
+            names, empty = add_module(
+                written,
+                planes,
+                targets,
+                backend,
+                name=name,
+                model=model,
+                roi_ids=roi_ids,
+                evaluation=evaluation,
+                split=split,
+                source=origin,
+            )
+            io.write(written)
+            identifier = str(written.identifier)
+            datasets = [
+                backend.written(io, data, f"processing/{name}/{series}/data")
+                for data, series in zip(empty, names, strict=True)
+            ]
             streams = [
                 FrameStream(dataset, plane.times, tick_times, plane.columns, block_rows=dataset.chunks[0])
                 for plane, dataset in zip(planes, datasets, strict=True)
             ]
-            with tqdm(total=len(tick_times), desc="predict", unit="tick", disable=not progress) as bar:
-                for first_tick, block in predictions:
-                    if np.ndim(block) != 2 or np.shape(block)[1] != len(roi_ids):
-                        shape = np.shape(block)
-                        raise ConfigError(
-                            f"a prediction block has shape {shape}; expected (ticks, {len(roi_ids)})"
-                        )
-                    for stream in streams:
-                        stream.add(first_tick, block)
-                    bar.update(len(block))
+            for first_tick, block in reporter.loop(predictions, what="predict", unit="window"):
+                if np.ndim(block) != 2 or np.shape(block)[1] != len(roi_ids):
+                    shape = np.shape(block)
+                    raise ConfigError(
+                        f"a prediction block has shape {shape}; expected (ticks, {len(roi_ids)})"
+                    )
+                for stream in streams:
+                    stream.add(first_tick, block)
             for stream in streams:
                 stream.finish()
         validate_module(temporary, name, what="the predictions", where=source)
@@ -434,4 +419,6 @@ def write_predictions(
         frames=sum(len(plane.times) for plane in planes),
         predicted_frames=sum(stream.predicted for stream in streams),
         replaced=replaced,
+        copy=kept,
+        identifier=identifier,
     )

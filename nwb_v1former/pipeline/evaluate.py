@@ -1,20 +1,81 @@
-"""`evaluate`: a checkpoint scored on converted sessions, per session and per neuron."""
+"""`evaluate`: a checkpoint scored on any SOURCE, per session and per neuron.
+
+Converted stores are scored as they are; NWB files, folders of them and dandisets are converted into a
+scratch store (each file opened once), each read as training read it (`recorded_choices`), so the
+trials keep the tiers they had when the model was fitted.
+"""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from nwb_v1former.data.store import open_stores
+from nwb_v1former.data.store import SessionStore, is_store, open_stores
 from nwb_v1former.device import pick_device
+from nwb_v1former.errors import SessionError
 from nwb_v1former.inference.evaluation import SessionEvaluation, evaluate_session
-from nwb_v1former.model.checkpoint import load_checkpoint
+from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
+from nwb_v1former.model.provenance import Provenance
+from nwb_v1former.nwb.convert import convert
+from nwb_v1former.nwb.write import predictions_only_source
+from nwb_v1former.pipeline.predict import checkpoint_file, recorded_choices
+from nwb_v1former.sources import local_sources, resolve_sources
 
 
 def evaluate(
-    checkpoint: str | Path, data: list[str | Path], *, tier: str = "test", device: str | None = None
+    checkpoint: str | Path,
+    sources: list[str | Path],
+    *,
+    tier: str = "test",
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
+    stream: bool = False,
+    api_url: str | None = None,
+    progress: bool = False,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[SessionEvaluation]:
-    """Score `checkpoint` on the `tier` trials of every converted session in `data` (its own readouts)."""
+    """Score `checkpoint` (a .ckpt or a run folder) on the `tier` trials of every session in `sources`
+    (stores, NWB files, folders, dandisets; DANDI assets from `cache_dir` of the instance at `api_url`,
+    or streamed), each with its own readout."""
+    path = checkpoint_file(checkpoint)
+    provenance = Provenance.of_checkpoint(read_checkpoint(path))
+    stores = [Path(s) for s in sources if Path(s).is_dir() and is_store(Path(s))]
+    others = [s for s in sources if Path(s) not in stores]
+    for local in local_sources(others):
+        derived = predictions_only_source(Path(local))
+        if derived is not None:
+            raise SessionError(
+                f"a predictions-only file holds no recording to score; evaluate its source ({derived})",
+                where=local,
+            )
     chosen = pick_device(device)
-    model = load_checkpoint(checkpoint).to(chosen)
-    stores = [store for folder in data for store in open_stores(folder)]
-    return [evaluate_session(model, store, tier=tier, device=chosen) for store in stores]
+    model = load_checkpoint(path).to(chosen)
+    results = [
+        evaluate_session(model, store, tier=tier, device=chosen)
+        for folder in stores
+        for store in open_stores(folder)
+    ]
+    if not others:
+        return results
+    resolved = resolve_sources(
+        [str(s) for s in others],
+        cache_dir=cache_dir,
+        stream=stream,
+        api_url=api_url,
+        progress=progress,
+        on_note=on_note,
+    )
+    with tempfile.TemporaryDirectory(prefix="nwb-v1former-evaluate-") as scratch:
+        for index, item in enumerate(resolved):
+            choices = recorded_choices(provenance, item.file, None)
+            for converted in convert(
+                [item.session_input],
+                Path(scratch) / str(index),
+                choices=choices,
+                progress=progress,
+                on_skip=on_note,
+            ):
+                store = SessionStore(converted.folder)
+                results.append(evaluate_session(model, store, tier=tier, device=chosen))
+    return results

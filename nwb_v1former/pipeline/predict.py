@@ -1,12 +1,14 @@
-"""`predict`: a checkpoint and an NWB session in; the session with the model's predictions out.
+"""`predict`: a checkpoint and an NWB session in; the model's predictions in an NWB file out.
 
-The session is converted into a temporary store (the model's 30 Hz inputs), predicted window by
-window, scored on its held-out test trials when it has any, and the predictions are streamed back
-into the NWB file with the model's provenance (see nwb_v1former.nwb.write).
+The session is opened once: converted into a temporary store (the model's 30 Hz inputs), predicted
+window by window, scored on its held-out test trials when it has any, and the predictions are streamed
+into a file of their own (predictions-only or a full copy) or the source itself, with the model's
+provenance and the trials' split (see nwb_v1former.nwb.write).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +20,23 @@ from nwb_v1former.data.store import SessionStore
 from nwb_v1former.device import pick_device
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import ConfigError, OutputError
+from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.inference.evaluation import SessionEvaluation, evaluate_session, tier_trials
 from nwb_v1former.inference.windows import check_session, predict_windows
 from nwb_v1former.metrics import SKIP_FRAMES
 from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
-from nwb_v1former.nwb.convert import convert
+from nwb_v1former.nwb.convert import session_key
+from nwb_v1former.nwb.derived import DEFAULT_COPY
 from nwb_v1former.nwb.discover import file_identifier
+from nwb_v1former.nwb.plan import open_session
 from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
+from nwb_v1former.nwb.read import MAX_NAN_FRACTION, write_store
+from nwb_v1former.nwb.split_table import Split
 from nwb_v1former.nwb.write import DEFAULT_NAME, WrittenPredictions, output_path, write_predictions
+from nwb_v1former.progress import Reporter
+from nwb_v1former.run_folder import checkpoint_file
 
 EVALUATION_TIER = "test"
 METRIC_DESCRIPTIONS = {
@@ -54,27 +63,20 @@ class PredictionResult:
         return {**self.written.to_dict(), "session": self.session, "evaluation": evaluation}
 
 
-def checkpoint_file(checkpoint: str | Path) -> Path:
-    """A checkpoint path; `RUN/best` or a run folder name the run's best.ckpt."""
-    path = Path(checkpoint)
-    for candidate in (path, path.with_name(path.name + ".ckpt"), path / "best.ckpt"):
-        if candidate.is_file():
-            return candidate
-    return path  # read_checkpoint says it does not exist
-
-
 def _training_id(entry: Any) -> str:
-    """A readable id of one training session: its DANDI asset, else its file or identifier."""
+    """A readable id of one training session, never a machine path: its DANDI asset, else its file's
+    name (older checkpoints: the last part of their path), else its NWB identifier or key."""
     if not isinstance(entry, dict):
-        return str(entry)
+        return Path(str(entry)).name
     if entry.get("dandiset"):
         parts = (
             f"DANDI:{entry['dandiset']}",
             entry.get("version"),
-            entry.get("asset_path") or entry.get("path"),
+            entry.get("asset_path") or Path(str(entry.get("path", ""))).name,
         )
         return "/".join(str(part) for part in parts if part)
-    return str(entry.get("path") or entry.get("source") or entry.get("identifier") or entry.get("session"))
+    named = entry.get("name") or entry.get("path") or entry.get("source")
+    return Path(str(named)).name if named else str(entry.get("identifier") or entry.get("session"))
 
 
 def _dandiset(entry: Any) -> str | None:
@@ -130,6 +132,11 @@ def model_provenance(
         "training": provenance.evaluation,
     }
     scores = {name: value for name, value in scores.items() if value is not None}
+    sessions = dict.fromkeys(
+        (_training_id(entry), str(entry.get("sha256", "")) if isinstance(entry, dict) else "")
+        for entry in training
+    )
+    fit_check = provenance.fit_check or {}
     return ModelProvenance(
         model_name=provenance.name or checkpoint.name,
         checkpoint_sha256=sha256(checkpoint),
@@ -139,10 +146,48 @@ def model_provenance(
         preset=payload["config"].get("preset"),
         trained_on_simulated_data=simulated,
         training_data_description=_describe_training(simulated, training, dandisets),
-        training_data=tuple(dict.fromkeys(map(_training_id, training))),
+        training_data=tuple(name for name, _ in sessions),
+        training_data_sha256=tuple(digest for _, digest in sessions),
         training_dandisets=tuple(dandisets),
         evaluation=scores or None,
-        checkpoint_provenance=None if provenance == Provenance() else provenance.to_dict(),
+        checkpoint_provenance=None if provenance == Provenance() else _without_paths(provenance).to_dict(),
+        learned=fit_check.get("learned"),
+        fit_check_reasons=tuple(fit_check.get("reasons", ())),
+    )
+
+
+def _without_paths(provenance: Provenance) -> Provenance:
+    """The checkpoint's provenance with each training session's machine path reduced to its file name
+    (checkpoints saved before sessions were recorded by name + sha256 kept the path)."""
+
+    def named(entries: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+        kept = []
+        for entry in entries:
+            entry = dict(entry)
+            path = entry.pop("path", None)
+            if path and "asset_path" not in entry:
+                entry.setdefault("name", Path(str(path)).name)
+            kept.append(entry)
+        return tuple(kept)
+
+    base = provenance.base
+    if base is not None:
+        base = dataclasses.replace(base, training_data=named(base.training_data))
+    return dataclasses.replace(provenance, training_data=named(provenance.training_data), base=base)
+
+
+def session_split(store: SessionStore) -> Split:
+    """The store's trials on the file's clock (a trial ends where its last tick does) and what made
+    their tiers, for the predictions' split table."""
+    trials, times = store.trials, np.asarray(store.times)
+    return Split(
+        start=times[trials.first_tick],
+        stop=times[trials.stop_tick - 1] + 1 / TICK_RATE_HZ,
+        tier=trials.tier,
+        source_tier=trials.source_tier,
+        stimulus_id=trials.stimulus_id,
+        rule=str(store.meta.get("tiers", "not recorded")),
+        option=str(store.meta.get("split", "auto")),
     )
 
 
@@ -162,6 +207,7 @@ def predict(
     out: str | Path | None = None,
     *,
     in_place: bool = False,
+    copy: str = DEFAULT_COPY,
     name: str = DEFAULT_NAME,
     session: str | None = None,
     choices: ReaderChoices = READER_DEFAULTS,
@@ -169,37 +215,45 @@ def predict(
     device: str | None = None,
     progress: bool = True,
 ) -> PredictionResult:
-    """Predict every imaging frame of `source` with `checkpoint` and write the result to `out` (or in place).
+    """Predict every imaging frame of `source` with `checkpoint` and write the result to `out` (`copy`:
+    predictions-only or full) or in place.
 
     `session` picks the checkpoint's readout (default: the session key `convert` gives the file);
     `choices` are the reader's options as for `convert`, each one not given taken from those training
-    recorded for this session (`recorded_choices`). The temporary store lives in TMPDIR.
+    recorded for this session (`recorded_choices`). The temporary store lives in TMPDIR. `progress`:
+    bars on a terminal, else a line at least every minute (nwb_v1former.progress).
     """
     checkpoint, source = checkpoint_file(checkpoint), Path(source)
-    output_path(source, out, in_place=in_place, name=name, overwrite=overwrite)
+    output_path(source, out, in_place=in_place, name=name, overwrite=overwrite, copy=copy)
+    reporter = Reporter.for_terminal(quiet=not progress)
     payload = read_checkpoint(checkpoint)
     choices = choices.merged(recorded_choices(Provenance.of_checkpoint(payload), source, session))
     chosen = pick_device(device)
     model = load_checkpoint(checkpoint).to(chosen)
-    with tempfile.TemporaryDirectory(prefix="nwb-v1former-predict-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="nwb-v1former-predict-") as scratch,
+        open_session(source, choices) as plan,
+    ):
+        reporter.note(f"predict: reading {source.name} ({plan.n_ticks} ticks, {plan.n_neurons} ROIs)")
+        folder = Path(scratch) / session_key(plan.subject_id, plan.session_id, source, set())
         try:
-            converted = convert([source], Path(scratch) / "store", choices=choices, progress=progress)[0]
+            write_store(plan, folder, max_nan_fraction=MAX_NAN_FRACTION, progress=reporter.bars)
         except OutputError as error:  # the scratch store, not --out: say where it lives
             raise OutputError(
                 f"{error.problem} (predict's temporary store: set TMPDIR to another folder)",
                 where=error.where,
             ) from None
-        store = SessionStore(converted.folder)
+        store = SessionStore(folder)
         key = session or store.key
         try:
             check_session(model, store, key)
         except ConfigError as error:  # name the user's file, not the temporary store
             raise error.at(source) from None
-        evaluation = (
-            evaluate_session(model, store, tier=EVALUATION_TIER, key=key, device=chosen)
-            if len(tier_trials(store, EVALUATION_TIER))
-            else None
-        )
+        scored = tier_trials(store, EVALUATION_TIER)
+        evaluation = None
+        if len(scored):
+            reporter.note(f"predict: scoring {len(scored)} held-out {EVALUATION_TIER} trials")
+            evaluation = evaluate_session(model, store, tier=EVALUATION_TIER, key=key, device=chosen)
         written = write_predictions(
             source,
             predict_windows(model, store, key, device=chosen),
@@ -207,11 +261,14 @@ def predict(
             roi_ids=store.roi_ids,
             model=model_provenance(checkpoint, payload, key, evaluation),
             evaluation=None if evaluation is None else roi_evaluation(evaluation),
+            split=session_split(store),
             out=out,
             in_place=in_place,
+            copy=copy,
             name=name,
             responses=choices.responses,
             overwrite=overwrite,
-            progress=progress,
+            reporter=reporter,
+            nwbfile=plan.nwbfile,
         )
     return PredictionResult(written, key, evaluation)

@@ -13,6 +13,7 @@ from pathlib import Path
 from nwb_v1former.atomic import check_apart
 from nwb_v1former.errors import MissingDataError, SessionError
 from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
+from nwb_v1former.nwb.derived import DEFAULT_COPY
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.predict import PredictionResult, predict
 from nwb_v1former.sources import ResolvedSource, local_sources, resolve_sources
@@ -31,6 +32,7 @@ def predict_sources(
     cache_dir: str | Path | None = None,
     api_url: str | None = None,
     on_skip: Callable[[str], None] | None = None,
+    copy: str = DEFAULT_COPY,
     name: str = DEFAULT_NAME,
     session: str | None = None,
     choices: ReaderChoices = READER_DEFAULTS,
@@ -39,7 +41,7 @@ def predict_sources(
     progress: bool = True,
 ) -> list[PredictionResult]:
     """`predict` for every session of `sources` into the folder `out` (DANDI assets from `cache_dir` of
-    the instance at `api_url`); `name` to `progress` as for `predict`, the same for every session.
+    the instance at `api_url`); `copy` to `progress` as for `predict`, the same for every session.
 
     `out` may not overlap a local source (predictions inside it would be read as sessions next time).
     """
@@ -54,6 +56,7 @@ def predict_sources(
                 checkpoint,
                 item.file,
                 output_for(item, Path(out)),
+                copy=copy,
                 name=name,
                 session=session,
                 choices=choices,

@@ -38,7 +38,7 @@ from nwb_v1former.train.feature_cache import CacheConfig
 from nwb_v1former.train.finetune import add_sessions, check_frames, load_base, model_for_finetune
 from nwb_v1former.train.loop import FitResult, Trainer
 from nwb_v1former.train.recipe import fit_recipe
-from nwb_v1former.train.run_config import RunConfig
+from nwb_v1former.train.run_config import RunConfig, read_run_config
 from nwb_v1former.train.sessions import training_sessions
 
 SIMULATED_IDENTIFIER = "nwb-v1former-sim"
@@ -110,16 +110,19 @@ def simulated(store: SessionStore) -> bool:
 
 
 def data_provenance(stores: list[SessionStore]) -> list[dict[str, Any]]:
-    """Per session: its key, where it came from (path, or dandiset / version / asset) and the reader's
-    choices it was converted with (so predict and evaluate read the file the same way)."""
-    return [
-        {
-            "session": store.key,
-            **store.meta.get("source", {}),
-            **({"reader_choices": store.meta["reader_choices"]} if "reader_choices" in store.meta else {}),
-        }
-        for store in stores
-    ]
+    """Per session: its key, its file by name and sha256 or its DANDI asset (dandiset, version, asset
+    path, id, digest), its NWB identifier, and the reader's choices it was converted with (so predict
+    and evaluate read the file the same way); never a path on the machine that trained."""
+    entries = []
+    for store in stores:
+        source = dict(store.meta.get("source", {}))
+        path = source.pop("path", None)
+        if path and "asset_path" not in source:  # stores converted before names were recorded
+            source.setdefault("name", Path(path).name)
+        if "reader_choices" in store.meta:
+            source["reader_choices"] = store.meta["reader_choices"]
+        entries.append({"session": store.key, **source})
+    return entries
 
 
 def _stores(
@@ -134,14 +137,15 @@ def _stores(
             )
     worker.barrier()
     if options.resume:
-        return [SessionStore(folder) for folder in RunConfig.from_dict(run.read_config()).stores]
+        return [SessionStore(folder) for folder in read_run_config(run).stores]
     stores = [store for path in _store_paths(sources) for store in open_stores(path)]
     return stores + (open_stores(run / DATA) if (run / DATA).is_dir() else [])
 
 
 def _resumed(run: RunFolder, config: TrainConfig) -> tuple[RunConfig, TrainConfig]:
     """On --resume the run's own config.yaml decides; only max_epochs may be raised."""
-    saved = RunConfig.from_dict(run.read_config())
+    saved = read_run_config(run)
+    run.metrics()  # a damaged epoch log is one line now, not after an epoch of training
     return saved, dataclasses.replace(saved.train, max_epochs=max(saved.train.max_epochs, config.max_epochs))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hdmf.backends.io import HDMFIO
 from nwb_checks import dataset_digests
 from nwb_v1former.cli.main import main
 from prediction_helpers import MICRO, checkpoint_for, simulated_session
@@ -69,7 +70,8 @@ def test_predict_writes_provenance_and_per_roi_scores_that_evaluate_agrees_with(
     assert result["predicted_frames"] > 0.9 * result["frames"]
     code, output = run("evaluate", checkpoint, store.folder, "--json")
     assert code == 0, output
-    scores = json.loads(output)["sessions"][store.key]
+    (scores,) = json.loads(output)
+    assert scores.pop("session") == store.key and scores.pop("checkpoint") == str(checkpoint)
     assert {k: v for k, v in scores.items() if k != "neurons"} == result["evaluation"]
     with NWBHDF5IO(out, "r") as io:
         module = io.read().processing[DEFAULT_NAME]
@@ -90,6 +92,43 @@ def test_predict_writes_provenance_and_per_roi_scores_that_evaluate_agrees_with(
             np.testing.assert_allclose(table[metric].data[:], expected, rtol=1e-6)
         (series,) = [s for s in module.data_interfaces.values() if hasattr(s, "recorded")]
         assert "Trained on simulated data" in series.description and series.model is model
+
+
+def test_predict_reads_its_source_once_and_says_what_it_does(session, tmp_path, monkeypatch):
+    """One pynwb read per command (the reader's plan serves conversion and writing; the new file is
+    written, then validated from its builder); the steps are told on stderr, which is a log file here
+    (a line at least every minute in loops)."""
+    source, _, checkpoint = session
+    reads = []
+    original = HDMFIO.read
+
+    def counted(io, *args, **kwargs):
+        reads.append(io)
+        return original(io, *args, **kwargs)
+
+    monkeypatch.setattr(HDMFIO, "read", counted)
+    code, output = run("predict", checkpoint, source, "--out", tmp_path / "out.nwb")
+    assert code == 0, output
+    assert len(reads) == 1
+    assert f"predict: reading {source.name}" in output and "predict: scoring" in output
+
+
+def test_evaluate_scores_any_source_and_refuses_a_predictions_only_file(session, tmp_path):
+    source, store, checkpoint = session
+    copy, derived = tmp_path / "copy.nwb", tmp_path / "derived.nwb"
+    for out, kind in ((copy, "full"), (derived, "predictions-only")):
+        code, output = run("predict", checkpoint, source, "--out", out, "--copy", kind, "--quiet")
+        assert code == 0, output
+    code, output = run("evaluate", checkpoint, store.folder, source, copy, "--json", "--quiet")
+    assert code == 0, output
+    results = json.loads(output)
+    assert [r["session"] for r in results] == [store.key] * 3
+    assert results[1] == results[0] and results[2] == results[0], "the same trials, tiers and predictions"
+    code, output = run("evaluate", checkpoint, derived)
+    assert code == 1 and output.startswith("Error: ") and len(output.strip().splitlines()) == 1, output
+    assert (
+        f"a predictions-only file holds no recording to score; evaluate its source ({source.name}" in output
+    )
 
 
 def test_in_place_twice_replaces_and_another_name_keeps_both(small, tmp_path):
@@ -123,8 +162,7 @@ def test_errors_are_one_line(session, tmp_path):
         (["predict", checkpoint, source, "--out", out, "--in-place"], "either an output file"),
         (["predict", checkpoint, source], "either an output file"),
         (["predict", checkpoint, tmp_path / "nope.nwb", "--out", out], "no such file"),
-        (["evaluate", checkpoint, tmp_path], "no converted sessions found"),
-        (["evaluate", checkpoint, store.folder, "--tier", "bonus"], "no bonus trial"),
+        (["evaluate", checkpoint, tmp_path], "a folder without NWB files"),
     ]
     for args, message in cases:
         code, output = run(*args, *(["--quiet"] if args[0] == "predict" else []))
@@ -133,6 +171,11 @@ def test_errors_are_one_line(session, tmp_path):
             output
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+    code, output = run("evaluate", checkpoint, store.folder, "--tier", "bogus")
+    assert (
+        code == 2
+        and "Invalid value for '--tier': 'bogus' is not one of 'test', 'validation', 'train'" in output
+    )
 
 
 def test_sigkill_of_predict_in_place_leaves_the_source_whole(small, tmp_path):

@@ -21,7 +21,7 @@ from pynwb.spec import (
 )
 
 NAME = "ndx-v1former"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
 
 
@@ -58,15 +58,47 @@ def model_spec() -> NWBGroupSpec:
                 "training_data_description",
                 "What the model was trained on, in words (including the warning for simulated data).",
             ),
+            NWBAttributeSpec(
+                name="learned",
+                doc=(
+                    "Whether training's fit check found that the model learned (validation correlation "
+                    "above 0, not stopped while still improving); absent for checkpoints saved before the "
+                    "check. When False, fit_check_reasons says why."
+                ),
+                dtype="bool",
+                required=False,
+            ),
         ],
         datasets=[
             NWBDatasetSpec(name="config", doc="The model configuration, as JSON.", dtype="text"),
             NWBDatasetSpec(
                 name="training_data",
-                doc="One identifier per training session: DANDI asset, file path or NWB identifier.",
+                doc=(
+                    "One identifier per training session: its DANDI asset (DANDI:id/version/path), else "
+                    "its file's name, else its NWB identifier; never a path on the training machine."
+                ),
                 dtype="text",
                 shape=[None],
                 dims=["num_sessions"],
+                quantity="?",
+            ),
+            NWBDatasetSpec(
+                name="training_data_sha256",
+                doc=(
+                    "SHA-256 hex digest of each training session's NWB file, in the order of "
+                    "training_data ('' where the checkpoint does not record one)."
+                ),
+                dtype="text",
+                shape=[None],
+                dims=["num_sessions"],
+                quantity="?",
+            ),
+            NWBDatasetSpec(
+                name="fit_check_reasons",
+                doc="Why the fit check found that the model did not learn (see learned), one per line.",
+                dtype="text",
+                shape=[None],
+                dims=["num_reasons"],
                 quantity="?",
             ),
             NWBDatasetSpec(
@@ -107,7 +139,15 @@ def predicted_series_spec() -> NWBGroupSpec:
                 name="model_rate",
                 doc="Rate (Hz) of the model's frame grid; predictions are linearly interpolated from it.",
                 dtype="float64",
-            )
+            ),
+            _text(
+                "recorded_path",
+                (
+                    "Where the recorded series lies in the file described by the module's "
+                    "PredictionSource, when that is another file (a predictions-only file has no link)."
+                ),
+                required=False,
+            ),
         ],
         links=[
             NWBLinkSpec(
@@ -123,6 +163,29 @@ def predicted_series_spec() -> NWBGroupSpec:
     )
 
 
+def source_spec() -> NWBGroupSpec:
+    """PredictionSource: which NWB file holds the recording a module's predictions are for."""
+    return NWBGroupSpec(
+        neurodata_type_def="PredictionSource",
+        neurodata_type_inc="NWBDataInterface",
+        doc=(
+            "The NWB file whose recorded responses the predictions in this module are for, when the "
+            "predictions were written into a file of their own (a derived file, or a full copy)."
+        ),
+        attributes=[
+            _text("file_name", "The source file's name when predicted (dandi organize may rename it)."),
+            _text("identifier", "The source file's NWB identifier."),
+            _text("file_object_id", "The object_id of the source file's NWBFile."),
+            _text("sha256", "SHA-256 hex digest of the source file (HDF5 files only).", required=False),
+            _text(
+                "copy",
+                "What this file holds of the source: predictions-only (its subject, session and ROI tables) "
+                "or full (everything, under new object ids).",
+            ),
+        ],
+    )
+
+
 def main(output_dir: Path = SPEC_DIR) -> None:
     """Write ndx-v1former.namespace.yaml and ndx-v1former.extensions.yaml into `output_dir`."""
     builder = NWBNamespaceBuilder(
@@ -133,7 +196,7 @@ def main(output_dir: Path = SPEC_DIR) -> None:
         contact=["https://github.com/nwb-v1former/nwb-v1former/issues"],
     )
     builder.include_namespace("core")
-    export_spec(builder, [model_spec(), predicted_series_spec()], str(output_dir))
+    export_spec(builder, [model_spec(), predicted_series_spec(), source_spec()], str(output_dir))
 
 
 if __name__ == "__main__":
