@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from nwb_v1former.atomic import atomic_output, folder_kind, visible_entries
-from nwb_v1former.errors import ConfigError, OutputExistsError
+from nwb_v1former.errors import CheckpointError, ConfigError, OutputExistsError
 
 CONFIG, METRICS, LAST, BEST, EVALUATION, DATA, FEATURE_CACHE = (
     "config.yaml",
@@ -52,6 +52,18 @@ def foreign_entries(folder: Path) -> list[str]:
 
 RUN = folder_kind("a run folder (config.yaml, checkpoints, ...)", lambda folder: not foreign_entries(folder))
 """A folder holding nothing a run does not write (an empty one included)."""
+
+
+def checkpoint_file(checkpoint: str | Path) -> Path:
+    """The file a CHECKPOINT argument names, in every command: a .ckpt file, or a run folder (also
+    written RUN/best) meaning its best.ckpt; anything else is refused in one line."""
+    path = Path(checkpoint)
+    for candidate in (path, path.with_name(path.name + ".ckpt"), path / BEST):
+        if candidate.is_file():
+            return candidate
+    raise CheckpointError(
+        f"no such checkpoint file; give a .ckpt file or a run folder holding {BEST}", where=path
+    )
 
 
 class RunFolder:
@@ -103,7 +115,22 @@ class RunFolder:
         return self.write_text(CONFIG, yaml.safe_dump(config, sort_keys=False))
 
     def read_config(self) -> dict[str, Any]:
-        return yaml.safe_load((self / CONFIG).read_text())
+        """config.yaml as a dict; one line naming it when it is not one (a damaged run folder)."""
+        try:
+            values = yaml.safe_load((self / CONFIG).read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise self.damaged(CONFIG, f"{type(error).__name__}: {error}".splitlines()[0]) from None
+        if not isinstance(values, dict):
+            raise self.damaged(CONFIG, f"it holds a {type(values).__name__}, not a mapping")
+        return values
+
+    def damaged(self, name: str, why: str) -> ConfigError:
+        """The error for one of the run's own files that cannot be used."""
+        return ConfigError(
+            f"{name} cannot be used ({why}); the run folder is damaged: restore the file, or start the run "
+            "over with --overwrite",
+            where=self.path,
+        )
 
     def write_json(self, name: str, values: dict[str, Any]) -> Path:
         return self.write_text(name, json.dumps(values, indent=2) + "\n")
@@ -113,7 +140,18 @@ class RunFolder:
         path = self / METRICS
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if not isinstance(row, dict) or not isinstance(row.get("epoch"), int):
+                raise self.damaged(METRICS, f"line {number} is not an epoch's JSON record")
+            rows.append(row)
+        return rows
 
     def append_metrics(self, row: dict[str, Any], *, keep_epochs_below: int) -> None:
         """Add one epoch's line, dropping lines of epochs >= `keep_epochs_below` left by a killed run.

@@ -122,7 +122,8 @@ class StoreWriter:
         )
         trials.to_npz(self.folder / "trials.npz")
         np.savez(self.folder / "statistics.npz", **statistics)
-        meta = {"schema_version": SCHEMA_VERSION, **meta}
+        ticks, neurons = self["responses"].shape
+        meta = {"schema_version": SCHEMA_VERSION, **meta, "ticks": ticks, "neurons": neurons}
         (self.folder / "meta.json").write_text(json.dumps(plain(meta), indent=2) + "\n")
         for array in self.arrays.values():
             array.flush()
@@ -138,25 +139,67 @@ class SessionStore:
             raise SessionError(
                 "not a converted session (no meta.json); run `nwb-v1former convert`", where=self.folder
             )
-        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
-        if self.meta.get("schema_version") != SCHEMA_VERSION:
+        try:
+            self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+        except (ValueError, OSError) as error:
+            raise self._damaged("meta.json", error) from None
+        if not isinstance(self.meta, dict) or self.meta.get("schema_version") != SCHEMA_VERSION:
+            version = self.meta.get("schema_version") if isinstance(self.meta, dict) else None
             raise SessionError(
-                f"store schema {self.meta.get('schema_version')} is not {SCHEMA_VERSION}; "
-                "convert the session again with this version",
+                f"store schema {version} is not {SCHEMA_VERSION}; convert the session again with this "
+                "version",
                 where=self.folder,
             )
-        self.video = np.load(self.folder / "video.npy", mmap_mode="r")
-        self.responses = np.load(self.folder / "responses.npy", mmap_mode="r")
-        self.behavior = np.load(self.folder / "behavior.npy", mmap_mode="r")
-        self.pupil_center = np.load(self.folder / "pupil_center.npy", mmap_mode="r")
-        self.times = np.load(self.folder / "times.npy", mmap_mode="r")
-        self.roi_ids = np.load(self.folder / "roi_ids.npy")
-        with np.load(self.folder / "neurons.npz") as neurons:
-            self.coordinates = neurons["coordinates"]
-            self.plane = neurons["plane"]
-        self.trials = Trials.from_npz(self.folder / "trials.npz")
-        with np.load(self.folder / "statistics.npz") as statistics:
-            self.statistics = {name: statistics[name] for name in statistics.files}
+        try:
+            self.video = np.load(self.folder / "video.npy", mmap_mode="r")
+            self.responses = np.load(self.folder / "responses.npy", mmap_mode="r")
+            self.behavior = np.load(self.folder / "behavior.npy", mmap_mode="r")
+            self.pupil_center = np.load(self.folder / "pupil_center.npy", mmap_mode="r")
+            self.times = np.load(self.folder / "times.npy", mmap_mode="r")
+            self.roi_ids = np.load(self.folder / "roi_ids.npy")
+            with np.load(self.folder / "neurons.npz") as neurons:
+                self.coordinates = neurons["coordinates"]
+                self.plane = neurons["plane"]
+            self.trials = Trials.from_npz(self.folder / "trials.npz")
+            with np.load(self.folder / "statistics.npz") as statistics:
+                self.statistics = {name: statistics[name] for name in statistics.files}
+        except (ValueError, OSError, KeyError, TypeError) as error:
+            raise self._damaged(getattr(error, "filename", None) or "an array file", error) from None
+        self._check_shapes()
+
+    def _damaged(self, what: str | Path, error: BaseException) -> SessionError:
+        detail = error.strerror if isinstance(error, OSError) and error.strerror else str(error)[:80]
+        return SessionError(
+            f"{Path(what).name} cannot be read ({detail}); the store is damaged: convert the session again",
+            where=self.folder,
+        )
+
+    def _check_shapes(self) -> None:
+        """The arrays agree with each other and with meta.json (ticks, neurons), else one line."""
+        ticks, neurons = self.meta.get("ticks"), self.meta.get("neurons")
+        problems = [
+            f"{name}.npy is {array.shape[1:]} per tick, not {trailing}"
+            for name, (_, trailing) in ARRAYS.items()
+            if trailing is not None and (array := getattr(self, name)).shape[1:] != trailing
+        ]
+        problems += [
+            f"{name}.npy has {len(getattr(self, name))} ticks, meta.json {ticks}"
+            for name in ARRAYS
+            if len(getattr(self, name)) != ticks
+        ]
+        if self.responses.ndim != 2 or self.responses.shape[1] != neurons:
+            problems.append(f"responses.npy is {self.responses.shape}, meta.json has {neurons} neurons")
+        if not len(self.roi_ids) == len(self.coordinates) == len(self.plane) == neurons:
+            problems.append(f"roi_ids, coordinates and planes do not each hold the {neurons} neurons")
+        trials = self.trials
+        if len(trials) and (trials.first_tick.min() < 0 or trials.stop_tick.max() > (ticks or 0)):
+            problems.append(f"trials.npz reaches beyond the {ticks} ticks")
+        if problems:
+            raise SessionError(
+                f"the store does not agree with itself: {problems[0]}; it is damaged: convert the session "
+                "again",
+                where=self.folder,
+            )
 
     @property
     def key(self) -> str:

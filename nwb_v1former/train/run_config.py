@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from nwb_v1former.config import check_known_keys
+from nwb_v1former.errors import V1FormerError
 from nwb_v1former.model.config import ModelConfig
 from nwb_v1former.model.provenance import Provenance
+from nwb_v1former.run_folder import CONFIG, RunFolder
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.feature_cache import CacheConfig
 
@@ -71,3 +73,12 @@ class RunConfig:
                 else CacheConfig(cache["directory"] and Path(cache["directory"]), cache["dtype"]),
             }
         )
+
+
+def read_run_config(run: RunFolder) -> RunConfig:
+    """The run's config.yaml as a RunConfig; one line naming the file when it cannot be one."""
+    values = run.read_config()
+    try:
+        return RunConfig.from_dict(values)
+    except (KeyError, TypeError, ValueError, AttributeError, V1FormerError) as error:
+        raise run.damaged(CONFIG, f"{type(error).__name__}: {error}") from None
