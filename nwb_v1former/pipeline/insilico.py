@@ -53,9 +53,8 @@ from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.insilico import add_tables, check_predictions
 from nwb_v1former.nwb.write import DEFAULT_NAME
-from nwb_v1former.pipeline.predict import checkpoint_file
 from nwb_v1former.plain import plain
-from nwb_v1former.run_folder import CONFIG
+from nwb_v1former.run_folder import CONFIG, checkpoint_file
 from nwb_v1former.sources import resolve_sources
 
 Result = TuningResult | ReceptiveFieldResult | AttentionResult

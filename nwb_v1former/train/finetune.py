@@ -21,26 +21,28 @@ from nwb_v1former.model.config import ModelConfig
 from nwb_v1former.model.importer import PUBLISHED, resolve_published
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.provenance import BaseCore, Provenance
+from nwb_v1former.run_folder import checkpoint_file
 
 SHIPPED = {"tiny-sim": "tiny-sim.ckpt"}
 """Cores inside the package (nwb_v1former/weights/); see nwb_v1former/weights/README.md."""
 
 
 def resolve_base(reference: str | Path) -> Path:
-    """The checkpoint file behind `reference`: a path, a shipped core or a published name."""
+    """The checkpoint file behind `reference`: a shipped core, a published name, or as every command
+    reads a CHECKPOINT (a .ckpt file, or a run folder meaning its best.ckpt)."""
     name = str(reference)
     if name in SHIPPED:
         return Path(str(files("nwb_v1former.weights") / SHIPPED[name]))
     if name.partition(":")[0] in PUBLISHED:
         return resolve_published(name)
-    path = Path(name)
-    if not path.is_file():
+    try:
+        return checkpoint_file(name)
+    except CheckpointError:  # say what else a base can be
         raise CheckpointError(
-            f"no such checkpoint file; give a .ckpt path, a shipped core ({', '.join(SHIPPED)}) "
-            f"or a published model ({', '.join(PUBLISHED)})",
+            "no such checkpoint file; give a .ckpt file or a run folder, a shipped core "
+            f"({', '.join(SHIPPED)}) or a published model ({', '.join(PUBLISHED)})",
             where=name,
-        )
-    return path
+        ) from None
 
 
 def base_core(reference: str | Path, path: Path) -> BaseCore:
