@@ -17,11 +17,11 @@ The folder is written atomically: it appears complete, replacing an earlier repo
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,16 @@ from nwb_v1former.analysis.report_data import (
     retinotopy_correlation,
     trace_rows,
 )
+from nwb_v1former.analysis.report_page import (
+    COMPARISON_TITLE,
+    FIT_CAVEAT,
+    SUMMARY_COLUMNS,
+    TITLE,
+    Panel,
+    SessionSection,
+    html_document,
+    run_page,
+)
 from nwb_v1former.atomic import atomic_output, folder_kind, visible_entries
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.digest import sha256
@@ -60,40 +70,11 @@ from nwb_v1former.model.model import V1Former
 from nwb_v1former.run_folder import BEST, INSILICO, REPORT
 
 INDEX = "index.html"
-TITLE, COMPARISON_TITLE = "nwb-v1former report: ", "nwb-v1former comparison: "
-"""How the <title> of a run's report page and of a comparison's begins: what marks a report as this tool's."""
 INSILICO_TITLES = {
     "tuning": "Drifting-grating tuning",
     "receptive_fields": "Receptive fields",
     "attention": "Attention and behaviour",
 }
-SUMMARY_COLUMNS = (
-    ("single_trial_correlation", "single-trial correlation"),
-    ("correlation_to_average", "correlation to average"),
-    ("normalized_correlation", "normalised correlation"),
-    ("explainable_variance_explained", "FEVE"),
-    ("noise_ceiling", "noise ceiling (repeats)"),
-)
-
-
-@dataclass(frozen=True)
-class Panel:
-    """One figure of the page: its PNG file name, heading and caption (plain text)."""
-
-    file: str
-    title: str
-    caption: str
-
-
-@dataclass
-class SessionSection:
-    """What the page says about one session: its scores row and its figures."""
-
-    key: str
-    scores: dict[str, Any]
-    true_ceiling: float | None = None
-    panels: list[Panel] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def _holds_only_report(folder: Path) -> bool:
@@ -132,7 +113,7 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
         panels = _learning_panel(record, staging)
         sessions = _session_sections(record, staging)
         insilico = _insilico_panels(record, staging)
-        return _page(record, panels, sessions, insilico)
+        return run_page(record, panels, sessions, insilico)
 
     return _write(record.folder, out, draw)
 
@@ -154,7 +135,7 @@ def _comparison_page(folder: Path, staging: Path) -> str:
     table = load_comparison(folder)
     comparison_figure(table, staging / COMPARISON_FIGURE)
     title = f"{COMPARISON_TITLE}{folder.name}"
-    return _html(title, f"<h1>{html.escape(title)}</h1>\n{comparison_html(table)}")
+    return html_document(title, f"<h1>{html.escape(title)}</h1>\n{comparison_html(table)}")
 
 
 def _learning_panel(record: RunRecord, folder: Path) -> list[Panel]:
@@ -202,7 +183,8 @@ def _session(
             section.notes.append(f"The session's store is gone ({key}); no traces without its responses.")
         else:
             section.panels += _traces_panel(model, key, store, session, correlation, folder)
-    section.panels.append(_readout_panel(model, key, store, truth, folder))
+    readout = _readout_panel(model, key, store, truth, folder)
+    section.panels.append(dataclasses.replace(readout, caption=_caveated(record, readout.caption)))
     return section
 
 
@@ -303,106 +285,16 @@ def _insilico_panels(record: RunRecord, folder: Path) -> list[Panel]:
             f"{_insilico_caption(analysis, details)} Computed from {source} (sha256 {digest[:12]}), readout "
             f"{origin['session']}; full results in {INSILICO}/{analysis}.json and .npz."
         )
-        panels.append(Panel(name, title, caption))
+        panels.append(Panel(name, title, _caveated(record, caption)))
     return panels
+
+
+def _caveated(record: RunRecord, caption: str) -> str:
+    """`caption`, headed by the fit caveat when the run did not learn (its fit_check says so)."""
+    return f"{FIT_CAVEAT.upper()}. {caption}" if record.fit_problems else caption
 
 
 def _insilico_caption(analysis: str, details: dict[str, Any]) -> str:
     """The numbers of one in-silico result, in words."""
     text = "; ".join(summary_lines(analysis, details["summary"], details["config"]))
     return text[0].upper() + text[1:] + "."
-
-
-# --- the page ---------------------------------------------------------------------------------------
-
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
-h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; font-size: 0.95em; } td, th { padding: 0.3em 0.8em; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-figure { margin: 1.5em 0; } img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #444; font-size: 0.95em; } .warning { background: #fff4e5; padding: 0.6em 1em; }
-"""
-
-
-def _number(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _figure_html(panel: Panel) -> str:
-    return (
-        f'<figure><h3>{html.escape(panel.title)}</h3><img src="{html.escape(panel.file)}" '
-        f'alt="{html.escape(panel.title)}"><figcaption>{html.escape(panel.caption)}</figcaption></figure>'
-    )
-
-
-def _overview(record: RunRecord) -> str:
-    config = record.config
-    provenance = config.provenance
-    facts = [
-        f"command: {config.command}",
-        f"model preset: {config.model.preset}",
-        f"strategy: {config.train.strategy}",
-        f"base: {provenance.base.name if provenance.base else 'none (trained from scratch)'}",
-        f"epochs run: {len(record.metrics)} (best: {record.best_epoch})",
-        f"code version: {config.code_version}",
-    ]
-    items = "".join(f"<li>{html.escape(fact)}</li>" for fact in facts)
-    text = f"<ul>{items}</ul>"
-    if provenance.trained_on_simulated_data:
-        text += (
-            '<p class="warning">Trained on SIMULATED data (nwb-v1former\'s ground-truth simulator): these '
-            "figures show that the pipeline works, not how real neurons respond.</p>"
-        )
-    return text
-
-
-def _scores_table(sessions: list[SessionSection]) -> str:
-    header = "".join(
-        f"<th>{html.escape(h)}</th>"
-        for h in ("session", "tier", "trials", *(label for _, label in SUMMARY_COLUMNS), "true noise ceiling")
-    )
-    rows = []
-    for section in sessions:
-        cells = [section.key, section.scores["tier"], str(section.scores["trials"])]
-        cells += [_number(section.scores[name]) for name, _ in SUMMARY_COLUMNS]
-        cells.append(_number(section.true_ceiling))
-        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
-
-
-def _page(
-    record: RunRecord, learning: list[Panel], sessions: list[SessionSection], insilico: list[Panel]
-) -> str:
-    title = f"{TITLE}{record.folder.name}"
-    parts = [f"<h1>{html.escape(title)}</h1>", _overview(record)]
-    parts += [_figure_html(panel) for panel in learning]
-    if sessions:
-        parts.append("<h2>Held-out scores (best.ckpt)</h2>" + _scores_table(sessions))
-        parts.append(
-            "<p>Means over neurons. Correlation to average, FEVE (fraction of explainable variance "
-            "explained, which unlike correlation counts a wrong amplitude or offset; over neurons with at "
-            f"least {MIN_EXPLAINABLE:.0%} explainable variance) and the noise ceiling need repeated stimuli; "
-            "the true noise ceiling is known only for simulated sessions.</p>"
-        )
-    else:
-        parts.append(
-            "<p>No evaluation yet (evaluation.json and best.ckpt appear when the run finishes); per-neuron "
-            "figures follow then.</p>"
-        )
-    for section in sessions:
-        parts.append(f"<h2>Session {html.escape(section.key)}</h2>")
-        parts += [f"<p>{html.escape(note)}</p>" for note in section.notes]
-        parts += [_figure_html(panel) for panel in section.panels]
-    if insilico:
-        parts.append("<h2>In-silico experiments</h2>")
-        parts += [_figure_html(panel) for panel in insilico]
-    return _html(title, "\n".join(parts))
-
-
-def _html(title: str, body: str) -> str:
-    """The whole page: `body` (HTML) under the report's style, no external files."""
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
-    )

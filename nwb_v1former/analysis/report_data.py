@@ -41,6 +41,18 @@ class RunRecord:
         best = [row["epoch"] for row in self.metrics if row.get("best")]
         return best[-1] if best else None
 
+    @property
+    def fit_problems(self) -> list[str]:
+        """Why the run may not have learned, from evaluation.json's `fit_check` ({"learned": bool,
+        "reasons": [str]}); [] when it learned without remarks or was written before the check."""
+        check = (self.evaluation or {}).get("fit_check")
+        if not check:
+            return []
+        reasons = [str(reason) for reason in check.get("reasons", [])]
+        if not reasons and not check.get("learned", True):
+            reasons = ["the evaluation found that the model did not learn (no reason given)"]
+        return reasons
+
     def store(self, key: str) -> SessionStore | None:
         """The session's store where training left it (or under RUN/data/); None when it is gone."""
         candidates = [Path(f) for f in self.config.stores if Path(f).name == key]

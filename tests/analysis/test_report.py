@@ -133,3 +133,38 @@ def test_cli_writes_elsewhere_replaces_a_report_and_refuses_anything_else(demo, 
         lines = result.output.strip().splitlines()
         assert result.exit_code == 1 and len(lines) == 1 and message in lines[0], result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "notes"]  # no partial folder left
+
+
+def _with_fit_check(demo: Path, run: Path, fit_check: dict | None) -> str:
+    """The report page of a copy of the demo's run whose evaluation.json has `fit_check` (None: no key)."""
+    shutil.copytree(demo / "run", run, ignore=shutil.ignore_patterns("report"))
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    evaluation.pop("fit_check", None)
+    if fit_check is not None:
+        evaluation["fit_check"] = fit_check
+    (run / "evaluation.json").write_text(json.dumps(evaluation))
+    return html.unescape(write_report(run).read_text())
+
+
+def test_a_run_that_did_not_learn_is_flagged_at_the_top_and_on_its_results(demo, tmp_path):
+    reasons = [
+        "the best validation correlation is -0.02, not above 0",
+        "stopped by --max-epochs <still improving>",
+    ]
+    page = _with_fit_check(demo, tmp_path / "failed", {"learned": False, "reasons": reasons})
+    alert = page.index('<div class="alert" role="alert"><h2>This model did not learn</h2>')
+    assert alert < page.index("<ul><li>command:")  # above everything the run says about itself
+    assert all(f"<li>{reason}</li>" in page for reason in reasons)
+    assert "&lt;still improving&gt;" in (tmp_path / "failed" / "report" / "index.html").read_text()  # escaped
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
+    caveated = [c for c in captions if c.startswith("FROM A MODEL THAT DID NOT LEARN. ")]
+    assert len(caveated) == 4  # the readout positions and the three in-silico experiments
+    assert "From a model that did not learn: see the warning at the top." in page
+    remarks = _with_fit_check(demo, tmp_path / "remarks", {"learned": True, "reasons": reasons[1:]})
+    assert "This model may not have learned" in remarks and reasons[1] in remarks
+
+
+def test_a_run_that_learned_or_predates_the_check_has_no_warning(demo, tmp_path):
+    for name, fit_check in (("learned", {"learned": True, "reasons": []}), ("older", None)):
+        page = _with_fit_check(demo, tmp_path / name, fit_check)
+        assert 'class="alert"' not in page and "DID NOT LEARN" not in page.upper(), name

@@ -12,7 +12,8 @@ import pytest
 from viv1t_helpers import authors_run_folder
 
 from hostile.checks import OVERLAP, QUICK, assert_refused, assert_succeeded, cli, partials, snapshot
-from nwb_v1former.analysis.report import COMPARISON_TITLE, REPORT_FOLDER, _html
+from nwb_v1former.analysis.report import REPORT_FOLDER
+from nwb_v1former.analysis.report_page import COMPARISON_TITLE, html_document
 from nwb_v1former.pipeline.demo import DEMO
 
 NOT_OURS = "so --overwrite does not replace it"
@@ -166,7 +167,7 @@ def test_report_replaces_only_a_report_it_wrote(source: Path, base: Path, tmp_pa
     assert (out / "index.html").is_file() and partials(tmp_path) == []
     comparison = tmp_path / "cmp-report"  # what `compare` leaves as its report: replaced by the next one
     comparison.mkdir()
-    (comparison / "index.html").write_text(_html(f"{COMPARISON_TITLE}cmp", "<table></table>"))
+    (comparison / "index.html").write_text(html_document(f"{COMPARISON_TITLE}cmp", "<table></table>"))
     shutil.copyfile(out / "learning-curves.png", comparison / "comparison.png")
     assert REPORT_FOLDER.recognise(comparison)
 
