@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 from nwb_v1former.cli.source_options import SOURCE_HELP, source_options
 
 from nwb_v1former.inference.evaluation import SCORED_TIERS
 from nwb_v1former.pipeline.evaluate import evaluate
+from nwb_v1former.progress import Reporter
 
 
 @click.command("evaluate", epilog=SOURCE_HELP)
@@ -26,7 +26,11 @@ from nwb_v1former.pipeline.evaluate import evaluate
 @click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON list, one item per session, every neuron included."
 )
-@click.option("--quiet", is_flag=True, help="No progress or notes on stderr.")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="No notes or progress (bars on a terminal, else a line at least every minute).",
+)
 @source_options
 def evaluate_command(
     checkpoint: str,
@@ -57,8 +61,7 @@ def evaluate_command(
         cache_dir=cache_dir,
         stream=stream,
         api_url=dandi_api_url,
-        progress=not quiet and sys.stderr.isatty(),
-        on_note=None if quiet else lambda line: click.echo(line, err=True),
+        reporter=Reporter.for_terminal(quiet=quiet),
     )
     if as_json:
         click.echo(

@@ -8,6 +8,7 @@ the tier repeats a stimulus, else None.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from nwb_v1former.errors import SessionError
 from nwb_v1former.inference.windows import predict_span
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.plain import plain
+from nwb_v1former.progress import QUIET, Reporter
 
 SCORED_TIERS = ("test", "validation", "train")
 """The tiers a model can be scored on (`none` trials are used by nothing)."""
@@ -63,7 +65,7 @@ def tier_trials(store: SessionStore, tier: str, skip: int = metrics.SKIP_FRAMES)
 
 
 def predict_trials(
-    model: V1Former, store: SessionStore, indices: np.ndarray, key: str | None = None, **options
+    model: V1Former, store: SessionStore, indices: Iterable[int], key: str | None = None, **options
 ) -> list[np.ndarray]:
     """Predictions of whole trials, each (T_i, N) in the store's units."""
     trials = store.trials
@@ -74,11 +76,19 @@ def predict_trials(
 
 
 def evaluate_session(
-    model: V1Former, store: SessionStore, *, tier: str = "test", key: str | None = None, **options
+    model: V1Former,
+    store: SessionStore,
+    *,
+    tier: str = "test",
+    key: str | None = None,
+    reporter: Reporter = QUIET,
+    **options,
 ) -> SessionEvaluation:
-    """Predict every scorable trial of `tier` and compute the per-neuron metrics."""
+    """Predict every scorable trial of `tier` (telling `reporter` how far it is) and compute the
+    per-neuron metrics."""
     indices = scorable_trials(store, tier)
-    return score_trials(store, indices, predict_trials(model, store, indices, key, **options), tier, key)
+    told = reporter.loop(indices, what=f"{store.key}: scoring {tier} trials", unit="trial")
+    return score_trials(store, indices, predict_trials(model, store, told, key, **options), tier, key)
 
 
 def scorable_trials(store: SessionStore, tier: str) -> np.ndarray:

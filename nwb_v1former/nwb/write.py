@@ -54,7 +54,6 @@ from nwb_v1former.nwb.backends import GROUPS, HDF5, ZARR, backend_of
 from nwb_v1former.nwb.derived import (
     COPIES,
     DEFAULT_COPY,
-    FULL,
     PREDICTIONS_ONLY,
     derived_nwbfile,
     export_zarr_with_new_ids,
@@ -310,7 +309,7 @@ def _output(
     predictions of `name` were removed). In place or a full copy: the source's bytes (a full copy
     renamed), appended to; predictions-only: a new file."""
     backend = backend_of(source)
-    if copy is not None and copy != FULL:
+    if copy == PREDICTIONS_ONLY:
         nwbfile, tables = derived_nwbfile(
             opened,
             list({plane.table_id: opened.objects[plane.table_id] for plane in planes}.values()),

@@ -8,7 +8,6 @@ trials keep the tiers they had when the model was fitted.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from nwb_v1former.data.store import SessionStore, is_store, open_stores
@@ -20,6 +19,7 @@ from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.write import predictions_only_source
 from nwb_v1former.pipeline.predict import checkpoint_file, recorded_choices
+from nwb_v1former.progress import QUIET, Reporter
 from nwb_v1former.sources import local_sources, resolve_sources
 
 
@@ -32,12 +32,11 @@ def evaluate(
     cache_dir: str | Path | None = None,
     stream: bool = False,
     api_url: str | None = None,
-    progress: bool = False,
-    on_note: Callable[[str], None] | None = None,
+    reporter: Reporter = QUIET,
 ) -> list[SessionEvaluation]:
     """Score `checkpoint` (a .ckpt or a run folder) on the `tier` trials of every session in `sources`
     (stores, NWB files, folders, dandisets; DANDI assets from `cache_dir` of the instance at `api_url`,
-    or streamed), each with its own readout."""
+    or streamed), each with its own readout; notes and progress go to `reporter`."""
     path = checkpoint_file(checkpoint)
     provenance = Provenance.of_checkpoint(read_checkpoint(path))
     stores = [Path(s) for s in sources if Path(s).is_dir() and is_store(Path(s))]
@@ -52,7 +51,7 @@ def evaluate(
     chosen = pick_device(device)
     model = load_checkpoint(path).to(chosen)
     results = [
-        evaluate_session(model, store, tier=tier, device=chosen)
+        evaluate_session(model, store, tier=tier, reporter=reporter, device=chosen)
         for folder in stores
         for store in open_stores(folder)
     ]
@@ -63,8 +62,8 @@ def evaluate(
         cache_dir=cache_dir,
         stream=stream,
         api_url=api_url,
-        progress=progress,
-        on_note=on_note,
+        progress=reporter.bars,
+        on_note=reporter.note,
     )
     with tempfile.TemporaryDirectory(prefix="nwb-v1former-evaluate-") as scratch:
         for index, item in enumerate(resolved):
@@ -73,9 +72,9 @@ def evaluate(
                 [item.session_input],
                 Path(scratch) / str(index),
                 choices=choices,
-                progress=progress,
-                on_skip=on_note,
+                progress=reporter.bars,
+                on_skip=reporter.note,
             ):
                 store = SessionStore(converted.folder)
-                results.append(evaluate_session(model, store, tier=tier, device=chosen))
+                results.append(evaluate_session(model, store, tier=tier, reporter=reporter, device=chosen))
     return results

@@ -253,7 +253,9 @@ def predict(
         evaluation = None
         if len(scored):
             reporter.note(f"predict: scoring {len(scored)} held-out {EVALUATION_TIER} trials")
-            evaluation = evaluate_session(model, store, tier=EVALUATION_TIER, key=key, device=chosen)
+            evaluation = evaluate_session(
+                model, store, tier=EVALUATION_TIER, key=key, reporter=reporter, device=chosen
+            )
         written = write_predictions(
             source,
             predict_windows(model, store, key, device=chosen),
