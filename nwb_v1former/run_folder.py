@@ -78,14 +78,16 @@ class RunFolder:
     def prepare(self, *, resume: bool, overwrite: bool) -> None:
         """Create the folder; refuse a started or foreign one unless resuming (or overwriting a run).
 
-        A run is started once it has a checkpoint. What a start that failed before its first epoch left
-        (config.yaml, data/) is replaced by the next plain run, as `--overwrite` replaces a run; a folder
-        holding anything a run does not write is never replaced.
+        A run is started once it has a checkpoint (last.ckpt is saved as training begins). What a start
+        that failed before it left (config.yaml, data/) is replaced by the next plain run, as
+        `--overwrite` replaces a run; a folder holding anything a run does not write is never replaced.
         """
         if resume:
             if not (self / LAST).is_file():
                 raise ConfigError(
-                    f"nothing to resume (no {LAST}); start the run without --resume", where=self.path
+                    f"nothing to resume (no {LAST}: the run stopped before it started training); start "
+                    "it again without --resume",
+                    where=self.path,
                 )
             return
         if self.path.exists() and not self.path.is_dir():

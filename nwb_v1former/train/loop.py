@@ -337,9 +337,15 @@ class Trainer:
 
     # --- the run ----------------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> FitResult:
-        """Train until `patience` epochs without a better validation correlation, or `max_epochs`."""
+        """Train until `patience` epochs without a better validation correlation, or `max_epochs`.
+
+        A new run saves its starting point as last.ckpt first, so a run stopped at any moment after it
+        began (building the feature cache, in its first epoch) continues with --resume.
+        """
         if resume:
             self.load_last()
+        elif self.worker.is_main:
+            self._save_last()
         config, state = self.config, self.state
         stopped_early = False
         while state.epoch < config.max_epochs:

@@ -72,8 +72,32 @@ def test_resume_without_a_run_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"Error: {tmp_path / 'none'}: nothing to resume (no last.ckpt); start the run without --resume"
+        f"Error: {tmp_path / 'none'}: nothing to resume (no last.ckpt: the run stopped before it started "
+        "training); start it again without --resume"
     ]
+
+
+def test_sigkill_before_the_first_epoch_ends_then_resume_equals_an_uninterrupted_run(
+    sim_stores: Path, tmp_path: Path
+) -> None:
+    """#28.3: killed while building the feature cache (before any epoch was logged), the run continues
+    with --resume (its starting point is saved as training begins), to the uninterrupted run's weights."""
+    store = str(one_store(sim_stores))
+    options = [*LOUD, "--quiet", "--no-report", "--max-epochs", "2", "--seed", "3"]
+    subprocess.run([*CLI, "finetune", store, "--out", str(tmp_path / "whole"), *options], check=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([*CLI, "finetune", store, "--out", str(killed), *options])
+    deadline = time.monotonic() + 300
+    while not (killed / "last.ckpt").is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert epochs_logged(killed) == 0 and not (killed / "best.ckpt").exists(), "killed after its first epoch"
+
+    subprocess.run([*CLI, "finetune", "--out", str(killed), "--resume", *options], check=True)
+    assert metrics_without_time(killed) == metrics_without_time(tmp_path / "whole")
+    assert_same_weights(killed / "best.ckpt", tmp_path / "whole" / "best.ckpt")
 
 
 # Slow (12 s): the default suite runs torchrun's other gloo test (two sessions, the feature cache).
@@ -98,24 +122,33 @@ def test_two_gloo_processes_on_one_session_match_one_process_with_the_same_globa
 
 LOUD = ["--from", "tiny-sim", "--strategy", "readout", "--window", "60", "--warmup-steps", "5"]
 """Without --quiet and without a terminal: plain lines on stderr."""
-FINETUNE = [*LOUD, "--quiet"]
 
 
 @pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="torch built without gloo")
 def test_two_gloo_processes_share_the_feature_cache_of_two_sessions(sim_stores: Path, tmp_path: Path) -> None:
-    """Each process builds one session's cache (no file has two writers); the step equals one process's."""
-    options = [*FINETUNE, "--no-report", "--max-epochs", "1", "--seed", "2"]
+    """Each process builds one session's cache (no file has two writers); the step equals one process's,
+    the logged loss is the global batch's (not rank 0's part of it), and only rank 0 prints."""
+    options = [*LOUD, "--no-report", "--max-epochs", "1", "--seed", "2"]
     one = [*CLI, "finetune", str(sim_stores), "--out", str(tmp_path / "one"), "--batch-size", "2"]
-    subprocess.run([*one, *options], check=True)
+    subprocess.run([*one, *options, "--quiet"], check=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     command = [*launcher, "-m", "nwb_v1former", "finetune", str(sim_stores), "--out", str(tmp_path / "two")]
-    subprocess.run([*command, *options, "--device", "cpu"], check=True, env=env)
+    two = subprocess.run(
+        [*command, *options, "--device", "cpu"], check=True, env=env, capture_output=True, text=True
+    )
     caches = sorted((tmp_path / "two" / "feature-cache").iterdir())
     assert len(caches) == 2 and all(
         json.loads((c / "progress.json").read_text())["pieces"] > 0 for c in caches
     )
     assert_same_weights(tmp_path / "two" / "last.ckpt", tmp_path / "one" / "last.ckpt", atol=1e-5)
+    losses = {
+        run: [row["train_loss"] for row in metrics_without_time(tmp_path / run)] for run in ("one", "two")
+    }
+    assert losses["two"] == pytest.approx(losses["one"], rel=1e-5)
+    assert len(re.findall(r"^\S+ \S+ epoch 0: train loss", two.stderr, re.M)) == 1, two.stderr
+    assert len(re.findall(r"^\S+ \S+ nwb-v1former \S+ finetune$", two.stderr, re.M)) == 1, two.stderr
+    assert two.stdout.count("best validation correlation") == 1, two.stdout
 
 
 def test_resume_reuses_the_feature_cache(sim_stores: Path, tmp_path: Path) -> None:
@@ -128,7 +161,8 @@ def test_resume_reuses_the_feature_cache(sim_stores: Path, tmp_path: Path) -> No
     )
     assert "feature cache:" in first.stderr and "GB" in first.stderr
     # A batch job (no terminal): one plain line per epoch, no progress-bar control characters.
-    assert re.search(r"^epoch 0: train loss [\d.]+, validation correlation -?[\d.]+", first.stderr, re.M)
+    epoch_line = r"^[\d-]+ [\d:]+ epoch 0: train loss [\d.]+, validation correlation -?[\d.]+"
+    assert re.search(epoch_line, first.stderr, re.M)
     assert "\r" not in first.stderr
     (features,) = (run / "feature-cache").glob("*/features.npy")
     written = features.stat().st_mtime_ns
