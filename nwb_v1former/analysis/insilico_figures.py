@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 STATE_COLORS = (RECORDED, PREDICTED, CEILING, "#7570b3")
 EXAMPLES = 3
+TRAINED_UNITS = "recorded units"
+"""What a predicted response is measured in: the model predicts responses as its training data held them."""
 
 
 def _ranked(score: np.ndarray, count: int) -> np.ndarray:
@@ -50,7 +52,9 @@ def tuning_figure(result: TuningResult, path: Path) -> Path:
                 label=f"ROI {result.roi_ids[column]} ({state.name}, depth {result.depth[index, column]:.2f})",
             )
     curve_axes.set(
-        xlabel="direction of motion (deg)", ylabel="response (model units)", xticks=range(0, 361, 90)
+        xlabel="direction of motion (deg)",
+        ylabel=f"predicted response ({TRAINED_UNITS})",
+        xticks=range(0, 361, 90),
     )
     curve_axes.set_title("Most deeply tuned ROIs", fontsize="medium")
     curve_axes.legend(fontsize="x-small")
@@ -72,8 +76,8 @@ def tuning_figure(result: TuningResult, path: Path) -> Path:
         limit = [np.nanmin(peaks), np.nanmax(peaks)]
         peak_axes.plot(limit, limit, color=RECORDED, lw=1, ls="--")
         peak_axes.set(
-            xlabel=f"peak response, {result.states[0].name}",
-            ylabel=f"peak response, {result.states[1].name}",
+            xlabel=f"peak response, {result.states[0].name} ({TRAINED_UNITS})",
+            ylabel=f"peak response, {result.states[1].name} ({TRAINED_UNITS})",
             title="Effect of behaviour on the preferred grating",
         )
     else:
@@ -217,6 +221,6 @@ def draw_attention(result: AttentionResult) -> Figure:
             "(dotted: trial boundaries)",
             ylabel="z-score (SD)",
         )
-        axes.legend(fontsize="x-small", ncols=2, loc="upper right")
+        axes.legend(fontsize="x-small", ncols=2, loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
         axes.grid(alpha=0.3)
     return figure
