@@ -6,18 +6,17 @@ import json
 from typing import Any
 
 import click
-from nwb_v1former.cli.train import recipe_options, run_options, train_config
+from nwb_v1former.cli.source_options import SOURCE_HELP
+from nwb_v1former.cli.train import print_header, recipe_options, run_options, train_config
 
-from nwb_v1former.model.config import PRESETS
 
-
-@click.command("compare")
+@click.command("compare", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--models",
     default="small,fcnn,ln",
     show_default=True,
-    help=f"Comma-separated presets to train from scratch ({', '.join(PRESETS)}).",
+    help="Comma-separated presets to train from scratch, those of `pretrain --preset` (e.g. tiny,fcnn).",
 )
 @click.option(
     "--budget",
@@ -36,14 +35,18 @@ def compare_command(
     score each on the same held-out repeats, and write one table: DIR/comparison.json and DIR/report/."""
     from nwb_v1former.pipeline.compare import compare
 
-    table = compare(
-        list(sources),
-        options["out"],
-        models=tuple(name.strip() for name in models.split(",") if name.strip()),
-        config=train_config("scratch", options),
-        budget_minutes=budget_minutes,
-        options=run_options(options),
-    )
+    names = tuple(name.strip() for name in models.split(",") if name.strip())  # checked by compare()
+    run = run_options(options)
+    print_header("compare", ", ".join(names) + ", each from scratch", sources, options["out"], run)
+    with run.reporter.heartbeat("compare"):
+        table = compare(
+            list(sources),
+            options["out"],
+            models=names,
+            config=train_config("scratch", options),
+            budget_minutes=budget_minutes,
+            options=run,
+        )
     if options["as_json"]:
         click.echo(json.dumps(table, indent=2))
         return

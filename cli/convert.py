@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from nwb_v1former.cli.reader_options import max_nan_fraction_option, reader_options
@@ -11,9 +12,10 @@ from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.atomic import check_apart
 from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.nwb.choices import ReaderChoices
-from nwb_v1former.nwb.convert import convert
-from nwb_v1former.sources import local_sources
+from nwb_v1former.progress import Reporter
+
+if TYPE_CHECKING:
+    from nwb_v1former.nwb.choices import ReaderChoices
 
 
 @click.command("convert", epilog=SOURCE_HELP)
@@ -22,7 +24,12 @@ from nwb_v1former.sources import local_sources
 @max_nan_fraction_option
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="Say nothing while converting (by default: progress bars on a terminal; without one, a line "
+    "at least every minute).",
+)
 @source_options
 @reader_options
 def convert_command(
@@ -41,6 +48,9 @@ def convert_command(
 
     Sessions of a dandiset without a stimulus movie or without ROI responses are skipped, one line each.
     """
+    from nwb_v1former.nwb.convert import convert
+    from nwb_v1former.sources import local_sources
+
     check_apart(out, local_sources(sources))  # a folder SOURCE: before it is expanded into files
     resolved = resolve(sources, cache_dir=cache_dir, stream=stream, dandi_api_url=dandi_api_url, quiet=quiet)
     skipped: list[str] = []
@@ -49,15 +59,16 @@ def convert_command(
         skipped.append(line)
         click.echo(line, err=True)
 
-    sessions = convert(
-        [source.session_input for source in resolved],
-        out,
-        overwrite=overwrite,
-        choices=choices,
-        max_nan_fraction=max_nan_fraction,
-        progress=not quiet and sys.stderr.isatty(),
-        on_skip=skip,
-    )
+    with Reporter.for_terminal(quiet=quiet).heartbeat(f"convert of {len(resolved)} file(s) into {out}"):
+        sessions = convert(
+            [source.session_input for source in resolved],
+            out,
+            overwrite=overwrite,
+            choices=choices,
+            max_nan_fraction=max_nan_fraction,
+            progress=not quiet and sys.stderr.isatty(),
+            on_skip=skip,
+        )
     origins = {source.file: source.asset for source in resolved}
     rows = []
     for s in sessions:

@@ -6,8 +6,6 @@ import sys
 
 import click
 
-from nwb_v1former.sources.sensorium import convert_sensorium
-
 
 @click.command("convert-sensorium")
 @click.argument("folder", type=click.Path())
@@ -25,6 +23,8 @@ def convert_sensorium_command(
     folder: str, out: str, metadata_path: str | None, overwrite: bool, quiet: bool
 ) -> None:
     """Convert one Sensorium 2023 mouse FOLDER (data/ and meta/ of .npy files) into an NWB file."""
+    from nwb_v1former.sources.sensorium import convert_sensorium
+
     path = convert_sensorium(
         folder,
         out,

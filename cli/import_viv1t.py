@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import click
 
-from nwb_v1former.model.checkpoint import load_checkpoint
-from nwb_v1former.model.importer import import_viv1t
-
 
 @click.command("import-viv1t")
 @click.argument("ckpt_dir", type=click.Path(exists=True, file_okay=False))
@@ -17,6 +14,9 @@ def import_viv1t_command(ckpt_dir: str, out: str, overwrite: bool) -> None:
 
     Every weight is mapped; a checkpoint whose architecture is not the published V-2025 one is refused.
     """
+    from nwb_v1former.model.checkpoint import load_checkpoint
+    from nwb_v1former.model.importer import import_viv1t
+
     path = import_viv1t(ckpt_dir, out, overwrite=overwrite)
     model = load_checkpoint(path)
     sessions = ", ".join(f"{key} ({info.n_neurons} neurons)" for key, info in model.sessions.items())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 from nwb_v1former.cli.reader_options import max_nan_fraction_option, reader_options
@@ -10,19 +11,11 @@ from nwb_v1former.cli.source_options import SOURCE_HELP, resolve, source_options
 
 from nwb_v1former.errors import SessionError
 from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.nwb.behavior import choose_behavior
-from nwb_v1former.nwb.choices import ReaderChoices
-from nwb_v1former.nwb.discover import (
-    NWBSource,
-    SessionInventory,
-    fold_warnings,
-    inventory,
-    open_nwb,
-    opened_version,
-)
-from nwb_v1former.nwb.plan import plan_session
-from nwb_v1former.nwb.read import conversion_problems
-from nwb_v1former.sources import ResolvedSource
+
+if TYPE_CHECKING:
+    from nwb_v1former.nwb.choices import ReaderChoices
+    from nwb_v1former.nwb.discover import NWBSource, SessionInventory
+    from nwb_v1former.sources import ResolvedSource
 
 
 def _clock(series: dict) -> str:
@@ -106,6 +99,11 @@ def report(
     local file is converted on trial into a scratch folder (`conversion_problems`), so the exit status
     is convert's. pynwb / hdmf warnings raised on the way are problems too, never printed.
     """
+    from nwb_v1former.nwb.behavior import choose_behavior
+    from nwb_v1former.nwb.discover import fold_warnings, inventory, open_nwb, opened_version
+    from nwb_v1former.nwb.plan import plan_session
+    from nwb_v1former.nwb.read import conversion_problems
+
     with open_nwb(path) as nwbfile:
         version = opened_version(nwbfile)
         found = inventory(nwbfile, str(path), version)
@@ -134,6 +132,17 @@ def _origin(source: ResolvedSource) -> dict | None:
     return None if source.asset is None else source.asset.provenance()
 
 
+def _unreadable_json(source: ResolvedSource, message: str) -> dict:
+    """The --json report of a file that could not be read: its path, why, and `will_use` null."""
+    origin = _origin(source)
+    return {
+        "path": str(source.file),
+        "problems": [message],
+        "will_use": None,
+        **({"dandi": origin} if origin else {}),
+    }
+
+
 @click.command("inspect", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
@@ -153,32 +162,31 @@ def inspect_command(
 ) -> None:
     """Show what each SOURCE holds, what the reader will use (marked *), and every problem.
 
-    Exits 1 when any SOURCE cannot be read or cannot be converted (its report says why; with --json,
-    its "will_use" is null), 0 when every one can.
+    Exits 1 when any SOURCE cannot be read or cannot be converted (its report says why), 0 when every
+    one can. --json prints a list, one report per file (a file that cannot be read or converted has
+    "will_use": null, and the reason first in "problems").
     """
     files = resolve(sources, cache_dir=cache_dir, stream=stream, dandi_api_url=dandi_api_url, quiet=quiet)
-    if len(files) == 1:  # one file: an unreadable one is the one-line error itself
-        reports, unreadable = (
-            [(*report(files[0].file, choices, max_nan_fraction), _origin(files[0]))],
-            [],
-        )
-    else:  # several: report the readable ones, list the rest, exit non-zero if any
-        reports, unreadable = [], []
-        for source in files:
-            try:
-                reports.append((*report(source.file, choices, max_nan_fraction), _origin(source)))
-            except SessionError as error:
-                unreadable.append(str(error))
+    reports, unreadable = [], []
+    for source in files:
+        try:
+            reports.append((*report(source.file, choices, max_nan_fraction), _origin(source)))
+        except SessionError as error:
+            if len(files) == 1 and not as_json:  # one file: an unreadable one is the one-line error
+                raise
+            unreadable.append((source, str(error)))
     if as_json:
         payload = [
             {**found.to_dict(), "will_use": plan, **({"dandi": origin} if origin else {})}
             for found, plan, origin in reports
         ]
-        unreadable_json = [{"error": message} for message in unreadable]
-        click.echo(json.dumps(payload[0] if len(files) == 1 else payload + unreadable_json, indent=2))
+        payload += [_unreadable_json(source, message) for source, message in unreadable]
+        click.echo(json.dumps(payload, indent=2))
     else:
-        click.echo("\n\n".join([render(*item) for item in reports] + unreadable))
+        click.echo("\n\n".join([render(*item) for item in reports] + [message for _, message in unreadable]))
     unusable = [found for found, plan, _ in reports if plan is None]
+    if len(files) == 1 and unreadable:
+        raise click.ClickException(unreadable[0][1])
     if len(files) == 1 and unusable:  # scripts can filter on the exit status
         raise click.ClickException(f"{unusable[0].path} cannot be converted: {unusable[0].problems[0]}")
     failures = [

@@ -8,12 +8,11 @@ import functools
 from collections.abc import Callable
 
 import click
+from nwb_v1former.cli.lazy import LazyChoice, attribute
 
 from nwb_v1former.errors import ConfigError
-from nwb_v1former.nwb.choices import ReaderChoices
-from nwb_v1former.nwb.frame_sources import IMAGE_ORDERS
-from nwb_v1former.nwb.read import MAX_NAN_FRACTION
-from nwb_v1former.nwb.trials import SPLITS
+
+MAX_NAN_FRACTION = "nwb_v1former.nwb.read:MAX_NAN_FRACTION"
 
 _OPTIONS = (
     click.option("--responses", default=None, help="Name or path of the response series to use."),
@@ -25,7 +24,7 @@ _OPTIONS = (
     ),
     click.option(
         "--image-order",
-        type=click.Choice(IMAGE_ORDERS),
+        type=LazyChoice("nwb_v1former.nwb.frame_sources:IMAGE_ORDERS"),
         default=None,
         help="How images without order_of_images are indexed: auto (by the numbers in their names when "
         "those are 0..n-1, else refuse), numbers (by those numbers), names (name order) [default: auto, "
@@ -33,7 +32,7 @@ _OPTIONS = (
     ),
     click.option(
         "--split",
-        type=click.Choice(SPLITS),
+        type=LazyChoice("nwb_v1former.nwb.trials:SPLITS"),
         default=None,
         help="How trials get tiers: file (its tier column), stimulus (repeated clips held out whole, the "
         "rest train), clips (whole clips to train/validation/test), segments (every clip cut by time "
@@ -46,11 +45,13 @@ _OPTIONS = (
 max_nan_fraction_option = click.option(
     "--max-nan-fraction",
     type=click.FloatRange(0, 1),
-    default=MAX_NAN_FRACTION,
-    show_default=True,
-    help="Refuse responses with more NaN imaging frames than this; fewer are dropped and counted.",
+    default=None,
+    callback=lambda ctx, param, value: attribute(MAX_NAN_FRACTION) if value is None else value,
+    help="Refuse responses with more NaN imaging frames than this fraction; fewer are dropped and "
+    "counted [default: 0.05].",
 )
-"""convert's limit on NaN imaging frames, which inspect takes too so that it judges as convert does."""
+"""convert's limit on NaN imaging frames, which inspect takes too so that it judges as convert does
+(not given: the reader's own, imported only then; the help states it and a test keeps the two equal)."""
 
 
 def reader_options(command: Callable) -> Callable:
@@ -65,6 +66,8 @@ def reader_options(command: Callable) -> Callable:
         split: str | None,
         **kwargs,
     ):
+        from nwb_v1former.nwb.choices import ReaderChoices
+
         try:
             choices = ReaderChoices(responses, stimulus, image_order, split)
         except ConfigError as error:

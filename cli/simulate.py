@@ -6,29 +6,62 @@ import json
 import sys
 
 import click
-import numpy as np
-
-from nwb_v1former.simulate import LAYOUTS, load_truth, simulate_and_write
+from nwb_v1former.cli.lazy import LazyChoice
 
 
 @click.command("simulate")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
 @click.option(
     "--layout",
-    type=click.Choice(list(LAYOUTS)),
+    type=LazyChoice("nwb_v1former.simulate:LAYOUTS"),
     default="allen",
     show_default=True,
     help="How the sessions are written (the layouts real DANDI / Sensorium data use).",
 )
-@click.option("--animals", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--neurons", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
-    "--imaging-rate", type=float, default=None, help="Hz; default: the layout's own (microns 6.3, else 30)."
+    "--animals",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Mice to simulate, one session file each, each with its own neurons and retinotopy.",
 )
-@click.option("--planes", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--clip-seconds", type=float, default=10.0, show_default=True)
+@click.option(
+    "--neurons", type=click.IntRange(min=1), default=1000, show_default=True, help="Neurons per animal."
+)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Minutes of recording per session.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="The same seed and options write the same files, byte for byte.",
+)
+@click.option(
+    "--imaging-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Imaging frames per second [default: the layout's own: microns 6.3, else 30]; e.g. 15.",
+)
+@click.option(
+    "--planes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Imaging planes the neurons are split over (each its own ROI table and series).",
+)
+@click.option(
+    "--clip-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Length of each movie clip (a trial), in seconds.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an earlier simulation at --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -50,7 +83,13 @@ def simulate_command(
 
     Beside each session a `<session>.truth.npz` holds the expected responses, true receptive-field
     centres and the noise ceiling of every neuron; `simulation.json` lists what was written.
+
+    Example: nwb-v1former simulate --out sims --layout allen --animals 2 --neurons 200 --minutes 5
     """
+    import numpy as np
+
+    from nwb_v1former.simulate import load_truth, simulate_and_write
+
     sessions = simulate_and_write(
         out,
         layout=layout,

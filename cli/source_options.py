@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from nwb_v1former.sources import ResolvedSource, resolve_sources
+if TYPE_CHECKING:
+    from nwb_v1former.sources import ResolvedSource
 
 SOURCE_HELP = (
     "A SOURCE is an .nwb file, an .nwb.zarr store, a folder of them, or dandiset:000123[@version][/glob]."
@@ -43,6 +45,8 @@ def resolve(
 ) -> list[ResolvedSource]:
     """The command's SOURCEs as files to read; download progress only on a terminal and not --quiet;
     notes (e.g. a dandiset's draft is used) on stderr unless --quiet."""
+    from nwb_v1former.sources import resolve_sources
+
     return resolve_sources(
         list(sources),
         cache_dir=cache_dir,

@@ -4,24 +4,36 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from nwb_v1former.cli.lazy import LazyChoice
 from nwb_v1former.cli.reader_options import reader_options
-from nwb_v1former.cli.source_options import source_options
+from nwb_v1former.cli.source_options import SOURCE_HELP, source_options
 
-from nwb_v1former.model.config import PRESETS
+from nwb_v1former.progress import Reporter, is_main_process
 from nwb_v1former.train.config import STRATEGIES, TrainConfig
-from nwb_v1former.train.loop import FitResult
+
+if TYPE_CHECKING:
+    from nwb_v1former.pipeline.train import RunOptions
+    from nwb_v1former.train.loop import FitResult
 
 
 def recipe_options(out_help: str, *, resume: bool) -> Callable[[Callable], Callable]:
     """Options shared by pretrain, finetune and compare (the recipe's map onto TrainConfig fields)."""
     options = [
         click.option("--out", required=True, type=click.Path(file_okay=False), help=out_help),
-        click.option("--max-epochs", type=click.IntRange(1), default=400, show_default=True),
+        click.option(
+            "--max-epochs",
+            type=click.IntRange(1),
+            default=400,
+            show_default=True,
+            help="Stop after this many epochs at most (early stopping usually ends a run sooner); with "
+            "--resume, a larger value continues a finished run.",
+        ),
         click.option(
             "--patience",
             type=click.IntRange(1),
@@ -56,7 +68,14 @@ def recipe_options(out_help: str, *, resume: bool) -> Callable[[Callable], Calla
             help="Steps of linear learning-rate warm-up [default: scaled to the run: at most the paper's "
             "400, a tenth of the planned steps and half the patience].",
         ),
-        click.option("--seed", type=click.IntRange(0), default=0, show_default=True),
+        click.option(
+            "--seed",
+            type=click.IntRange(0),
+            default=0,
+            show_default=True,
+            help="Seeds fresh weights, the training-trial fraction, window order and dropout: the same "
+            "seed and data give the same run.",
+        ),
         click.option(
             "--device", default=None, help="cpu, cuda, cuda:N [default: this process's GPU, else cpu]."
         ),
@@ -91,10 +110,9 @@ training_options = recipe_options("Run folder to create.", resume=True)
 """The options of pretrain and finetune."""
 
 
-def run_options(options: dict[str, Any], feature_cache: Any = None) -> Any:
+def run_options(options: dict[str, Any], feature_cache: Any = None) -> RunOptions:
     """The RunOptions of the parsed options (what pretrain, finetune and compare share)."""
     from nwb_v1former.pipeline.train import DandiOptions, RunOptions
-    from nwb_v1former.progress import Reporter
 
     return RunOptions(
         resume=options.get("resume", False),
@@ -111,6 +129,26 @@ def run_options(options: dict[str, Any], feature_cache: Any = None) -> Any:
 def check_sources(sources: tuple[str, ...], options: dict[str, Any]) -> None:
     if not sources and not options["resume"]:
         raise click.UsageError("give at least one SOURCE (or --resume an interrupted run)")
+
+
+def print_header(command: str, model: str, sources: tuple[str, ...], out: str, run: RunOptions) -> None:
+    """The log's first lines: the command, the model, its sources and output, the device and the
+    processes (the recipe follows once the sessions are known)."""
+    from nwb_v1former.device import pick_device
+
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    device = pick_device(run.device, int(os.environ.get("LOCAL_RANK", "0")))
+    resumed = "as the run recorded it (--resume)"
+    run.reporter.header(
+        command,
+        {
+            "model": resumed if run.resume else model,
+            "sources": resumed if run.resume else ", ".join(sources),
+            "out": out,
+            "device": str(device),
+            "processes": processes,
+        },
+    )
 
 
 def train_config(strategy: str, options: dict[str, Any], **extra: Any) -> TrainConfig:
@@ -158,7 +196,7 @@ def print_result(result: FitResult, out: str, as_json: bool) -> None:
     click.echo(f"Per-neuron metrics: {out}/evaluation.json; learning curve: {out}/metrics.jsonl")
 
 
-@click.command("finetune")
+@click.command("finetune", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, type=click.Path())
 @click.option(
     "--from",
@@ -175,7 +213,13 @@ def print_result(result: FitResult, out: str, as_json: bool) -> None:
     help="readout: core frozen; full: core at 1/10 of the head rate; gradual: "
     "readout for --unfreeze-after epochs, then full.",
 )
-@click.option("--unfreeze-after", type=click.IntRange(0), default=5, show_default=True)
+@click.option(
+    "--unfreeze-after",
+    type=click.IntRange(0),
+    default=5,
+    show_default=True,
+    help="With --strategy gradual: epochs of readout-only training before the core joins in.",
+)
 @click.option(
     "--feature-cache/--no-feature-cache",
     default=True,
@@ -224,16 +268,21 @@ def finetune_command(
     config = train_config(strategy, options, unfreeze_after=unfreeze_after, precision=precision)
     cache = CacheConfig(feature_cache_dir and Path(feature_cache_dir), feature_cache_dtype)
     run = run_options(options, cache if feature_cache else None)
-    result = finetune(list(sources), options["out"], base=base, config=config, options=run)
-    print_result(result, options["out"], options["as_json"])
+    print_header(
+        "finetune", f"the core of {base}, fresh readouts, strategy {strategy}", sources, options["out"], run
+    )
+    with run.reporter.heartbeat("finetune"):
+        result = finetune(list(sources), options["out"], base=base, config=config, options=run)
+    if is_main_process():  # under torchrun, one summary
+        print_result(result, options["out"], options["as_json"])
 
 
-@click.command("pretrain")
+@click.command("pretrain", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, type=click.Path())
 @click.option(
     "--preset",
     "model_preset",
-    type=click.Choice(list(PRESETS)),
+    type=LazyChoice("nwb_v1former.model.config:PRESETS"),
     default="small",
     show_default=True,
     help="Model: viv1t-2025 (the published architecture), small or tiny (the same at CPU sizes), or the "
@@ -246,7 +295,11 @@ def pretrain_command(sources: tuple[str, ...], model_preset: str, **options: Any
 
     check_sources(sources, options)
     config = train_config("scratch", options, **core_optimiser(model_preset))
-    result = pretrain(
-        list(sources), options["out"], model_preset=model_preset, config=config, options=run_options(options)
-    )
-    print_result(result, options["out"], options["as_json"])
+    run = run_options(options)
+    print_header("pretrain", f"{model_preset}, from scratch", sources, options["out"], run)
+    with run.reporter.heartbeat("pretrain"):
+        result = pretrain(
+            list(sources), options["out"], model_preset=model_preset, config=config, options=run
+        )
+    if is_main_process():  # under torchrun, one summary
+        print_result(result, options["out"], options["as_json"])

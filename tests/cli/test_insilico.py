@@ -63,7 +63,9 @@ def test_experiments_write_traceable_results(session, tmp_path):
     with np.load(out / "receptive_fields.npz") as arrays:
         assert arrays["maps"].shape == (2, 36, 64) and arrays["roi_ids"].tolist() == rois
 
-    code, output = run("insilico", "attention", checkpoint, store.folder.parent, "--out", out, "--json")
+    code, output = run(
+        "insilico", "attention", checkpoint, "--data", store.folder.parent, "--out", out, "--json"
+    )
     assert code == 0, output
     attention = json.loads(output)
     assert attention["summary"]["trials"] >= 2 and attention["summary"]["shifts"] >= 20
@@ -115,7 +117,7 @@ def test_bad_input_is_one_line_and_writes_nothing(session, tmp_path):
         f"Error: the checkpoint has no readout for session 'nope'; it has: {store.key} (fine-tune on this "
         "session first with `nwb-v1former finetune`, or pass --session)"
     ]
-    code, output = run("insilico", "attention", checkpoint, tmp_path, "--out", tmp_path / "b")
+    code, output = run("insilico", "attention", checkpoint, "--data", tmp_path, "--out", tmp_path / "b")
     assert code == 1 and output.strip().splitlines() == [
         f"Error: {tmp_path}: a folder without NWB files (.nwb, .nwb.zarr)"
     ]
@@ -136,7 +138,9 @@ def test_bad_input_is_one_line_and_writes_nothing(session, tmp_path):
 def test_attention_and_the_behaviour_to_hold_take_any_source(session, tmp_path):
     """DATA as every other command takes it: here the NWB file itself, converted for the analysis only."""
     source, store, checkpoint = session
-    code, output = run("insilico", "attention", checkpoint, source, "--out", tmp_path / "a", "--json")
+    code, output = run(
+        "insilico", "attention", checkpoint, "--data", source, "--out", tmp_path / "a", "--json"
+    )
     assert code == 0, output
     attention = json.loads(output)
     assert attention["provenance"]["session"] == store.key and attention["summary"]["trials"] >= 2

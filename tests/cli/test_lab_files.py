@@ -40,7 +40,7 @@ def test_responses_stored_rois_by_time_are_read_transposed(tmp_path: Path) -> No
         assert "stored ROIs x time: read transposed" in line_of(result.output, DFF)
         assert "columns but its ROI region lists" not in result.output
         assert "UserWarning" not in result.stderr  # pynwb's warning is a problem in the report
-        assert json.loads(run("inspect", nwb, "--json").stdout)["will_use"]["transposed"] == [DFF]
+        assert json.loads(run("inspect", nwb, "--json").stdout)[0]["will_use"]["transposed"] == [DFF]
     stores = {}
     for nwb in (upright, on_timestamps, on_a_rate):
         result = run("convert", nwb, "--out", tmp_path / f"store-{nwb.stem}", "--quiet")
@@ -74,7 +74,7 @@ def test_inspect_marks_what_will_be_used_and_never_takes_a_voltage_for_a_speed(t
     assert line_of(result.output, NEUROPIL).startswith("     ")  # listed, never picked
     assert line_of(result.output, MOVIE).startswith("   * ")
     assert line_of(result.output, RUNNING).startswith("   * running: ")
-    will_use = json.loads(run("inspect", nwb, "--json").stdout)["will_use"]
+    will_use = json.loads(run("inspect", nwb, "--json").stdout)[0]["will_use"]
     assert will_use["responses"] == [DFF] and will_use["behavior"] == {"running": RUNNING}
 
     volts = write_session(tmp_path / "wheel-volts.nwb", running_unit="V")
@@ -99,7 +99,7 @@ def test_inspect_exits_non_zero_when_a_source_cannot_be_converted(tmp_path: Path
     assert "responses:  (none used: see problems)" in alone.stdout and "*" not in alone.stdout
     assert alone.stderr.startswith(f"Error: {no_movie} cannot be converted: no stimulus movie")
     as_json = run("inspect", no_movie, "--json")
-    assert as_json.exit_code == 1 and json.loads(as_json.stdout)["will_use"] is None
+    assert as_json.exit_code == 1 and json.loads(as_json.stdout)[0]["will_use"] is None
     both = run("inspect", folder)
     assert both.exit_code == 1 and f"{good}  (NWB " in both.stdout
     assert both.stderr.splitlines() == ["Error: 1 of 2 files cannot be converted (listed above)"]

@@ -183,6 +183,6 @@ def test_a_baseline_core_fine_tunes_from_its_feature_cache_and_runs_in_silico(
     code, output = cli("insilico", "tuning", run / "best.ckpt", "--out", out, "--directions", 4, "--json")
     assert code == 0, output
     assert json.loads(output)["summary"]["rois"] == store.n_neurons
-    code, output = cli("insilico", "attention", run / "best.ckpt", store.folder, "--out", out)
+    code, output = cli("insilico", "attention", run / "best.ckpt", "--data", store.folder, "--out", out)
     assert code == 1 and output.count("\n") == 1
     assert f"needs a Transformer core; this model's core is '{name}'" in output

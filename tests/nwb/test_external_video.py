@@ -85,7 +85,7 @@ def test_inspect_lists_the_external_movie_with_its_files(organized):
     path, _ = organized
     code, output = _cli("inspect", path, "--json")
     assert code == 0, output
-    report = json.loads(output)
+    (report,) = json.loads(output)
     (stimulus,) = [s for s in report["stimuli"] if s["path"] == "/acquisition/StimulusMovie"]
     assert stimulus["shape"] == [90] and stimulus["target"].endswith("external_file_1.avi")
     assert not any("no stimulus movie" in problem for problem in report["problems"])

@@ -91,7 +91,7 @@ def test_inspect_reads_a_zarr_store_as_it_reads_the_hdf5_file(simulated):
     result = cli("inspect", store)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{store}  (NWB 2.") and "will use:" in result.stdout
-    as_json, original = (json.loads(cli("inspect", path, "--json").stdout) for path in (store, nwb))
+    (as_json,), (original,) = (json.loads(cli("inspect", path, "--json").stdout) for path in (store, nwb))
     assert as_json.pop("path") == str(store) and original.pop("path") == str(nwb)
     assert as_json["will_use"] is not None
     assert {key: as_json[key] for key in original} == original

@@ -33,7 +33,7 @@ def test_inspect_streams_and_reports_a_session_without_a_movie(dandi, tmp_path):
     result = run("inspect", source, "--stream", "--json", *server_options(dandi, tmp_path))
     assert result.exit_code == 1, result.output  # reported in full, and not convertible: scripts can tell
     assert result.stderr.startswith(f"Error: {source} cannot be converted: no stimulus movie")
-    report = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)
     assert report["path"] == f"dandiset:000123@draft/{NO_MOVIE}" and report["will_use"] is None
     assert any(problem.startswith("no stimulus movie") for problem in report["problems"])
     assert report["dandi"]["asset_id"] == dandi.asset("000123", "draft", NO_MOVIE).asset_id
