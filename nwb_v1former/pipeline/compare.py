@@ -140,11 +140,21 @@ def compare(
     else:
         stores = [SessionStore(session["store"]) for session in previous["sessions"]]
     rows = {} if previous is None else dict(previous["models"])
-    for name in settings.models:
+    for number, name in enumerate(settings.models, 1):
         if name in rows:
+            options.reporter.labelled(name).note(f"kept from the earlier comparison in {folder.path}")
             continue
-        rows[name] = _train_model(name, folder, stores, settings, options)
-        folder.write_json(COMPARISON, _table(settings, stores, rows))  # each model lands as it finishes
+        reporter = options.reporter.labelled(name)  # every line of this model's training names it
+        reporter.note(f"model {number} of {len(settings.models)}: training from scratch")
+        labelled = dataclasses.replace(options, reporter=reporter)
+        rows[name] = _train_model(name, folder, stores, settings, labelled)
+        table = _table(settings, stores, rows)
+        folder.write_json(COMPARISON, table)  # each model lands as it finishes
+        row = table["models"][name]
+        score = "n/a" if row["normalized_correlation"] is None else f"{row['normalized_correlation']:.3f}"
+        reporter.note(
+            f"done: {row['epochs']} epochs in {row['training_seconds']:.0f} s, normalised correlation {score}"
+        )
     table = _table(settings, stores, rows)
     if options.report:
         write_report(folder.path)
