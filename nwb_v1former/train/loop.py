@@ -252,7 +252,16 @@ class Trainer:
         self.state.history.append(self.clipper(self.model.parameters()))
         self.optimizer.step()
         self.state.step += 1
-        return total
+        return self._global_loss(total)
+
+    def _global_loss(self, mine: float) -> float:
+        """The step's loss over the global batch: each process's part is already divided by the global
+        batch size, so the parts add up (under torchrun) to what one process with that batch logs."""
+        if not self.worker.enabled:
+            return mine
+        parts = torch.tensor([mine], dtype=torch.float64, device=self.worker.device)
+        torch.distributed.all_reduce(parts)
+        return parts.item()
 
     def _validate(self) -> dict[str, float]:
         """Validation single-trial correlation of every session (mean over its neurons)."""
@@ -279,8 +288,9 @@ class Trainer:
         )
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
-        started = time.perf_counter()
         self._set_phase(epoch)
+        self._frozen_core_cache()  # built once, before the clock starts: epoch times and ETAs exclude it
+        started = time.perf_counter()
         self.model.train()
         if not self.core_trainable:
             self.model.core.eval()  # a frozen core runs as in inference: no dropout
