@@ -25,6 +25,7 @@ from nwb_v1former.model.checkpoint import read_checkpoint
 from nwb_v1former.nwb.provenance import ModelProvenance
 from nwb_v1former.nwb.write import DEFAULT_NAME, predicted_rois, write_predictions
 from nwb_v1former.pipeline.predict import model_provenance, session_split
+from nwb_v1former.pipeline.train import data_provenance
 
 DANDI = Path(sys.executable).with_name("dandi")
 
@@ -240,3 +241,13 @@ def test_provenance_keeps_names_digests_and_the_fit_check_not_machine_paths(writ
                 assert json.loads(recorded.checkpoint_provenance)["fit_check"] == fit_check
             else:
                 assert recorded.learned is None and recorded.fit_check_reasons is None
+
+
+def test_training_data_are_files_by_name_and_sha256_wherever_the_command_ran(written):
+    """convert records the file's name and digest (and, for this machine's report, its absolute path);
+    what a checkpoint keeps of it has no path."""
+    source, store, _ = written
+    assert store.meta["source"]["path"] == str(source.resolve())
+    (entry,) = data_provenance([store])
+    assert (entry["session"], entry["name"], entry["sha256"]) == (store.key, source.name, sha256(source))
+    assert "path" not in entry and entry["identifier"] == store.meta["source"]["identifier"]
