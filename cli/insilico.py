@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -81,7 +82,7 @@ def _library_options(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _heartbeat(analysis: str, checkpoint: str, options: dict[str, Any]):
+def _heartbeat(analysis: str, checkpoint: str, options: dict[str, Any]) -> AbstractContextManager[None]:
     """In a log, a line at least every minute while the experiment runs."""
     return Reporter.for_terminal(quiet=options["quiet"]).heartbeat(f"insilico {analysis} on {checkpoint}")
 

@@ -20,6 +20,7 @@ from typing import ClassVar, TypeVar
 
 from tqdm.auto import tqdm
 
+from nwb_v1former import __version__
 from nwb_v1former.errors import ConfigError
 
 MODES = ("bars", "lines", "quiet")
@@ -79,8 +80,6 @@ class Reporter:
 
     def header(self, command: str, fields: dict[str, object]) -> None:
         """The first lines of a command's log: which command, then what it runs on (one line each)."""
-        from nwb_v1former import __version__
-
         self.note(f"nwb-v1former {__version__} {command}")
         for name, value in fields.items():
             self.note(f"  {name}: {value}")
