@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from nwb_v1former.atomic import write_failure
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.device import pick_device
 from nwb_v1former.digest import sha256
@@ -238,10 +239,13 @@ def predict(
         folder = Path(scratch) / session_key(plan.subject_id, plan.session_id, source, set())
         try:
             write_store(plan, folder, max_nan_fraction=MAX_NAN_FRACTION, progress=reporter.bars)
-        except OutputError as error:  # the scratch store, not --out: say where it lives
+        except OSError as error:  # the scratch store, not --out: say where it lives
+            failure = write_failure(folder, error)
+            if failure is None:
+                raise
             raise OutputError(
-                f"{error.problem} (predict's temporary store: set TMPDIR to another folder)",
-                where=error.where,
+                f"{failure.problem} (predict's temporary store: set TMPDIR to another folder)",
+                where=failure.where,
             ) from None
         store = SessionStore(folder)
         key = session or store.key
