@@ -65,7 +65,7 @@ def test_convert_sensorium_does_not_replace_predictions_made_from_its_file(
 ) -> None:
     """A predict copy of a convert-sensorium file keeps its source_script; it is predictions now."""
     predicted = tmp_path / "predicted.nwb"
-    assert_succeeded(cli("predict", checkpoint, source, "--out", predicted, "--quiet"))
+    assert_succeeded(cli("predict", checkpoint, source, "--out", predicted, "--copy", "full", "--quiet"))
     with h5py.File(predicted, "a") as handle:  # as when the source was written by convert-sensorium
         del handle["general/source_script"]  # the simulator's
         handle["general/source_script"] = "nwb-v1former 0.1 convert-sensorium (neuroconv)"
