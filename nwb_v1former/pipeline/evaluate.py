@@ -18,8 +18,9 @@ from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.write import predictions_only_source
-from nwb_v1former.pipeline.predict import checkpoint_file, recorded_choices
+from nwb_v1former.pipeline.predict import recorded_choices
 from nwb_v1former.progress import QUIET, Reporter
+from nwb_v1former.run_folder import checkpoint_file
 from nwb_v1former.sources import local_sources, resolve_sources
 
 
