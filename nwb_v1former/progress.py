@@ -67,27 +67,39 @@ class Reporter:
 
     def note(self, line: str) -> None:
         """One line for the user (what was decided, skipped or found), unless quiet; timestamped in a log."""
-        if self.mode == "bars":
-            tqdm.write(self._labelled(line), file=sys.stderr)
-        elif self.mode == "lines":
-            with _Log.lock:
-                print(
-                    f"{time.strftime('%Y-%m-%d %H:%M:%S')} {self._labelled(line)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                _Log.last = time.monotonic()
+        if self.mode == "quiet":
+            return
+        with _Log.lock:
+            self._flush_header()
+            self._write(self._labelled(line))
 
     def header(self, command: str, fields: dict[str, object]) -> None:
-        """The first lines of a command's log: which command, then what it runs on (one line each)."""
-        self.note(f"nwb-v1former {__version__} {command}")
-        for name, value in fields.items():
-            self.note(f"  {name}: {value}")
+        """The first lines of a command's log: which command, then what it runs on (one line each).
+        They are written with the command's first line or bar, so input refused before any work is
+        still the one error line."""
+        if self.mode != "quiet":
+            lines = [f"nwb-v1former {__version__} {command}", *(f"  {k}: {v}" for k, v in fields.items())]
+            _Log.header = lines
+
+    def _flush_header(self) -> None:
+        with _Log.lock:
+            lines, _Log.header = _Log.header, []
+            for line in lines:
+                self._write(line)
+
+    def _write(self, text: str) -> None:
+        if self.mode == "bars":
+            tqdm.write(text, file=sys.stderr)
+        elif self.mode == "lines":
+            with _Log.lock:
+                print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}", file=sys.stderr, flush=True)
+                _Log.last = time.monotonic()
 
     def loop(self, items: Iterable[Item], *, what: str, unit: str = "step") -> Iterator[Item]:
         """`items`, reporting how far the loop is: a bar, or a line at least every `interval_s` seconds
         (also while one item takes longer than that)."""
         if self.mode == "bars":
+            self._flush_header()
             yield from tqdm(items, desc=self._labelled(what), unit=unit, leave=False, file=sys.stderr)
             return
         if self.mode == "quiet":
@@ -109,13 +121,19 @@ class Reporter:
     def heartbeat(self, what: str) -> Iterator[None]:
         """A line whenever `interval_s` seconds pass without one while the block runs (in a log): wrapped
         round a whole command, no stretch of it is silent ('convert: still working, 3.0 min elapsed');
-        a loop inside it reports how far it is instead."""
-        if self.mode != "lines":
-            yield
-            return
-        started = time.monotonic()
-        with _Ticker(self, lambda: f"{what}: still working, {_minutes(time.monotonic() - started)} elapsed"):
-            yield
+        a loop inside it reports how far it is instead. A header not written by its end (the command
+        was refused before any work) is dropped with it."""
+        try:
+            if self.mode != "lines":
+                yield
+                return
+            started = time.monotonic()
+            with _Ticker(
+                self, lambda: f"{what}: still working, {_minutes(time.monotonic() - started)} elapsed"
+            ):
+                yield
+        finally:
+            _Log.header = []
 
 
 QUIET = Reporter("quiet")
@@ -130,6 +148,7 @@ class _Log:
     lock = threading.RLock()
     last = time.monotonic()
     tickers: ClassVar[list[_Ticker]] = []
+    header: ClassVar[list[str]] = []  # a command's header, until its first line
 
 
 class _Ticker:

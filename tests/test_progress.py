@@ -59,10 +59,23 @@ def test_the_innermost_speaks_and_any_line_resets_the_clock(capsys: pytest.Captu
 
 
 def test_header_names_the_command_then_one_line_per_field(capsys: pytest.CaptureFixture) -> None:
-    Reporter("lines").header("finetune", {"base": "tiny-sim", "processes": 2})
+    reporter = Reporter("lines")
+    reporter.header("finetune", {"base": "tiny-sim", "processes": 2})
+    assert capsys.readouterr().err == ""  # input refused before any work stays one error line
+    reporter.note("recipe: ...")
     lines = capsys.readouterr().err.splitlines()
-    assert [re.sub(STAMP, "", line) for line in lines][1:] == ["  base: tiny-sim", "  processes: 2"]
+    assert [re.sub(STAMP, "", line) for line in lines][1:] == [
+        "  base: tiny-sim",
+        "  processes: 2",
+        "recipe: ...",
+    ]
     assert re.fullmatch(STAMP + r"nwb-v1former \S+ finetune", lines[0])
+    reporter.note("epoch 0")
+    assert re.fullmatch(STAMP + "epoch 0\n", capsys.readouterr().err)  # once
+    with reporter.heartbeat("finetune"):
+        reporter.header("finetune", {"base": "x"})  # then refused before any work
+    reporter.note("next command")
+    assert re.fullmatch(STAMP + "next command\n", capsys.readouterr().err)
 
 
 def test_quiet_says_nothing_and_bad_modes_are_refused(
