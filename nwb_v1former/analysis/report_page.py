@@ -92,7 +92,7 @@ def _overview(record: RunRecord) -> str:
     return text
 
 
-def _fit_warning(record: RunRecord) -> str:
+def fit_warning(record: RunRecord) -> str:
     """A box listing why the fit failed (evaluation.json's fit_check); nothing when it learned or was not
     checked (runs written before the check)."""
     if not record.fit_problems:
@@ -127,7 +127,7 @@ def run_page(
 ) -> str:
     """The run's page: overview, fit warning, learning curves, scores, sessions, in-silico experiments."""
     title = f"{TITLE}{record.folder.name}"
-    parts = [f"<h1>{html.escape(title)}</h1>", _fit_warning(record), _overview(record)]
+    parts = [f"<h1>{html.escape(title)}</h1>", fit_warning(record), _overview(record)]
     parts += [figure_html(panel) for panel in learning]
     if sessions:
         parts.append("<h2>Held-out scores (best.ckpt)</h2>" + _scores_table(sessions))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -17,6 +18,7 @@ from nwb_v1former.cli.main import main
 
 from nwb_v1former.analysis.report import write_report
 from nwb_v1former.analysis.report_data import ground_truth, load_run, readout_pixels, retinotopy_correlation
+from nwb_v1former.analysis.report_page import fit_warning
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import OutputExistsError
 from nwb_v1former.model import V1Former
@@ -135,36 +137,37 @@ def test_cli_writes_elsewhere_replaces_a_report_and_refuses_anything_else(demo, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "notes"]  # no partial folder left
 
 
-def _with_fit_check(demo: Path, run: Path, fit_check: dict | None) -> str:
-    """The report page of a copy of the demo's run whose evaluation.json has `fit_check` (None: no key)."""
-    shutil.copytree(demo / "run", run, ignore=shutil.ignore_patterns("report"))
-    evaluation = json.loads((run / "evaluation.json").read_text())
-    evaluation.pop("fit_check", None)
-    if fit_check is not None:
-        evaluation["fit_check"] = fit_check
-    (run / "evaluation.json").write_text(json.dumps(evaluation))
-    return html.unescape(write_report(run).read_text())
+def test_fit_warning_lists_why_a_run_did_not_learn_and_is_silent_otherwise(demo):
+    run = load_run(demo / "run")
+    reasons = ["the best validation correlation is -0.02, not above 0", "stopped by --max-epochs <improving>"]
+
+    def warning(fit_check: dict | None) -> str:
+        evaluation = {key: value for key, value in run.evaluation.items() if key != "fit_check"}
+        if fit_check is not None:
+            evaluation["fit_check"] = fit_check
+        return fit_warning(dataclasses.replace(run, evaluation=evaluation))
+
+    failed = warning({"learned": False, "reasons": reasons})
+    assert failed.startswith('<div class="alert" role="alert"><h2>This model did not learn</h2>')
+    assert (
+        "<li>stopped by --max-epochs &lt;improving&gt;</li>" in failed and f"<li>{reasons[0]}</li>" in failed
+    )
+    assert "did not learn (no reason given)" in warning({"learned": False, "reasons": []})
+    assert "This model may not have learned" in warning({"learned": True, "reasons": reasons[1:]})
+    assert (
+        warning({"learned": True, "reasons": []}) == warning(None) == ""
+    )  # runs from before the check: silent
 
 
 def test_a_run_that_did_not_learn_is_flagged_at_the_top_and_on_its_results(demo, tmp_path):
-    reasons = [
-        "the best validation correlation is -0.02, not above 0",
-        "stopped by --max-epochs <still improving>",
-    ]
-    page = _with_fit_check(demo, tmp_path / "failed", {"learned": False, "reasons": reasons})
-    alert = page.index('<div class="alert" role="alert"><h2>This model did not learn</h2>')
-    assert alert < page.index("<ul><li>command:")  # above everything the run says about itself
-    assert all(f"<li>{reason}</li>" in page for reason in reasons)
-    assert "&lt;still improving&gt;" in (tmp_path / "failed" / "report" / "index.html").read_text()  # escaped
+    run = tmp_path / "run"
+    shutil.copytree(demo / "run", run, ignore=shutil.ignore_patterns("report"))
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    evaluation["fit_check"] = {"learned": False, "reasons": ["the best validation correlation is -0.02"]}
+    (run / "evaluation.json").write_text(json.dumps(evaluation))
+    page = html.unescape(write_report(run).read_text())
+    assert page.index('<div class="alert"') < page.index("<ul><li>command:")  # above all the run says
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
     caveated = [c for c in captions if c.startswith("FROM A MODEL THAT DID NOT LEARN. ")]
     assert len(caveated) == 4  # the readout positions and the three in-silico experiments
     assert "From a model that did not learn: see the warning at the top." in page
-    remarks = _with_fit_check(demo, tmp_path / "remarks", {"learned": True, "reasons": reasons[1:]})
-    assert "This model may not have learned" in remarks and reasons[1] in remarks
-
-
-def test_a_run_that_learned_or_predates_the_check_has_no_warning(demo, tmp_path):
-    for name, fit_check in (("learned", {"learned": True, "reasons": []}), ("older", None)):
-        page = _with_fit_check(demo, tmp_path / name, fit_check)
-        assert 'class="alert"' not in page and "DID NOT LEARN" not in page.upper(), name
