@@ -48,10 +48,8 @@ def _try_lock(path: Path) -> int | None:
     """A descriptor holding the lock on `path`, or None while another process holds it."""
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:
-        raise ConfigError(
-            f"cannot create the lock file ({error.strerror}); is the folder writable?", where=path
-        ) from None
+    except OSError as error:  # the folder cannot be written: one line naming it, as for any output
+        raise OSError(error.errno, error.strerror, str(path.parent)) from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -11,6 +11,7 @@ import torch
 
 from hostile.checks import assert_refused, assert_succeeded, cli, partials, snapshot
 from hostile.mutations import QUICK, ROI_TABLE, mutated
+from nwb_v1former.model.checkpoint import read_checkpoint
 
 
 def test_an_empty_mask_is_placed_and_named_and_training_stays_finite(session, tmp_path: Path) -> None:
@@ -38,7 +39,9 @@ def test_an_empty_mask_is_placed_and_named_and_training_stays_finite(session, tm
     assert snapshot(nwb) == before and not partials(tmp_path)
 
 
-def test_a_non_finite_loss_stops_training_in_one_line_and_saves_nothing(session, tmp_path: Path) -> None:
+def test_a_non_finite_loss_stops_training_in_one_line_and_saves_no_trained_weights(
+    session, tmp_path: Path
+) -> None:
     store = tmp_path / "store" / session.store.name
     shutil.copytree(session.store, store)
     responses = np.load(store / "responses.npy", mmap_mode="r+")
@@ -51,7 +54,12 @@ def test_a_non_finite_loss_stops_training_in_one_line_and_saves_nothing(session,
         f"session {store.name}, epoch 0 step 0: the training loss is",
     )
     assert "nan" in line or "inf" in line
-    assert not (tmp_path / "run" / "best.ckpt").exists() and not (tmp_path / "run" / "last.ckpt").exists()
+    assert not (tmp_path / "run" / "best.ckpt").exists()
+    start = read_checkpoint(tmp_path / "run" / "last.ckpt")  # the starting point only (--resume from it)
+    assert start["extra"]["training"]["progress"]["epoch"] == 0
+    assert all(
+        torch.isfinite(value).all() for value in start["state_dict"].values() if value.is_floating_point()
+    )
     assert snapshot(store) == before and not partials(tmp_path)
 
 
