@@ -7,8 +7,9 @@ DEMO/
   run/               fine-tuning of the shipped core's readout (config, metrics, best.ckpt, evaluation)
   run/insilico/      in-silico experiments on the fitted model: tuning, receptive fields, attention
   run/report/        the report (index.html and its figures, the in-silico ones included)
-  predictions.nwb    a copy of sim-000.nwb with the model's predictions in processing/v1former_predictions,
-                     and the in-silico per-ROI tables beside them
+  predictions.nwb    the model's predictions in a file of their own (predictions-only: sim-000.nwb's
+                     subject, session and ROI tables, processing/v1former_predictions), and the
+                     in-silico per-ROI tables beside them
 ```
 Settings are in nwb_v1former.pipeline.demo_config. `overwrite` replaces only such a folder (or an empty
 one): each entry in it must be the demo's own, of its kind (DEMO).
@@ -161,7 +162,7 @@ def _run(out: Path, config: DemoConfig, progress: bool, log: Callable[[str], Non
             options=RunOptions(report=False, reporter=Reporter("bars" if progress else "quiet")),
         )
     predictions = out / "predictions.nwb"
-    with _step("predict", seconds, log, "Writing predictions into a copy of the NWB file"):
+    with _step("predict", seconds, log, "Writing the predictions into an NWB file of their own"):
         predict(out / "run" / BEST, session.data, predictions, progress=progress)
     what = "In-silico experiments: gratings, receptive fields, attention vs behaviour"
     with _step("insilico", seconds, log, what):
