@@ -6,6 +6,7 @@ report/
                              session, every figure with a caption that states its numbers
   learning-curves.png        training loss and validation correlation per epoch, best epoch marked
   correlation-<key>.png      per-neuron single-trial correlation, against the noise ceiling when known
+  feve-<key>.png             per-neuron FEVE against single-trial correlation (where repeats allow FEVE)
   traces-<key>.png           recorded vs predicted: best/median/worst neuron, its most active held-out clips
   readout-<key>.png          readout positions over the frame; against the true RF centres when simulated
   insilico-<analysis>.png    figures of the in-silico experiments found in RUN/insilico/ (tuning,
@@ -179,6 +180,9 @@ def _session(
         ceiling, label = per_neuron(session, "noise_ceiling"), "noise ceiling (from repeats)"
     if correlation is not None and np.isfinite(correlation).any():
         section.panels.append(_correlation_panel(key, correlation, ceiling, label, folder))
+        section.panels += _feve_panel(
+            key, correlation, per_neuron(session, "explainable_variance_explained"), folder
+        )
         if store is None:
             section.notes.append(f"The session's store is gone ({key}); no traces without its responses.")
         else:
@@ -235,6 +239,23 @@ def _correlation_panel(
     else:
         caption += " No noise ceiling: the held-out trials repeat no stimulus."
     return Panel(name, "Per-neuron correlation", caption)
+
+
+def _feve_panel(key: str, correlation: np.ndarray, feve: np.ndarray | None, folder: Path) -> list[Panel]:
+    """FEVE against correlation per neuron (none where the evaluation has no FEVE: no repeats, older runs)."""
+    if feve is None or not np.isfinite(feve).any():
+        return []
+    name = f"feve-{key}.png"
+    figures.feve_figure(correlation, feve, folder / name)
+    defined = feve[np.isfinite(feve)]
+    caption = (
+        f"FEVE, the fraction of explainable variance explained, of the {len(defined)} neurons whose repeats "
+        f"carry at least {MIN_EXPLAINABLE:.0%} explainable variance: median {np.median(defined):.2f}, "
+        f"{np.sum(defined < 0)} below 0. Unlike correlation, FEVE counts amplitude and offset: a neuron "
+        "high on the correlation axis and low on FEVE is predicted with the right time course at the wrong "
+        "scale or baseline. The histogram counts FEVE below -1 at -1."
+    )
+    return [Panel(name, "Amplitude: FEVE beside correlation", caption)]
 
 
 def _readout_panel(

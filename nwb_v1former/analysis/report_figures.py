@@ -105,6 +105,31 @@ def correlation_figure(
     return save_png(figure, path)
 
 
+def feve_figure(correlation: np.ndarray, feve: np.ndarray, path: Path) -> Path:
+    """Per-neuron FEVE (N,) against single-trial correlation (N,), and FEVE's histogram: neurons whose
+    correlation is good but FEVE low are predicted with the right shape at the wrong scale or offset."""
+    figure = new_figure(9, 3.6)
+    scatter_axes, histogram_axes = figure.subplots(1, 2)
+    both = np.isfinite(correlation) & np.isfinite(feve)
+    scatter_axes.scatter(correlation[both], feve[both], s=8, alpha=0.6, color=PREDICTED)
+    scatter_axes.axhline(0, color=RECORDED, lw=1, ls="--", label="FEVE 0: no better than a constant")
+    scatter_axes.set(
+        xlabel="single-trial correlation",
+        ylabel="FEVE (fraction of explainable variance explained)",
+        title=f"Per neuron ({both.sum()} with a defined FEVE)",
+    )
+    scatter_axes.legend(fontsize="small", loc="lower right")
+    clipped = np.clip(feve[both], -1.0, 1.0)  # FEVE has no lower bound: below -1 goes in the first bin
+    histogram_axes.hist(clipped, bins=np.linspace(-1.0, 1.0, 31), color=PREDICTED)
+    histogram_axes.axvline(0, color=RECORDED, lw=1, ls="--")
+    histogram_axes.set(
+        xlabel="FEVE (values below -1 counted at -1)", ylabel="neurons", title="FEVE over neurons"
+    )
+    for axes in (scatter_axes, histogram_axes):
+        axes.grid(alpha=0.3)
+    return save_png(figure, path)
+
+
 def traces_figure(
     clips: list[ClipTraces], rows: list[TraceRow], unit: str, skip_seconds: float, path: Path
 ) -> Path:

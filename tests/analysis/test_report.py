@@ -17,7 +17,13 @@ from demo_helpers import first_session, small_demo
 from nwb_v1former.cli.main import main
 
 from nwb_v1former.analysis.report import write_report
-from nwb_v1former.analysis.report_data import ground_truth, load_run, readout_pixels, retinotopy_correlation
+from nwb_v1former.analysis.report_data import (
+    ground_truth,
+    load_run,
+    per_neuron,
+    readout_pixels,
+    retinotopy_correlation,
+)
 from nwb_v1former.analysis.report_page import fit_warning
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import OutputExistsError
@@ -42,7 +48,7 @@ def test_every_figure_is_a_png_the_page_shows(demo):
     key = first_session(demo / "run")
     expected = {
         "learning-curves.png",
-        *(f"{kind}-{key}.png" for kind in ("correlation", "traces", "readout")),
+        *(f"{kind}-{key}.png" for kind in ("correlation", "feve", "traces", "readout")),
         *(f"insilico-{analysis}.png" for analysis in ("tuning", "receptive_fields", "attention")),
     }
     pngs = {path.name for path in report.glob("*.png")}
@@ -71,6 +77,10 @@ def test_page_states_the_runs_scores_and_the_true_retinotopy(demo):
         f"r = {r_column:.2f} along the frame's columns" in page and f"r = {r_row:.2f} along its rows" in page
     )
     assert f"{np.mean(truth.noise_ceiling):.3f}" in page  # the true ceiling beside the estimated one
+    assert f"{summary['explainable_variance_explained']:.3f}" in page  # FEVE in the scores table
+    feve = per_neuron(run.evaluation["sessions"][key], "explainable_variance_explained")
+    defined = feve[np.isfinite(feve)]
+    assert f"of the {len(defined)} neurons whose repeats" in page and f"{np.sum(defined < 0)} below 0" in page
 
 
 def test_insilico_captions_state_the_results_and_their_checkpoint(demo):
