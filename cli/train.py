@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 from nwb_v1former.cli.lazy import LazyChoice
 from nwb_v1former.cli.reader_options import reader_options
 from nwb_v1former.cli.source_options import SOURCE_HELP, source_options
@@ -123,6 +125,18 @@ def run_options(options: dict[str, Any], feature_cache: Any = None) -> RunOption
         reader=options["choices"],
         feature_cache=feature_cache,
         reporter=Reporter.for_terminal(quiet=options["quiet"]),
+        given=given_settings(),
+    )
+
+
+def given_settings() -> frozenset[str]:
+    """The TrainConfig fields this command line set (--resume refuses one that differs from the run's)."""
+    context = click.get_current_context()
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    return frozenset(
+        name
+        for name in context.params
+        if name in fields and context.get_parameter_source(name) is ParameterSource.COMMANDLINE
     )
 
 

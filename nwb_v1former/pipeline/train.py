@@ -68,6 +68,8 @@ class RunOptions:
     reader: ReaderChoices = READER_DEFAULTS
     feature_cache: CacheConfig | None = dataclasses.field(default_factory=CacheConfig)
     reporter: Reporter = QUIET
+    given: frozenset[str] = frozenset()
+    """TrainConfig fields the user set (on --resume each must match the run's own, but max_epochs)."""
 
 
 def prepare_stores(
@@ -142,10 +144,20 @@ def _stores(
     return stores + (open_stores(run / DATA) if (run / DATA).is_dir() else [])
 
 
-def _resumed(run: RunFolder, config: TrainConfig) -> tuple[RunConfig, TrainConfig]:
-    """On --resume the run's own config.yaml decides; only max_epochs may be raised."""
+def _resumed(run: RunFolder, config: TrainConfig, given: frozenset[str]) -> tuple[RunConfig, TrainConfig]:
+    """On --resume the run's own config.yaml decides; only max_epochs may be raised. A setting the user
+    gave that differs from the run's is refused, never silently ignored."""
     saved = read_run_config(run)
     run.metrics()  # a damaged epoch log is one line now, not after an epoch of training
+    for name in sorted(given - {"max_epochs"}):
+        if getattr(config, name) != getattr(saved.train, name):
+            option = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"--resume continues the run with its own settings, and it was trained with {option} "
+                f"{getattr(saved.train, name)}, not {getattr(config, name)}; leave {option} out, or start a "
+                "new run (another --out, or --overwrite)",
+                where=run.path,
+            )
     return saved, dataclasses.replace(saved.train, max_epochs=max(saved.train.max_epochs, config.max_epochs))
 
 
@@ -182,7 +194,7 @@ def train(
     with distributed(options.device) as worker, _one_writer(run, worker):
         stores = _stores(worker, sources, run, options)
         if options.resume:
-            saved, config = _resumed(run, config)
+            saved, config = _resumed(run, config, options.given)
             model, provenance = load_checkpoint(run / LAST), saved.provenance
         else:
             torch.manual_seed(config.seed)  # fresh heads (and a fresh core) start the same every run

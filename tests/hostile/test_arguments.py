@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hostile.checks import QUICK, assert_refused, cli, partials, snapshot
+from hostile.checks import QUICK, assert_refused, assert_succeeded, cli, partials, snapshot
 
 
 def test_a_batch_larger_than_every_session_is_refused(simulated, base: Path, tmp_path: Path) -> None:
@@ -39,3 +39,15 @@ def test_the_feature_cache_is_never_written_into_a_source(simulated, base: Path,
     )
     assert_refused(result, "would equal, contain or sit inside the source")
     assert snapshot(store) == before and not cache.exists() and not partials(store)
+
+
+def test_resume_refuses_settings_that_differ_from_the_runs_own(simulated, base: Path, tmp_path: Path) -> None:
+    """Before, `--resume --strategy full` of a readout run silently trained on as readout."""
+    store, run = simulated[1].folder, tmp_path / "run"
+    assert_succeeded(cli("finetune", store, "--out", run, "--from", base, *QUICK))
+    before = snapshot(run)
+    result = cli("finetune", "--out", run, "--resume", "--strategy", "full", *QUICK)
+    assert_refused(result, "it was trained with --strategy readout, not full; leave --strategy out")
+    assert snapshot(run) == before
+    # the run's own values, given again, and a larger --max-epochs continue it
+    assert_succeeded(cli("finetune", "--out", run, "--resume", "--max-epochs", "2", *QUICK[2:]))
