@@ -253,7 +253,7 @@ def _feve_panel(key: str, correlation: np.ndarray, feve: np.ndarray | None, fold
         f"carry at least {MIN_EXPLAINABLE:.0%} explainable variance: median {np.median(defined):.2f}, "
         f"{np.sum(defined < 0)} below 0. Unlike correlation, FEVE counts amplitude and offset: a neuron "
         "high on the correlation axis and low on FEVE is predicted with the right time course at the wrong "
-        "scale or baseline. The histogram counts FEVE below -1 at -1."
+        f"scale or baseline. Values below {figures.FEVE_FLOOR:g} are drawn at it."
     )
     return [Panel(name, "Amplitude: FEVE beside correlation", caption)]
 

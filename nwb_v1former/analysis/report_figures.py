@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 MIN_CEILING = 0.1
 """Neurons with a lower noise ceiling are left out of the fraction-of-ceiling histogram (ratio explodes)."""
+FEVE_FLOOR = -2.0
+"""FEVE figures draw values below this at it (FEVE has no lower bound; a few very negative neurons would
+flatten the rest)."""
 RECORDED, PREDICTED, CEILING = "#222222", "#d95f02", "#1b9e77"
 DPI = 110
 
@@ -111,19 +114,30 @@ def feve_figure(correlation: np.ndarray, feve: np.ndarray, path: Path) -> Path:
     figure = new_figure(9, 3.6)
     scatter_axes, histogram_axes = figure.subplots(1, 2)
     both = np.isfinite(correlation) & np.isfinite(feve)
-    scatter_axes.scatter(correlation[both], feve[both], s=8, alpha=0.6, color=PREDICTED)
+    inside, below = both & (feve >= FEVE_FLOOR), both & (feve < FEVE_FLOOR)
+    scatter_axes.scatter(correlation[inside], feve[inside], s=8, alpha=0.6, color=PREDICTED)
+    scatter_axes.scatter(
+        correlation[below],
+        np.full(below.sum(), FEVE_FLOOR),
+        s=14,
+        marker="v",
+        color=PREDICTED,
+        label=f"below {FEVE_FLOOR:g}, drawn at it ({below.sum()})",
+    )
     scatter_axes.axhline(0, color=RECORDED, lw=1, ls="--", label="FEVE 0: no better than a constant")
     scatter_axes.set(
         xlabel="single-trial correlation",
         ylabel="FEVE (fraction of explainable variance explained)",
         title=f"Per neuron ({both.sum()} with a defined FEVE)",
     )
-    scatter_axes.legend(fontsize="small", loc="lower right")
-    clipped = np.clip(feve[both], -1.0, 1.0)  # FEVE has no lower bound: below -1 goes in the first bin
-    histogram_axes.hist(clipped, bins=np.linspace(-1.0, 1.0, 31), color=PREDICTED)
+    scatter_axes.legend(fontsize="small", loc="upper left")
+    clipped = np.clip(feve[both], FEVE_FLOOR, 1.0)  # FEVE has no lower bound: the floor's bin holds the rest
+    histogram_axes.hist(clipped, bins=np.linspace(FEVE_FLOOR, 1.0, 31), color=PREDICTED)
     histogram_axes.axvline(0, color=RECORDED, lw=1, ls="--")
     histogram_axes.set(
-        xlabel="FEVE (values below -1 counted at -1)", ylabel="neurons", title="FEVE over neurons"
+        xlabel=f"FEVE (values below {FEVE_FLOOR:g} counted at {FEVE_FLOOR:g})",
+        ylabel="neurons",
+        title="FEVE over neurons",
     )
     for axes in (scatter_axes, histogram_axes):
         axes.grid(alpha=0.3)
