@@ -114,8 +114,8 @@ def predict_command(
             click.echo(f"  {result.written.path} (readout {result.session})")
         return
     result = predict(checkpoint, source, out, in_place=in_place, **options)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+    if as_json:  # a list whatever the SOURCE, as for a folder or dandiset
+        click.echo(json.dumps([result.to_dict()], indent=2))
         return
     written = result.written
     kind = "" if written.copy is None else f" ({written.copy}, identifier {written.identifier})"

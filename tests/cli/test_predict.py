@@ -65,7 +65,7 @@ def test_predict_writes_provenance_and_per_roi_scores_that_evaluate_agrees_with(
     out = tmp_path / "out.nwb"
     code, output = run("predict", checkpoint, source, "--out", out, "--json", "--quiet")
     assert code == 0, output
-    result = json.loads(output)
+    (result,) = json.loads(output)  # a list, as for several sources
     assert result["session"] == store.key and result["path"] == str(out)
     assert result["predicted_frames"] > 0.9 * result["frames"]
     code, output = run("evaluate", checkpoint, store.folder, "--json")
@@ -137,7 +137,7 @@ def test_in_place_twice_replaces_and_another_name_keeps_both(small, tmp_path):
     for name, replaced in ((DEFAULT_NAME, False), (DEFAULT_NAME, True), ("other", False)):
         code, output = run("predict", checkpoint, copy, "--in-place", "--name", name, "--json", "--quiet")
         assert code == 0, output
-        assert json.loads(output)["replaced_earlier_predictions"] is replaced
+        assert json.loads(output)[0]["replaced_earlier_predictions"] is replaced
     before, after = dataset_digests(source), dataset_digests(copy)
     assert {path: after[path] for path in before} == before
     with open_nwb(copy) as nwbfile:
