@@ -28,8 +28,9 @@ from pynwb import NWBHDF5IO, NWBFile
 from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseSeries
 
 from nwb_v1former.grid import TICK_RATE_HZ
+from nwb_v1former.nwb.prediction_module import CHUNK_BYTES
 from nwb_v1former.nwb.provenance import ModelProvenance
-from nwb_v1former.nwb.write import CHUNK_BYTES, write_predictions
+from nwb_v1former.nwb.write import write_predictions
 
 BLOCK_TICKS = 300
 SMOOTH_TICKS = 15

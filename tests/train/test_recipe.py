@@ -75,7 +75,7 @@ def test_a_short_finetune_resolves_its_warmup_and_is_flagged_everywhere(
     short = ["--max-epochs", "2", "--window", "60", "--no-report"]
     result = CliRunner().invoke(main, ["finetune", str(one_store), "--out", str(out), *short])
     assert result.exit_code == 0, result.output
-    recipe_lines = [line for line in result.output.splitlines() if line.startswith("recipe: readout")]
+    recipe_lines = [line for line in result.output.splitlines() if "recipe: readout" in line]
     assert len(recipe_lines) == 1
     config = yaml.safe_load((out / "config.yaml").read_text())
     per_epoch = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["step"]
