@@ -210,7 +210,15 @@ def test_inspect_a_folder_reports_every_file_and_fails_on_unreadable_ones(tmp_pa
 def interrupt_when(command: list[str], ready: Callable[[], bool]) -> tuple[int, list[str]]:
     """Run `command` in a subprocess and send it SIGINT (Ctrl-C) once `ready()`; its exit status and
     its stderr lines."""
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        # a test run in the background inherits SIGINT ignored (as shells start background jobs), and
+        # Python keeps an ignored SIGINT ignored: give the command Ctrl-C as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not ready() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
