@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 from nwb_v1former.cli.main import COMMANDS, main
 
@@ -228,7 +229,7 @@ def interrupt_when(command: list[str], ready: Callable[[], bool]) -> tuple[int, 
     return process.returncode, stderr.splitlines()
 
 
-def test_ctrl_c_exits_130_saying_how_to_go_on(one_store: Path, sim_nwb: Path, tmp_path: Path) -> None:
+def test_ctrl_c_exits_130_saying_how_to_go_on(one_store: Path, tmp_path: Path) -> None:
     run_folder = tmp_path / "run"
     pretrain = [*CLI, "pretrain", str(one_store), "--out", str(run_folder), "--preset", "tiny", "--no-report"]
     code, lines = interrupt_when(pretrain, (run_folder / "config.yaml").is_file)  # training has begun
@@ -238,6 +239,10 @@ def test_ctrl_c_exits_130_saying_how_to_go_on(one_store: Path, sim_nwb: Path, tm
         "--resume added, and the same --out"
     )
     assert not any("Traceback" in line or "Aborted" in line for line in lines), lines
+
+
+@pytest.mark.slow  # 10 s; the exit status and line of an interrupted command are checked above
+def test_ctrl_c_in_convert_leaves_nothing_half_written(sim_nwb: Path, tmp_path: Path) -> None:
     converts = tmp_path / "converts"
     converts.mkdir()
     convert = [*CLI, "convert", str(sim_nwb), "--out", str(converts / "data")]

@@ -83,7 +83,7 @@ def test_sigkill_before_the_first_epoch_ends_then_resume_equals_an_uninterrupted
     """#28.3: killed while building the feature cache (before any epoch was logged), the run continues
     with --resume (its starting point is saved as training begins), to the uninterrupted run's weights."""
     store = str(one_store(sim_stores))
-    options = [*LOUD, "--quiet", "--no-report", "--max-epochs", "2", "--seed", "3"]
+    options = [*LOUD, "--quiet", "--no-report", "--max-epochs", "1", "--seed", "3"]
     subprocess.run([*CLI, "finetune", store, "--out", str(tmp_path / "whole"), *options], check=True)
 
     killed = tmp_path / "killed"
