@@ -12,7 +12,7 @@ from nwb_v1former.train.config import TrainConfig
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Defaults fit the whole demo in about a minute and a half on two CPU cores.
+    """Defaults fit the whole demo in about 75 s (120 CPU-s) on two CPU cores.
 
     The seed (42) is one the shipped core `tiny-sim` never saw (it was pretrained on seed 100). A 3-minute
     session holds 30 clips of 5 s: four clips are repeated three times each (validation and test tiers,
