@@ -312,7 +312,7 @@ def _insilico_panels(record: RunRecord, folder: Path) -> list[Panel]:
 
 def _caveated(record: RunRecord, caption: str) -> str:
     """`caption`, headed by the fit caveat when the run did not learn (its fit_check says so)."""
-    return f"{FIT_CAVEAT.upper()}. {caption}" if record.fit_problems else caption
+    return caption if record.learned else f"{FIT_CAVEAT.upper()}. {caption}"
 
 
 def _insilico_caption(analysis: str, details: dict[str, Any]) -> str:

@@ -53,6 +53,12 @@ class RunRecord:
             reasons = ["the evaluation found that the model did not learn (no reason given)"]
         return reasons
 
+    @property
+    def learned(self) -> bool:
+        """False only when evaluation.json's fit_check says the model did not learn (a run that learned but
+        did not converge has fit problems, yet its results describe a model that learned)."""
+        return bool((self.evaluation or {}).get("fit_check", {}).get("learned", True))
+
     def store(self, key: str) -> SessionStore | None:
         """The session's store where training left it (or under RUN/data/); None when it is gone."""
         candidates = [Path(f) for f in self.config.stores if Path(f).name == key]

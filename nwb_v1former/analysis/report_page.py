@@ -93,18 +93,24 @@ def _overview(record: RunRecord) -> str:
 
 
 def fit_warning(record: RunRecord) -> str:
-    """A box listing why the fit failed (evaluation.json's fit_check); nothing when it learned or was not
-    checked (runs written before the check)."""
+    """A box listing why the fit falls short (evaluation.json's fit_check): did not learn, or learned but
+    did not converge; nothing when the check found nothing or the run predates it."""
     if not record.fit_problems:
         return ""
-    learned = (record.evaluation or {}).get("fit_check", {}).get("learned", True)
-    heading = "This model may not have learned" if learned else "This model did not learn"
     reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in record.fit_problems)
-    return (
-        f'<div class="alert" role="alert"><h2>{heading}</h2><ul>{reasons}</ul><p>Its scores, traces, readout '
-        "positions and in-silico experiments below describe this unconverged model, not the neurons: train "
-        "longer or fix the recipe before reading them as results.</p></div>"
-    )
+    if record.learned:
+        heading, advice = (
+            "This run did not converge",
+            "It ended while its validation correlation may still have been rising, so the scores below are "
+            "lower than this recipe can reach: continue it with --resume and a larger --max-epochs.",
+        )
+    else:
+        heading, advice = (
+            "This model did not learn",
+            "Its scores, traces, readout positions and in-silico experiments below describe this model, "
+            "not the neurons: train longer or fix the recipe before reading them as results.",
+        )
+    return f'<div class="alert" role="alert"><h2>{heading}</h2><ul>{reasons}</ul><p>{advice}</p></div>'
 
 
 def _scores_table(sessions: list[SessionSection]) -> str:
@@ -148,7 +154,7 @@ def run_page(
         parts += [figure_html(panel) for panel in section.panels]
     if insilico:
         parts.append("<h2>In-silico experiments</h2>")
-        if record.fit_problems:
+        if not record.learned:
             parts.append(f'<p class="warning">{html.escape(FIT_CAVEAT)}: see the warning at the top.</p>')
         parts += [figure_html(panel) for panel in insilico]
     return html_document(title, "\n".join(parts))
