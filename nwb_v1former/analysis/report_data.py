@@ -43,7 +43,7 @@ class RunRecord:
 
     @property
     def fit_problems(self) -> list[str]:
-        """Why the run may not have learned, from evaluation.json's `fit_check` ({"learned": bool,
+        """Why the fit falls short, from evaluation.json's `fit_check` ({"learned": bool,
         "reasons": [str]}); [] when it learned without remarks or was written before the check."""
         check = (self.evaluation or {}).get("fit_check")
         if not check:
