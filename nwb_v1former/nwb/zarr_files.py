@@ -16,7 +16,8 @@ import zarr
 from hdmf_zarr.nwb import NWBZarrIO
 
 from nwb_v1former.errors import SessionError, detail
-from nwb_v1former.nwb.zarr_pickle import register_plain_pickle
+from nwb_v1former.nwb import zarr_codecs
+from nwb_v1former.nwb.zarr_codecs import register_safe_codecs
 
 ZARR_SUFFIX = ".zarr"
 NWB_SUFFIXES = (".nwb", ".nwb.zarr")
@@ -55,6 +56,7 @@ def holds_nwb(path: Path) -> bool:
 def zarr_root(path: Path, mode: str = "r") -> Iterator[zarr.Group]:
     """The store's root group; one that cannot be opened is a SessionError naming it. Opened to write,
     its consolidated metadata (`.zmetadata`, which hdmf-zarr reads first) is rebuilt on the way out."""
+    register_safe_codecs()
     if (path / _V3_METADATA).is_file() and not (path / ".zgroup").is_file():
         raise SessionError(
             "a Zarr v3 store, which hdmf-zarr does not read; export the NWB file to Zarr v2 or HDF5",
@@ -74,16 +76,17 @@ def zarr_root(path: Path, mode: str = "r") -> Iterator[zarr.Group]:
 
 
 def from_zarr_chunk(error: BaseException) -> bool:
-    """Whether an error was raised decoding a chunk (by zarr or one of its numcodecs codecs: zlib's
-    error, blosc's RuntimeError, a short chunk's ValueError), which means a damaged store."""
+    """Whether an error was raised decoding a chunk (by zarr, one of its numcodecs codecs or this
+    project's checked ones: zlib's error, blosc's RuntimeError, a short chunk's ValueError), which means
+    a damaged store."""
     trace = error.__traceback__
     while trace is not None and trace.tb_next is not None:
         trace = trace.tb_next
     module = "" if trace is None else str(trace.tb_frame.f_globals.get("__name__", ""))
-    return module.split(".")[0] in ("zarr", "numcodecs")
+    return module.split(".")[0] in ("zarr", "numcodecs") or module == zarr_codecs.__name__
 
 
 def nwb_zarr_io(path: Path, mode: str = "r") -> NWBZarrIO:
     """hdmf-zarr's IO on the store, its namespaces loaded and its pickled datasets decodable safely."""
-    register_plain_pickle()
+    register_safe_codecs()
     return NWBZarrIO(str(path), mode=mode, load_namespaces=True)

@@ -33,7 +33,7 @@ from nwb_v1former.nwb.discover import file_identifier, open_nwb, opened_source
 from nwb_v1former.nwb.insilico import add_tables
 from nwb_v1former.nwb.provenance import ModelProvenance
 from nwb_v1former.nwb.write import DEFAULT_NAME, write_predictions
-from nwb_v1former.nwb.zarr_pickle import PlainPickle
+from nwb_v1former.nwb.zarr_codecs import CheckedBlosc, PlainPickle, register_safe_codecs
 from nwb_v1former.simulate import simulate_and_write
 
 SMALL = {"neurons": 12, "minutes": 0.5, "clip_seconds": 1.0, "planes": 2, "seed": 5}
@@ -203,7 +203,7 @@ def test_a_damaged_or_empty_store_is_one_error_line(simulated, tmp_path):
     expected = {
         empty: "not a readable Zarr store",
         masks: "a Zarr store without an NWB version; it is not an NWB file",
-        damaged: "cannot be read",
+        damaged: "whose header says",  # refused before c-blosc reads past the chunk's end
     }
     for path, problem in expected.items():
         result = cli("convert", path, "--out", tmp_path / "out")
@@ -211,6 +211,21 @@ def test_a_damaged_or_empty_store_is_one_error_line(simulated, tmp_path):
         assert result.exit_code == 1 and len(lines) == 1, result.output
         assert lines[0].startswith(f"Error: {path}") and problem in lines[0], lines[0]
     assert cli("inspect", empty).exit_code == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_blosc_chunk_is_decoded_only_when_its_header_matches_its_length():
+    """c-blosc trusts the header's byte count; a short chunk made it read past the buffer (a segfault)."""
+    register_safe_codecs()
+    codec = numcodecs.get_codec({"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 1})
+    assert isinstance(codec, CheckedBlosc)
+    values = np.linspace(0, 1, 5000, dtype="f4")
+    chunk = codec.encode(values)
+    assert np.array_equal(np.frombuffer(codec.decode(chunk), "f4"), values)
+    for damaged, problem in ((chunk[:40], "whose header says"), (chunk[:9], "shorter than its header")):
+        with pytest.raises(ValueError, match=problem):
+            codec.decode(damaged)
+    with pytest.raises(ValueError, match=f"{len(chunk) + 3} bytes whose header says {len(chunk)}"):
+        codec.decode(chunk + b"abc")
 
 
 def test_a_pickle_naming_anything_but_what_hdmf_zarr_writes_is_refused_unrun(simulated, tmp_path):
