@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from nwb_v1former.grid import FRAME_SHAPE, TICK_RATE_HZ
 from nwb_v1former.simulate.config import SimulationConfig
+from nwb_v1former.simulate.surround import draw_surround
 
 TEMPORAL_TAPS = 10
 """Length of every temporal kernel in 30 Hz frames (333 ms)."""
@@ -25,7 +27,8 @@ class Population:
     is_complex (N,) bool; latency_s (N,) peak of the temporal kernel;
     temporal_kernel (TEMPORAL_TAPS, N) -- weight of the stimulus k ticks ago, k = 0..9;
     gain_running, gain_pupil (N,) -- log-gain per unit of normalised running / pupil;
-    baseline, amplitude (N,) -- spontaneous and peak driven event rates (events / tick).
+    baseline, amplitude (N,) -- spontaneous and peak driven event rates (events / tick);
+    surround_strength, surround_sigma_px (N,) -- divisive surround suppression (see simulate.surround).
     """
 
     roi_ids: np.ndarray
@@ -43,10 +46,20 @@ class Population:
     gain_pupil: np.ndarray
     baseline: np.ndarray
     amplitude: np.ndarray
+    surround_strength: np.ndarray
+    surround_sigma_px: np.ndarray
 
     @property
     def size(self) -> int:
         return len(self.roi_ids)
+
+    def subset(self, index: np.ndarray | slice) -> Population:
+        """The neurons at `index`, in that order, every parameter taken alike."""
+        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        values["temporal_kernel"] = self.temporal_kernel.T
+        taken = {name: np.asarray(array)[index] for name, array in values.items()}
+        taken["temporal_kernel"] = taken["temporal_kernel"].T
+        return Population(**taken)
 
 
 def plane_depths_um(planes: int) -> np.ndarray:
@@ -98,22 +111,32 @@ def make_population(config: SimulationConfig, rng: np.random.Generator) -> Popul
     period = rng.uniform(7.0, 18.0, size=n)
     latency = rng.uniform(0.05, 0.12, size=n)
     roi_ids = np.sort(rng.choice(np.arange(1, 10 * n + 10), size=n, replace=False)).astype(np.int64)
+    # Drawn in this order, and the surround last, so that every earlier parameter is as it was before
+    # the surround existed (the shipped tiny-sim core was trained on those animals).
+    orientation, phase = rng.uniform(0, np.pi, size=n), rng.uniform(0, 2 * np.pi, size=n)
+    rf_sigma = period * rng.uniform(0.3, 0.5, size=n)
+    is_complex = rng.random(n) < config.complex_fraction
+    gain_running, gain_pupil = rng.normal(0.4, 0.25, size=n), rng.normal(0.2, 0.15, size=n)
+    baseline, amplitude = rng.uniform(0.01, 0.05, size=n), rng.uniform(0.4, 1.5, size=n)
+    strength, surround_sigma = draw_surround(rf_sigma, rng)
     return Population(
         roi_ids=roi_ids,
         position_um=position,
         plane=plane.astype(np.int64),
         rf_center=rf_center,
-        orientation=rng.uniform(0, np.pi, size=n),
+        orientation=orientation,
         period_px=period,
-        phase=rng.uniform(0, 2 * np.pi, size=n),
-        rf_sigma_px=period * rng.uniform(0.3, 0.5, size=n),
-        is_complex=rng.random(n) < config.complex_fraction,
+        phase=phase,
+        rf_sigma_px=rf_sigma,
+        is_complex=is_complex,
         latency_s=latency,
         temporal_kernel=temporal_kernels(latency),
-        gain_running=rng.normal(0.4, 0.25, size=n),
-        gain_pupil=rng.normal(0.2, 0.15, size=n),
-        baseline=rng.uniform(0.01, 0.05, size=n),
-        amplitude=rng.uniform(0.4, 1.5, size=n),
+        gain_running=gain_running,
+        gain_pupil=gain_pupil,
+        baseline=baseline,
+        amplitude=amplitude,
+        surround_strength=strength,
+        surround_sigma_px=surround_sigma,
     )
 
 

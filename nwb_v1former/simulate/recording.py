@@ -9,7 +9,7 @@ import numpy as np
 from nwb_v1former.simulate.behavior import Behavior, simulate_behavior
 from nwb_v1former.simulate.config import SimulationConfig
 from nwb_v1former.simulate.population import Population, make_population
-from nwb_v1former.simulate.responses import Measurement, event_rates, measure
+from nwb_v1former.simulate.responses import Measurement, Normalisation, event_rates, measure
 from nwb_v1former.simulate.schedule import Schedule, make_schedule, tick_times
 from nwb_v1former.simulate.stimuli import clip_kind, render_screen
 
@@ -27,7 +27,8 @@ class Recording:
     screen (T, 36, 64) uint8 -- what was on the screen at each tick (grey between clips);
     tick_times (T,) float64 -- session-clock time of each tick (s);
     clips -- clip id -> (clip_frames, 36, 64) uint8, every clip shown;
-    rates (T, N) float32 -- expected events per tick, the cause of everything measured.
+    rates (T, N) float32 -- expected events per tick, the cause of everything measured;
+    normalisation -- the response scales this session set (kept to show the same animal other stimuli).
     """
 
     config: SimulationConfig
@@ -39,6 +40,7 @@ class Recording:
     population: Population
     rates: np.ndarray
     measurement: Measurement
+    normalisation: Normalisation
 
     @property
     def session_id(self) -> str:
@@ -63,6 +65,8 @@ def simulate(config: SimulationConfig) -> Recording:
     times = tick_times(schedule.n_ticks, STIMULUS_START_S)
     population = make_population(config, _rng(config, _STREAM_POPULATION))
     behavior = simulate_behavior(_rng(config, _STREAM_BEHAVIOR), schedule.n_ticks)
-    rates = event_rates(screen, behavior, population)
+    rates, normalisation = event_rates(screen, behavior, population)
     measurement = measure(rates, times, config, _rng(config, _STREAM_MEASUREMENT))
-    return Recording(config, schedule, screen, times, clips, behavior, population, rates, measurement)
+    return Recording(
+        config, schedule, screen, times, clips, behavior, population, rates, measurement, normalisation
+    )

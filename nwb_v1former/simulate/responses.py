@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from nwb_v1former.simulate.behavior import Behavior
 from nwb_v1former.simulate.config import DEGREES_PER_PIXEL, SimulationConfig
 from nwb_v1former.simulate.population import Population, gabor_filters
 from nwb_v1former.simulate.stimuli import GREY
+from nwb_v1former.simulate.surround import suppression, surround_energy, surround_pools
 
 SIMPLE_THRESHOLD = 0.5
 COMPLEX_THRESHOLD = 1.0
@@ -42,14 +44,16 @@ def _shift_frames(contrast: np.ndarray, rows: int, columns: int) -> np.ndarray:
 def spatial_drive(
     screen: np.ndarray, pupil_center: np.ndarray, population: Population, block_ticks: int = 4096
 ) -> np.ndarray:
-    """Quadrature Gabor responses to the eye-shifted screen; (T, 36, 64) uint8 -> (T, 2, N) float32.
+    """Quadrature Gabor responses to the eye-shifted screen and the RMS contrast of each neuron's
+    surround; (T, 36, 64) uint8 -> (T, 3, N) float32: even, odd, surround.
 
     Works through blocks of ticks: shift every frame of the block by its eye position, then one large
     matrix product (many small products would be several times slower).
     """
     filters = np.concatenate([gabor_filters(population), gabor_filters(population, np.pi / 2)], axis=1)
+    pools = surround_pools(population.rf_center, population.surround_sigma_px)
     shifts = eye_shift_px(pupil_center)
-    drive = np.empty((len(screen), 2 * population.size), dtype=np.float32)
+    drive = np.empty((len(screen), 3, population.size), dtype=np.float32)
     for start in range(0, len(screen), block_ticks):
         block = slice(start, start + block_ticks)
         contrast = (screen[block].astype(np.float32) - GREY) / GREY
@@ -58,8 +62,10 @@ def spatial_drive(
         for index, (rows, columns) in enumerate(unique):
             ticks = np.flatnonzero(group.ravel() == index)
             seen[ticks] = _shift_frames(contrast[ticks], int(rows), int(columns))
-        drive[block] = seen.reshape(len(seen), -1) @ filters
-    return drive.reshape(len(screen), 2, population.size)
+        seen = seen.reshape(len(seen), -1)
+        drive[block, :2] = (seen @ filters).reshape(len(seen), 2, population.size)
+        drive[block, 2] = surround_energy(seen, pools)
+    return drive
 
 
 def _temporal_filter(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -70,37 +76,111 @@ def _temporal_filter(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
-def behavioral_gain(behavior: Behavior, population: Population) -> np.ndarray:
+def behavioral_gain(
+    behavior: Behavior, population: Population, pupil_mean: float, pupil_std: float
+) -> np.ndarray:
     """Multiplicative gain from running and pupil dilation, bounded to exp(+-(|g_run| + |g_pupil|)); (T, N).
 
-    log gain = g_run * tanh(speed / 20 cm/s) + g_pupil * tanh(z-scored pupil diameter / 2).
+    log gain = g_run * tanh(speed / 20 cm/s) + g_pupil * tanh(z-scored pupil diameter / 2), the pupil
+    z-scored by the session's `pupil_mean` and `pupil_std`.
     """
     running = np.tanh(behavior.running_speed[:, None] / RUNNING_SCALE_CM_S)
-    pupil = behavior.pupil_diameter[:, None]
-    pupil = np.tanh((pupil - pupil.mean()) / (2 * pupil.std() + 1e-6))
+    pupil = np.tanh((behavior.pupil_diameter[:, None] - pupil_mean) / (2 * pupil_std + 1e-6))
     log_gain = population.gain_running * running + population.gain_pupil * pupil
     return np.exp(log_gain).astype(np.float32)
 
 
-def event_rates(screen: np.ndarray, behavior: Behavior, population: Population) -> np.ndarray:
-    """Expected events per 30 Hz tick for every neuron; (T, N) float32.
+@dataclass(frozen=True)
+class Normalisation:
+    """What a session's own statistics set in its neurons' response model, kept so that the same animal
+    shown other stimuli responds on the same scale: drive_scale (N,) -- std of the filtered drive;
+    half_saturation (N,) -- the 90th percentile of the rectified drive; surround_reference (N,) -- the
+    mean surround contrast, at which suppression leaves the rate as it is; pupil_mean, pupil_std -- of
+    the pupil diameter, which centre and scale the pupil gain."""
+
+    drive_scale: np.ndarray
+    half_saturation: np.ndarray
+    surround_reference: np.ndarray
+    pupil_mean: float
+    pupil_std: float
+
+    def subset(self, index: np.ndarray | slice) -> Normalisation:
+        """The scales of the neurons at `index` (see Population.subset)."""
+        return dataclasses.replace(
+            self,
+            drive_scale=self.drive_scale[index],
+            half_saturation=self.half_saturation[index],
+            surround_reference=self.surround_reference[index],
+        )
+
+
+def surround_smoothing(population: Population) -> np.ndarray:
+    """Causal kernel through which the surround acts: the magnitude of each neuron's temporal kernel,
+    summing to 1, so the surround is as late as the centre; (TEMPORAL_TAPS, N) float32."""
+    magnitude = np.abs(population.temporal_kernel)
+    return (magnitude / magnitude.sum(axis=0, keepdims=True)).astype(np.float32)
+
+
+def driven_rates(
+    even: np.ndarray,
+    odd: np.ndarray,
+    surround: np.ndarray,
+    gain: np.ndarray,
+    population: Population,
+    normalisation: Normalisation,
+) -> np.ndarray:
+    """Event rates from temporally filtered drive; even, odd, surround, gain (T, N) -> (T, N) float32.
 
     Simple cells rectify their linear response, complex cells their quadrature energy; both pass a
-    threshold and a saturating (Naka-Rushton) nonlinearity that reaches half its peak at the
-    neuron's 90th-percentile drive, and are gain-modulated by behaviour.
+    threshold and a saturating (Naka-Rushton) nonlinearity, are divided by their surround suppression
+    (simulate.surround) and gain-modulated by behaviour.
     """
-    drive = spatial_drive(screen, behavior.pupil_center, population)
-    even = _temporal_filter(drive[:, 0], population.temporal_kernel.astype(np.float32))
-    odd = _temporal_filter(drive[:, 1], population.temporal_kernel.astype(np.float32))
-    scale = even.std(axis=0) + 1e-6
+    saturated = _saturated(even, odd, population, normalisation.drive_scale, normalisation.half_saturation)
+    divisor = suppression(surround, population.surround_strength, normalisation.surround_reference)
+    rates = population.baseline + population.amplitude * saturated / divisor * gain
+    return rates.astype(np.float32)
+
+
+def _rectified(even: np.ndarray, odd: np.ndarray, population: Population, scale: np.ndarray) -> np.ndarray:
     simple = np.maximum(even / scale - SIMPLE_THRESHOLD, 0.0)
     complex_ = np.maximum(np.sqrt(even**2 + odd**2) / scale - COMPLEX_THRESHOLD, 0.0)
-    rectified = np.where(population.is_complex, complex_, simple)
-    half_saturation = np.percentile(rectified, 90, axis=0) + 1e-6
-    saturated = rectified**2 / (rectified**2 + half_saturation**2)
-    gain = behavioral_gain(behavior, population)
-    rates = population.baseline + population.amplitude * saturated * gain
-    return rates.astype(np.float32)
+    return np.where(population.is_complex, complex_, simple)
+
+
+def _saturated(
+    even: np.ndarray, odd: np.ndarray, population: Population, scale: np.ndarray, half: np.ndarray
+) -> np.ndarray:
+    rectified = _rectified(even, odd, population, scale)
+    return rectified**2 / (rectified**2 + half**2)
+
+
+def event_rates(
+    screen: np.ndarray,
+    behavior: Behavior,
+    population: Population,
+    normalisation: Normalisation | None = None,
+) -> tuple[np.ndarray, Normalisation]:
+    """Expected events per 30 Hz tick for every neuron, (T, N) float32, and the normalisation used.
+
+    See `driven_rates`. Without `normalisation` the scales come from this session: the drive's std,
+    half saturation at the neuron's 90th-percentile rectified drive, its mean surround contrast.
+    """
+    drive = spatial_drive(screen, behavior.pupil_center, population)
+    kernel = population.temporal_kernel.astype(np.float32)
+    even, odd = _temporal_filter(drive[:, 0], kernel), _temporal_filter(drive[:, 1], kernel)
+    surround = _temporal_filter(drive[:, 2], surround_smoothing(population))
+    if normalisation is None:
+        scale = even.std(axis=0) + 1e-6
+        pupil = behavior.pupil_diameter
+        normalisation = Normalisation(
+            drive_scale=scale,
+            half_saturation=np.percentile(_rectified(even, odd, population, scale), 90, axis=0) + 1e-6,
+            surround_reference=surround.mean(axis=0),
+            pupil_mean=float(pupil.mean()),
+            pupil_std=float(pupil.std()),
+        )
+    gain = behavioral_gain(behavior, population, normalisation.pupil_mean, normalisation.pupil_std)
+    return driven_rates(even, odd, surround, gain, population, normalisation), normalisation
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ POPULATION_FIELDS = (
     "gain_pupil",
     "baseline",
     "amplitude",
+    "surround_strength",
+    "surround_sigma_px",
 )
 
 
@@ -31,7 +33,9 @@ def truth_arrays(recording: Recording) -> dict[str, np.ndarray]:
 
     On the 30 Hz grid (T ticks): screen, tick_times, rates, expected_ticks, running_speed,
     pupil_diameter, pupil_center. At the imaging times (M frames): imaging_times, expected.
-    Per neuron (N): the population's parameters, noise_ceiling, realised_ceiling.
+    Per neuron (N): the population's parameters, noise_ceiling, realised_ceiling, and the session's
+    response normalisation (drive_scale, half_saturation, surround_reference; pupil_mean and
+    pupil_std are scalars).
     Per trial: trial_start_tick, trial_stop_tick, trial_clip_id, trial_tier.
     """
     population, measurement, behavior, schedule = (
@@ -57,6 +61,11 @@ def truth_arrays(recording: Recording) -> dict[str, np.ndarray]:
         trial_stop_tick=schedule.stop_tick,
         trial_clip_id=schedule.clip_id,
         trial_tier=schedule.tier.astype("<U16"),
+        drive_scale=recording.normalisation.drive_scale,
+        half_saturation=recording.normalisation.half_saturation,
+        surround_reference=recording.normalisation.surround_reference,
+        pupil_mean=np.float64(recording.normalisation.pupil_mean),
+        pupil_std=np.float64(recording.normalisation.pupil_std),
     )
     return arrays
 

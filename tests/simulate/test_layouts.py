@@ -186,4 +186,8 @@ def test_truth_file_and_manifest(written):
     truth = load_truth(folder / session["truth"])
     assert truth["noise_ceiling"].shape == (30,) and truth["screen"].dtype == np.uint8
     assert truth["rf_center"].shape == (30, 2) and truth["expected"].shape[1] == 30
+    # The surround and the session's normalisation: what showing the same animal new stimuli needs.
+    for name in ("surround_strength", "surround_sigma_px", "drive_scale", "half_saturation"):
+        assert truth[name].shape == (30,) and np.all(truth[name] > 0), name
+    assert truth["pupil_std"].shape == () and truth["surround_reference"].shape == (30,)
     assert dataclasses.is_dataclass(SimulationConfig)
