@@ -16,6 +16,22 @@ def summary_lines(analysis: str, summary: dict[str, Any], config: dict[str, Any]
     """Short sentences stating one result's summary (`analysis`: tuning, receptive_fields or attention)."""
     if analysis == "tuning":
         return _tuning(summary, config)
+    if analysis.startswith("mei_"):
+        return [
+            f"{summary['stimuli']} {summary['kind']}(s) to {summary['direction']} {summary['rois']} ROIs "
+            f"(region {summary['region']}, {config['starts']} starts, RMS contrast at most "
+            f"{config['contrast']:g} training-video std): median response "
+            f"{number(summary['median_response_over_grey'], '.2f')} x grey, median agreement of the starts "
+            f"{number(summary['median_start_agreement'], '.2f')}"
+        ]
+    if analysis == "contextual":
+        return [
+            f"{summary['rois']} ROIs: median suppression index "
+            f"{number(summary['median_suppression_index'], '.2f')}, preferred diameter "
+            f"{number(summary['median_preferred_diameter_px'], '.1f')} px; surround over "
+            f"centre alone: iso {number(summary['median_iso_modulation'], '.2f')}, cross "
+            f"{number(summary['median_cross_modulation'], '.2f')}"
+        ]
     if analysis == "receptive_fields":
         return [
             f"{summary['mapped']} of {summary['rois']} ROIs mapped from gradients over {config['clips']} "

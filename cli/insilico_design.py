@@ -1,0 +1,112 @@
+"""`nwb-v1former insilico mei` and `insilico surround`: stimuli designed by a fitted model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from nwb_v1former.cli.checkpoints import checkpoint_argument
+from nwb_v1former.cli.insilico import (
+    EPILOG,
+    _common,
+    _data_option,
+    _heartbeat,
+    _library_options,
+    _report,
+    insilico_group,
+)
+
+_ROI_HELP = "ROI id to target; repeat for several, e.g. --roi 12 --roi 40"
+
+
+@insilico_group.command("mei", epilog=EPILOG)
+@checkpoint_argument
+@click.option(
+    "--data",
+    required=True,
+    help="The session the model was fitted to, any SOURCE (e.g. --data RUN/data): its video statistics "
+    "put the stimuli on the screen's pixel scale; its median pupil size is held.",
+)
+@click.option("--roi", "rois", type=int, multiple=True, help=f"{_ROI_HELP} [default: every ROI].")
+@click.option(
+    "--population", is_flag=True, help="One stimulus for all the ROIs together (mean response over grey)."
+)
+@click.option("--video", is_flag=True, help="Most exciting videos (MEVs) rather than images.")
+@click.option("--inhibit", is_flag=True, help="Most inhibiting rather than most exciting.")
+@click.option(
+    "--region",
+    type=click.Choice(["full", "centre", "surround"]),
+    default="full",
+    show_default=True,
+    help="centre: confined to a disc around each ROI's RF; surround: the rest, around a fixed centre "
+    "(its centre MEI). Both read the RFs `insilico rf` wrote to --out.",
+)
+@click.option(
+    "--contrast",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="RMS contrast budget, in training-video standard deviations (1: the training movies').",
+)
+@click.option("--steps", type=click.IntRange(1), default=100, show_default=True, help="Optimiser steps.")
+@click.option("--starts", type=click.IntRange(1), default=3, show_default=True, help="Random starts.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the starts.")
+@_common
+def mei_command(
+    checkpoint: str,
+    data: str,
+    rois: tuple[int, ...],
+    population: bool,
+    video: bool,
+    inhibit: bool,
+    region: str,
+    contrast: float,
+    steps: int,
+    starts: int,
+    seed: int,
+    **options: Any,
+) -> None:
+    """Most exciting (or inhibiting) images or videos of CHECKPOINT's ROIs, one per ROI or one for the
+    population, in the screen's range at a stated contrast, from several random starts."""
+    from nwb_v1former.analysis.mei import MEIConfig
+    from nwb_v1former.pipeline.design import run_mei
+
+    config = MEIConfig(
+        kind="video" if video else "image",
+        direction="inhibit" if inhibit else "excite",
+        region=region,
+        contrast=contrast,
+        steps=steps,
+        starts=starts,
+        seed=seed,
+    )
+    with _heartbeat("mei", checkpoint, options):
+        output = run_mei(
+            checkpoint,
+            data,
+            options["out"],
+            roi_ids=list(rois) or None,
+            population=population,
+            config=config,
+            **_library_options(options),
+        )
+    _report(output, options)
+
+
+@insilico_group.command("surround", epilog=EPILOG)
+@checkpoint_argument
+@_data_option
+@click.option(
+    "--roi", "rois", type=int, multiple=True, help=f"{_ROI_HELP} [default: every ROI `insilico rf` mapped]."
+)
+@_common
+def surround_command(checkpoint: str, data: str | None, rois: tuple[int, ...], **options: Any) -> None:
+    """Size tuning (preferred size, suppression index) and iso / cross surround modulation of CHECKPOINT's
+    ROIs, with gratings centred on the RFs `insilico rf` wrote to --out."""
+    from nwb_v1former.pipeline.design import run_contextual
+
+    with _heartbeat("surround", checkpoint, options):
+        output = run_contextual(
+            checkpoint, options["out"], roi_ids=list(rois) or None, data=data, **_library_options(options)
+        )
+    _report(output, options)

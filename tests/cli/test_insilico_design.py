@@ -1,0 +1,118 @@
+"""`nwb-v1former insilico mei` and `insilico surround`: stimuli written whole, on the screen's pixel
+scale, traced to the checkpoint; regions that need RFs refuse without them, in one line, writing nothing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from nwb_v1former.cli.main import main
+from prediction_helpers import checkpoint_for, simulated_session
+
+from nwb_v1former.digest import sha256
+
+FAST = ("--steps", 2, "--starts", 2)
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """A simulated session (store) and an untrained checkpoint with a readout for it."""
+    root = tmp_path_factory.mktemp("design-cli")
+    _, store = simulated_session(root, "allen", minutes=1.0, clip_seconds=2.0, planes=1)
+    return store, checkpoint_for(store, root / "micro.ckpt")
+
+
+def run(*args) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(arg) for arg in args])
+    return result.exit_code, result.output
+
+
+def test_mei_and_surround_write_traceable_stimuli(session, tmp_path):
+    store, checkpoint = session
+    out = tmp_path / "designed"
+    rois = store.roi_ids[:2].tolist()
+    picked = ("--roi", rois[0], "--roi", rois[1])
+    code, output = run(
+        "insilico", "mei", checkpoint, "--data", store.folder, "--out", out, *picked, *FAST, "--json"
+    )
+    assert code == 0, output
+    result = json.loads(output)
+    assert result["analysis"] == "mei_image_excite_full"
+    assert result["provenance"]["checkpoint_sha256"] == sha256(checkpoint)
+    with np.load(out / "mei_image_excite_full.npz") as arrays:
+        assert arrays["pixels"].dtype == np.uint8 and arrays["pixels"].shape == (2, 1, 36, 64)
+        assert arrays["starts"].shape == (2, 2, 1, 36, 64) and arrays["roi_ids"].tolist() == rois
+    written = json.loads((out / "mei_image_excite_full.json").read_text())
+    assert written["table"]["rows"]["roi_id"] == rois
+
+    # A centre needs the RFs: refused in one line, nothing written; after `insilico rf` it runs.
+    code, output = run(
+        "insilico",
+        "mei",
+        checkpoint,
+        "--data",
+        store.folder,
+        "--out",
+        out,
+        *picked,
+        *FAST,
+        "--region",
+        "centre",
+    )
+    assert (
+        code != 0
+        and output.startswith("Error:")
+        and "insilico rf" in output
+        and len(output.strip().splitlines()) == 1
+    )
+    assert not list(out.glob("mei_image_excite_centre.*"))
+    code, output = run("insilico", "rf", checkpoint, "--out", out, *picked, "--clips", 1)
+    assert code == 0, output
+    code, output = run(
+        "insilico",
+        "mei",
+        checkpoint,
+        "--data",
+        store.folder,
+        "--out",
+        out,
+        *picked,
+        *FAST,
+        "--region",
+        "centre",
+        "--video",
+        "--population",
+    )
+    assert code != 0 and "population objective optimises the full screen" in output
+    code, output = run(
+        "insilico",
+        "mei",
+        checkpoint,
+        "--data",
+        store.folder,
+        "--out",
+        out,
+        *picked,
+        *FAST,
+        "--video",
+        "--population",
+        "--inhibit",
+    )
+    assert code == 0, output
+    with np.load(out / "mei_video_inhibit_full_population.npz") as arrays:
+        assert arrays["pixels"].shape == (1, 20, 36, 64) and arrays["stimulus_of"].tolist() == [0, 0]
+    code, output = run("insilico", "surround", checkpoint, "--out", out, "--json")
+    assert code == 0, output
+    assert json.loads(output)["summary"]["rois"] == 2
+
+
+def test_unknown_rois_are_one_line_and_nothing_is_written(session, tmp_path):
+    store, checkpoint = session
+    out = tmp_path / "designed"
+    code, output = run(
+        "insilico", "mei", checkpoint, "--data", store.folder, "--out", out, "--roi", 10**9, *FAST
+    )
+    assert code != 0 and output.startswith("Error:") and "not in the readout" in output
+    assert not out.exists()
