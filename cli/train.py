@@ -79,7 +79,10 @@ def recipe_options(out_help: str, *, resume: bool) -> Callable[[Callable], Calla
             "seed and data give the same run.",
         ),
         click.option(
-            "--device", default=None, help="cpu, cuda, cuda:N [default: this process's GPU, else cpu]."
+            "--device",
+            default=None,
+            help="cpu, cuda, cuda:N, mps [default: this process's GPU, else cpu]; under torchrun `cuda` "
+            "(each process takes cuda:LOCAL_RANK).",
         ),
         click.option("--overwrite", is_flag=True, help="Replace what a finished command left in --out."),
         click.option(
@@ -148,10 +151,10 @@ def check_sources(sources: tuple[str, ...], options: dict[str, Any]) -> None:
 def print_header(command: str, model: str, sources: tuple[str, ...], out: str, run: RunOptions) -> None:
     """The log's first lines: the command, the model, its sources and output, the device and the
     processes (the recipe follows once the sessions are known)."""
-    from nwb_v1former.device import pick_device
+    from nwb_v1former.device import pick_placement
 
     processes = int(os.environ.get("WORLD_SIZE", "1"))
-    device = pick_device(run.device, int(os.environ.get("LOCAL_RANK", "0")))
+    placement = pick_placement(run.device)
     resumed = "as the run recorded it (--resume)"
     run.reporter.header(
         command,
@@ -159,10 +162,12 @@ def print_header(command: str, model: str, sources: tuple[str, ...], out: str, r
             "model": resumed if run.resume else model,
             "sources": resumed if run.resume else ", ".join(sources),
             "out": out,
-            "device": str(device),
+            "device": str(placement.device),
             "processes": processes,
         },
     )
+    if placement.note:
+        run.reporter.note(placement.note)
 
 
 def train_config(strategy: str, options: dict[str, Any], **extra: Any) -> TrainConfig:

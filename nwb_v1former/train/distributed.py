@@ -1,28 +1,45 @@
-"""Process group set-up for `torchrun`: DistributedDataParallel over gloo (CPU) or NCCL (GPU).
+"""Process group set-up for `torchrun`: DistributedDataParallel over NCCL (a GPU per process) or gloo.
 
 Outside torchrun (no WORLD_SIZE in the environment) everything runs in one process, unchanged.
+
+Two timeouts, for two kinds of wait. The training collectives (gradients, the epoch's loss) run on
+the main group with `COLLECTIVE_TIMEOUT`: a process that hangs there stops the job within it. Work the
+main process does alone (converting or downloading the sources, validation, the final evaluation) can
+take hours; the others wait for it on a separate gloo group with `MAIN_WORK_TIMEOUT`, blocked on the CPU
+with no GPU collective pending, so NCCL's watchdog (10 minutes by default) never fires on them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from nwb_v1former.device import pick_device
+from nwb_v1former.device import Placement, pick_placement
+from nwb_v1former.errors import ConfigError
+
+COLLECTIVE_TIMEOUT = timedelta(minutes=30)
+"""How long a training collective may wait for a process before the job stops."""
+MAIN_WORK_TIMEOUT = timedelta(days=7)
+"""How long the other processes wait for the main process's work alone (conversion, evaluation)."""
 
 
 @dataclass(frozen=True)
 class Worker:
-    """This process among the torchrun workers: its rank of world_size, and the device it trains on."""
+    """This process among the torchrun workers: its rank of world_size, the device it trains on, and the
+    gloo group on which it waits for the main process (None outside torchrun)."""
 
     rank: int
     world_size: int
     device: torch.device
+    waits: Any = None
+    note: str | None = None
+    """A line for the log about the placement (GPUs left idle, or shared), or None."""
 
     @property
     def is_main(self) -> bool:
@@ -34,24 +51,47 @@ class Worker:
         return self.world_size > 1
 
     def barrier(self) -> None:
+        """Wait until every process is here (for as long as the main process's work alone may take)."""
         if self.enabled:
-            dist.barrier()
+            dist.barrier(group=self.waits)
+
+    def from_main(self, value: Any) -> Any:
+        """The main process's `value` in every process (a picklable object; on the waiting group)."""
+        if not self.enabled:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0, group=self.waits)
+        return box[0]
 
 
 @contextlib.contextmanager
 def distributed(device: str | None = None) -> Iterator[Worker]:
     """Join the torchrun process group when launched by torchrun; yield this process's place."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    chosen = pick_device(device, local_rank)
-    if world_size == 1:
-        yield Worker(0, 1, chosen)
+    placement = pick_placement(device)
+    if placement.backend is None:
+        yield Worker(0, 1, placement.device, note=placement.note)
         return
-    backend = "nccl" if chosen.type == "cuda" else "gloo"
-    if chosen.type == "cuda":
-        torch.cuda.set_device(chosen)
-    dist.init_process_group(backend)
+    _join(placement)
     try:
-        yield Worker(dist.get_rank(), world_size, chosen)
+        waits = dist.new_group(backend="gloo", timeout=MAIN_WORK_TIMEOUT)
+        yield Worker(dist.get_rank(), dist.get_world_size(), placement.device, waits, placement.note)
     finally:
         dist.destroy_process_group()
+
+
+def _join(placement: Placement) -> None:
+    """Select this process's GPU and join torchrun's group; a failure is one line, not a traceback."""
+    try:
+        if placement.device.type == "cuda":
+            torch.cuda.set_device(placement.device)
+        dist.init_process_group(
+            placement.backend,
+            timeout=COLLECTIVE_TIMEOUT,
+            device_id=placement.device if placement.backend == "nccl" else None,
+        )
+    except (RuntimeError, ValueError) as error:  # torch's DistError and NCCL errors are RuntimeErrors
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(
+            f"torchrun: this process ({placement.device}, {placement.backend}) cannot join the others: "
+            f"{first}"
+        ) from None
