@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.autocast import without_autocast
 from nwb_v1former.model.inputs import IN_CHANNELS, stack_inputs
 from nwb_v1former.model.transformer import Transformer
 
@@ -122,7 +123,7 @@ class Tokenizer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
-        with torch.autocast(x.device.type, enabled=False):
+        with without_autocast(x.device.type):
             x = F.pad(x.float(), (*self.pad_columns, *self.pad_rows, c.patch_frames - 1, 0))
             projected = self._projected(x)  # (B, E, T, H', W')
         tokens = self.token_norm(projected.flatten(3).permute(0, 2, 3, 1))  # (B, T, H'W', E)
