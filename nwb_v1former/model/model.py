@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.model.autocast import without_autocast
 from nwb_v1former.model.config import ModelConfig
 from nwb_v1former.model.cores import build_core
 from nwb_v1former.model.readout import ELUPlusOne, GaussianReadout, Shifter
@@ -122,8 +123,10 @@ class V1Former(nn.Module):
             core_output = self.core(video, behavior, pupil_center)
         else:
             self._check_core_output(core_output, pupil_center, session)
-        responses = self.readouts[session](core_output, self.shifters[session](pupil_center))
-        return self.activations[session](responses) if activate else responses
+        with without_autocast(pupil_center.device.type):  # the heads run in float32 under any autocast
+            shift = self.shifters[session](pupil_center.float())
+            responses = self.readouts[session](core_output.float(), shift)
+            return self.activations[session](responses) if activate else responses
 
     def _check_core_output(self, core_output: torch.Tensor, pupil_center: torch.Tensor, key: str) -> None:
         self.session(key)
