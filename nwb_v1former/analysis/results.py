@@ -23,7 +23,8 @@ from nwb_v1former.plain import plain
 @dataclass(frozen=True)
 class AnalysisProvenance:
     """The checkpoint (path and sha256), the session (the readout used, or the session whose data were
-    analysed) and the data (store folder and the store's source: NWB path, DANDI asset)."""
+    analysed), the data (store folder and the store's source: NWB path, DANDI asset) and the precision
+    the model's core ran at (bf16 or float32; nwb_v1former.precision)."""
 
     checkpoint: str
     checkpoint_sha256: str
@@ -31,6 +32,7 @@ class AnalysisProvenance:
     data: str | None = None
     data_source: dict[str, Any] | None = None
     code_version: str = __version__
+    precision: str = "float32"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -42,12 +44,16 @@ class AnalysisProvenance:
             data += f" (source {json.dumps(self.data_source, sort_keys=True)})"
         return (
             f"Computed by nwb-v1former {self.code_version} from checkpoint {Path(self.checkpoint).name} "
-            f"(sha256 {self.checkpoint_sha256}), readout of session {self.session!r}{data}."
+            f"(sha256 {self.checkpoint_sha256}), readout of session {self.session!r}{data}, core in "
+            f"{self.precision}."
         )
 
 
-def provenance(checkpoint: str | Path, session: str, store: SessionStore | None = None) -> AnalysisProvenance:
-    """Provenance of a result from `checkpoint` for `session` (and `store`, when data were used)."""
+def provenance(
+    checkpoint: str | Path, session: str, store: SessionStore | None = None, precision: str = "float32"
+) -> AnalysisProvenance:
+    """Provenance of a result from `checkpoint` for `session` (and `store`, when data were used), its
+    core run at `precision`."""
     path = Path(checkpoint)
     return AnalysisProvenance(
         checkpoint=str(path.resolve()),
@@ -55,6 +61,7 @@ def provenance(checkpoint: str | Path, session: str, store: SessionStore | None 
         session=session,
         data=None if store is None else str(store.folder.resolve()),
         data_source=None if store is None else dict(store.meta.get("source", {})),
+        precision=precision,
     )
 
 

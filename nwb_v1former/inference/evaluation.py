@@ -28,13 +28,15 @@ SCORED_TIERS = ("test", "validation", "train")
 
 @dataclass(frozen=True)
 class SessionEvaluation:
-    """Metrics of one session on one tier; per-neuron arrays are (N,) in the store's ROI order."""
+    """Metrics of one session on one tier; per-neuron arrays are (N,) in the store's ROI order;
+    `inference`: the core's precision and where its output came from (CoreSource.to_dict), if known."""
 
     key: str
     tier: str
     n_trials: int
     roi_ids: np.ndarray
     per_neuron: dict[str, np.ndarray | None]
+    inference: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, float | None]:
         """Mean over neurons of every metric (NaN neurons left out)."""
@@ -46,6 +48,8 @@ class SessionEvaluation:
     def to_dict(self, *, neurons: bool = True) -> dict[str, Any]:
         """JSON-ready: the tier, trial count, pooled figures and (optionally) every neuron's values."""
         result: dict[str, Any] = {"tier": self.tier, "trials": self.n_trials, **self.summary()}
+        if self.inference is not None:
+            result["inference"] = self.inference
         if neurons:
             result["neurons"] = {
                 "roi_id": self.roi_ids.tolist(),

@@ -40,11 +40,13 @@ class WindowRule:
         if not 0 <= self.context < self.length:
             raise ConfigError(f"window context {self.context} must be in [0, {self.length}) ticks")
 
-    def pieces(self, start: int, stop: int) -> list[Piece]:
-        """The pieces covering [start, stop) in order; history never reaches before `start`."""
+    def pieces(self, start: int, stop: int, *, history_from: int | None = None) -> list[Piece]:
+        """The pieces covering [start, stop) in order; history never reaches before `history_from`
+        (default `start`: the first piece begins at `start`, as a trial's first window does)."""
+        floor = start if history_from is None else history_from
         pieces, first = [], start
         while first < stop:
-            begin = max(start, first - self.context)
+            begin = max(floor, first - self.context)
             last = min(begin + self.length, stop)
             pieces.append(Piece(begin, first, last))
             first = last

@@ -54,6 +54,7 @@ from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.insilico import add_tables, check_predictions
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.plain import plain
+from nwb_v1former.precision import core_autocast, resolve_precision
 from nwb_v1former.run_folder import CONFIG, checkpoint_file
 from nwb_v1former.sources import resolve_sources
 
@@ -235,7 +236,8 @@ def _check_outputs(out: Path, stem: str, checkpoint: Path, options: ExperimentOp
 class ExperimentOptions:
     """How an experiment runs and where its table goes, the same for every experiment: the readout
     (`session`), the predictions file to add the table to (`nwb`, its processing module `name`), the
-    device, whether earlier results are replaced, and progress bars."""
+    device and the core's precision (auto, bf16, float32: nwb_v1former.precision), whether earlier
+    results are replaced, and progress bars."""
 
     session: str | None = None
     nwb: str | Path | None = None
@@ -243,17 +245,23 @@ class ExperimentOptions:
     device: str | None = None
     overwrite: bool = False
     progress: bool = False
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """What every experiment starts from: the checkpoint file, the results folder, the model and (when
-    DATA was given) the session whose behaviour or trials it uses."""
+    """What every experiment starts from: the checkpoint file, the results folder, the model, (when
+    DATA was given) the session whose behaviour or trials it uses, and the core's resolved precision."""
 
     checkpoint: Path
     out: Path
     model: V1Former
     store: SessionStore | None
+    precision: str
+
+    def provenance(self, session: str, store: SessionStore | None = None) -> AnalysisProvenance:
+        """The result's provenance: this checkpoint, `session`, `store` (when data were used), precision."""
+        return provenance(self.checkpoint, session, store, self.precision)
 
 
 @contextlib.contextmanager
@@ -265,15 +273,18 @@ def _experiment(
     options: ExperimentOptions,
 ) -> Iterator[Experiment]:
     """Checks before any work (results writable, predictions of this checkpoint in `options.nwb`), then
-    the model and DATA's session."""
+    the model and DATA's session; the experiment runs inside, its core at the chosen precision."""
     checkpoint, out = resolve_paths(checkpoint, out)
     _check_outputs(out, stem, checkpoint, options)
-    model = load_checkpoint(checkpoint).to(pick_device(options.device))
-    if data is None:
-        yield Experiment(checkpoint, out, model, None)
-        return
-    with session_store(data, options.session, progress=options.progress) as store:
-        yield Experiment(checkpoint, out, model, store)
+    device = pick_device(options.device)
+    precision = resolve_precision(options.precision, device)
+    model = load_checkpoint(checkpoint).to(device)
+    with contextlib.ExitStack() as stack:
+        store = None
+        if data is not None:
+            store = stack.enter_context(session_store(data, options.session, progress=options.progress))
+        stack.enter_context(core_autocast(device, precision))
+        yield Experiment(checkpoint, out, model, store, precision)
 
 
 def _states(store: SessionStore | None) -> tuple[BehaviorState, ...]:
@@ -290,18 +301,19 @@ def run_tuning(
     nwb: str | Path | None = None,
     name: str = DEFAULT_NAME,
     device: str | None = None,
+    precision: str = "auto",
     overwrite: bool = False,
     progress: bool = False,
 ) -> InsilicoOutput:
     """Drifting-grating tuning of every ROI of a readout, still and running (the session's own behaviour
     values when `data` is given), into `out`/tuning.*."""
-    options = ExperimentOptions(session, nwb, name, device, overwrite, progress)
+    options = ExperimentOptions(session, nwb, name, device, overwrite, progress, precision)
     with _experiment("tuning", checkpoint, out, data, options) as run:
         key = choose_session(run.model, session, run.store)
         result = measure_tuning(
             run.model,
             key,
-            provenance(run.checkpoint, key, run.store),
+            run.provenance(key, run.store),
             config=config,
             states=_states(run.store),
             progress=progress,
@@ -331,6 +343,7 @@ def run_receptive_fields(
     nwb: str | Path | None = None,
     name: str = DEFAULT_NAME,
     device: str | None = None,
+    precision: str = "auto",
     overwrite: bool = False,
     progress: bool = False,
 ) -> InsilicoOutput:
@@ -338,13 +351,13 @@ def run_receptive_fields(
 
     `data` (the session) sets the behaviour: its median pupil size, not running.
     """
-    options = ExperimentOptions(session, nwb, name, device, overwrite, progress)
+    options = ExperimentOptions(session, nwb, name, device, overwrite, progress, precision)
     with _experiment("receptive_fields", checkpoint, out, data, options) as run:
         key = choose_session(run.model, session, run.store)
         result = map_receptive_fields(
             run.model,
             key,
-            provenance(run.checkpoint, key, run.store),
+            run.provenance(key, run.store),
             config=config,
             state=_states(run.store)[0],
             roi_ids=None if roi_ids is None else np.asarray(roi_ids, np.int64),
@@ -371,6 +384,7 @@ def run_attention(
     nwb: str | Path | None = None,
     name: str = DEFAULT_NAME,
     device: str | None = None,
+    precision: str = "auto",
     overwrite: bool = False,
     progress: bool = False,
 ) -> InsilicoOutput:
@@ -378,13 +392,13 @@ def run_attention(
 
     Only the core is used, so any checkpoint can be analysed on any converted session.
     """
-    options = ExperimentOptions(session, nwb, name, device, overwrite, progress)
+    options = ExperimentOptions(session, nwb, name, device, overwrite, progress, precision)
     with _experiment("attention", checkpoint, out, data, options) as run:
         store = run.store
         if session is not None and store.key != session:
             raise ConfigError(f"{data} holds session {store.key!r}, not {session!r}")
         result = attention_behavior(
-            run.model, store, provenance(run.checkpoint, store.key, store), config=config, progress=progress
+            run.model, store, run.provenance(store.key, store), config=config, progress=progress
         )
     arrays = {
         **result.frames,

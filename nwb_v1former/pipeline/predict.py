@@ -1,9 +1,10 @@
 """`predict`: a checkpoint and an NWB session in; the model's predictions in an NWB file out.
 
-The session is opened once: converted into a temporary store (the model's 30 Hz inputs), predicted
-window by window, scored on its held-out test trials when it has any, and the predictions are streamed
-into a file of their own (predictions-only or a full copy) or the source itself, with the model's
-provenance and the trials' split (see nwb_v1former.nwb.write).
+The session is opened once: converted into a temporary store (the model's 30 Hz inputs), scored on its
+held-out test trials when it has any, predicted trial by trial (nwb_v1former.inference.session_cut; the
+scored trials' predictions are written as scored), and the predictions are streamed into a file of
+their own (predictions-only or a full copy) or the source itself, with the model's provenance and the
+trials' split (see nwb_v1former.nwb.write).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from nwb_v1former.device import pick_device
 from nwb_v1former.digest import sha256
 from nwb_v1former.errors import ConfigError, OutputError
 from nwb_v1former.grid import TICK_RATE_HZ
-from nwb_v1former.inference.evaluation import SessionEvaluation, evaluate_session, tier_trials
-from nwb_v1former.inference.windows import check_session, predict_windows
+from nwb_v1former.inference.core_source import CoreSource
+from nwb_v1former.inference.evaluation import SessionEvaluation, predict_trials, score_trials, tier_trials
+from nwb_v1former.inference.windows import check_session, predict_session
 from nwb_v1former.metrics import SKIP_FRAMES
 from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
 from nwb_v1former.model.provenance import Provenance
@@ -36,8 +38,10 @@ from nwb_v1former.nwb.provenance import ModelProvenance, RoiEvaluation
 from nwb_v1former.nwb.read import MAX_NAN_FRACTION, write_store
 from nwb_v1former.nwb.split_table import Split
 from nwb_v1former.nwb.write import DEFAULT_NAME, WrittenPredictions, output_path, write_predictions
+from nwb_v1former.precision import resolve_precision
 from nwb_v1former.progress import Reporter
 from nwb_v1former.run_folder import checkpoint_file
+from nwb_v1former.train.cache_lookup import matching_cache, run_cache_directory
 
 EVALUATION_TIER = "test"
 METRIC_DESCRIPTIONS = {
@@ -58,10 +62,17 @@ class PredictionResult:
     written: WrittenPredictions
     session: str
     evaluation: SessionEvaluation | None
+    inference: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The core's precision and where its output came from (CoreSource.to_dict), scoring and writing."""
 
     def to_dict(self) -> dict[str, Any]:
         evaluation = None if self.evaluation is None else self.evaluation.to_dict(neurons=False)
-        return {**self.written.to_dict(), "session": self.session, "evaluation": evaluation}
+        return {
+            **self.written.to_dict(),
+            "session": self.session,
+            "evaluation": evaluation,
+            "inference": self.inference,
+        }
 
 
 def _training_id(entry: Any) -> str:
@@ -121,9 +132,14 @@ def recorded_choices(provenance: Provenance, source: Path, session: str | None) 
 
 
 def model_provenance(
-    checkpoint: Path, payload: dict[str, Any], key: str, evaluation: SessionEvaluation | None
+    checkpoint: Path,
+    payload: dict[str, Any],
+    key: str,
+    evaluation: SessionEvaluation | None,
+    precision: str | None = None,
 ) -> ModelProvenance:
-    """What the file records about the model, from the checkpoint (every provenance field optional)."""
+    """What the file records about the model, from the checkpoint (every provenance field optional),
+    and the `precision` its core ran at for these predictions."""
     provenance = Provenance.of_checkpoint(payload)
     training = list(provenance.all_training_data)
     dandisets = sorted({d for d in map(_dandiset, training) if d})
@@ -131,6 +147,7 @@ def model_provenance(
     scores = {
         "session": None if evaluation is None else {"key": key, **evaluation.to_dict(neurons=False)},
         "training": provenance.evaluation,
+        "inference": None if precision is None else {"precision": precision},
     }
     scores = {name: value for name, value in scores.items() if value is not None}
     sessions = dict.fromkeys(
@@ -214,6 +231,7 @@ def predict(
     choices: ReaderChoices = READER_DEFAULTS,
     overwrite: bool = False,
     device: str | None = None,
+    precision: str = "auto",
     progress: bool = True,
 ) -> PredictionResult:
     """Predict every imaging frame of `source` with `checkpoint` and write the result to `out` (`copy`:
@@ -221,8 +239,10 @@ def predict(
 
     `session` picks the checkpoint's readout (default: the session key `convert` gives the file);
     `choices` are the reader's options as for `convert`, each one not given taken from those training
-    recorded for this session (`recorded_choices`). The temporary store lives in TMPDIR. `progress`:
-    bars on a terminal, else a line at least every minute (nwb_v1former.progress).
+    recorded for this session (`recorded_choices`). The temporary store lives in TMPDIR. The core runs
+    at `precision` (auto, bf16, float32: nwb_v1former.precision); where `checkpoint` is a run's and its
+    feature cache holds a piece of these very inputs, exact enough, the core's output is read from it.
+    `progress`: bars on a terminal, else a line at least every minute (nwb_v1former.progress).
     """
     checkpoint, source = checkpoint_file(checkpoint), Path(source)
     output_path(source, out, in_place=in_place, name=name, overwrite=overwrite, copy=copy)
@@ -230,6 +250,7 @@ def predict(
     payload = read_checkpoint(checkpoint)
     choices = choices.merged(recorded_choices(Provenance.of_checkpoint(payload), source, session))
     chosen = pick_device(device)
+    precision = resolve_precision(precision, chosen)
     model = load_checkpoint(checkpoint).to(chosen)
     with (
         tempfile.TemporaryDirectory(prefix="nwb-v1former-predict-") as scratch,
@@ -253,19 +274,23 @@ def predict(
             check_session(model, store, key)
         except ConfigError as error:  # name the user's file, not the temporary store
             raise error.at(source) from None
+        cache = matching_cache(run_cache_directory(checkpoint), model, store, precision)
+        scoring, writing = CoreSource(precision, cache), CoreSource(precision, cache)
         scored = tier_trials(store, EVALUATION_TIER)
-        evaluation = None
+        evaluation, known = None, {}
         if len(scored):
             reporter.note(f"predict: scoring {len(scored)} held-out {EVALUATION_TIER} trials")
-            evaluation = evaluate_session(
-                model, store, tier=EVALUATION_TIER, key=key, reporter=reporter, device=chosen
-            )
+            told = reporter.loop(scored, what=f"{store.key}: scoring {EVALUATION_TIER} trials", unit="trial")
+            predictions = predict_trials(model, store, told, key, device=chosen, core=scoring)
+            known = dict(zip(scored.tolist(), predictions, strict=True))  # written as they are
+            evaluation = score_trials(store, scored, predictions, EVALUATION_TIER, key)
+            evaluation = dataclasses.replace(evaluation, inference=scoring.to_dict())
         written = write_predictions(
             source,
-            predict_windows(model, store, key, device=chosen),
+            predict_session(model, store, key, known=known, device=chosen, core=writing),
             tick_times=np.asarray(store.times),
             roi_ids=store.roi_ids,
-            model=model_provenance(checkpoint, payload, key, evaluation),
+            model=model_provenance(checkpoint, payload, key, evaluation, precision),
             evaluation=None if evaluation is None else roi_evaluation(evaluation),
             split=session_split(store),
             out=out,
@@ -277,4 +302,5 @@ def predict(
             reporter=reporter,
             nwbfile=plan.nwbfile,
         )
-    return PredictionResult(written, key, evaluation)
+    inference = {"scoring": scoring.to_dict(), "predictions": writing.to_dict()}
+    return PredictionResult(written, key, evaluation, inference)

@@ -38,6 +38,7 @@ def predict_sources(
     choices: ReaderChoices = READER_DEFAULTS,
     overwrite: bool = False,
     device: str | None = None,
+    precision: str = "auto",
     progress: bool = True,
 ) -> list[PredictionResult]:
     """`predict` for every session of `sources` into the folder `out` (DANDI assets from `cache_dir` of
@@ -62,6 +63,7 @@ def predict_sources(
                 choices=choices,
                 overwrite=overwrite,
                 device=device,
+                precision=precision,
                 progress=progress,
             )
             results.append(result)

@@ -8,12 +8,16 @@ from typing import Any
 
 import torch
 
+from nwb_v1former.inference.core_source import CoreSource
 from nwb_v1former.inference.evaluation import predict_trials, score_trials, tier_trials
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.provenance import Provenance
+from nwb_v1former.precision import compute_precision
 from nwb_v1former.run_folder import BEST, EVALUATION, RunFolder
+from nwb_v1former.train.cache_lookup import matching_cache, run_cache_directory
 from nwb_v1former.train.fit_check import FitCheck
+from nwb_v1former.train.run_config import read_run_config
 from nwb_v1former.train.sessions import TrainingSession, evaluation_tier
 
 
@@ -29,15 +33,22 @@ def score_best(
     validation); write RUN/evaluation.json and the summary and `check` (did the run learn) into
     best.ckpt; return what was written.
 
-    Always through the whole model in float32, never from the feature cache: the figures a run
-    reports are those `predict` and `evaluate` reproduce from best.ckpt.
+    The core runs at the run's precision (its --precision: bf16 where the hardware runs it fast, else
+    float32), and its output is read from the run's feature cache where that holds the trial's pieces
+    and is exact enough (nwb_v1former.train.cache_lookup): the figures are those `predict` and
+    `evaluate` reproduce from best.ckpt at that precision.
     """
-    scores = {}
+    config = read_run_config(run)
+    precision = compute_precision(config.train.precision, device)
+    directory = run_cache_directory(run / BEST)
+    scores, inference = {}, {}
     for session in sessions:
         tier = evaluation_tier(session.store)
         indices = tier_trials(session.store, tier)
-        predictions = predict_trials(model, session.store, indices, device=device)
+        core = CoreSource(precision, matching_cache(directory, model, session.store, precision))
+        predictions = predict_trials(model, session.store, indices, device=device, core=core)
         scores[session.key] = score_trials(session.store, indices, predictions, tier).to_dict()
+        inference[session.key] = core.to_dict()
     summary = {
         key: {name: value for name, value in values.items() if name != "neurons"}
         for key, values in scores.items()
@@ -48,6 +59,7 @@ def score_best(
         "fit_check": check.to_dict(),
         "summary": summary,
         "sessions": scores,
+        "inference": inference,
     }
     run.write_json(EVALUATION, evaluation)
     payload = read_checkpoint(run / BEST)
