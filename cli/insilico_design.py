@@ -110,3 +110,73 @@ def surround_command(checkpoint: str, data: str | None, rois: tuple[int, ...], *
             checkpoint, options["out"], roi_ids=list(rois) or None, data=data, **_library_options(options)
         )
     _report(output, options)
+
+
+def _screen(value: str) -> tuple[int, int]:
+    try:
+        height, width = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not HEIGHTxWIDTH, e.g. 1080x1920") from None
+    return height, width
+
+
+@insilico_group.command("export")
+@click.argument("results", type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The stimulus set, an .nwb file.")
+@click.option(
+    "--analysis",
+    "analyses",
+    multiple=True,
+    help="Export this MEI result (e.g. mei_image_excite_full); "
+    "repeat for several [default: every mei_* result in RESULTS].",
+)
+@click.option(
+    "--repeats", type=click.IntRange(1), default=10, show_default=True, help="Presentations of each stimulus."
+)
+@click.option(
+    "--gap",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="Grey before each presentation (s).",
+)
+@click.option(
+    "--frame-rate", type=float, default=60.0, show_default=True, help="Screen refresh (Hz), a multiple of 30."
+)
+@click.option(
+    "--screen",
+    default="144x256",
+    show_default=True,
+    help="Screen HEIGHTxWIDTH in pixels, a multiple of 36x64.",
+)
+@click.option(
+    "--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the presentation order."
+)
+@click.option("--overwrite", is_flag=True, help="Replace an earlier stimulus set at --out.")
+def export_command(
+    results: str,
+    out: str,
+    analyses: tuple[str, ...],
+    repeats: int,
+    gap: float,
+    frame_rate: float,
+    screen: str,
+    seed: int,
+    overwrite: bool,
+) -> None:
+    """Export the stimuli designed in RESULTS (`insilico mei`'s folder) for presentation: an NWB file with
+    the stimuli as templates and a shuffled, repeated schedule with grey gaps; the stimuli also as .npz."""
+    from nwb_v1former.nwb.stimulus_set import ScheduleConfig
+    from nwb_v1former.pipeline.export import export_stimuli
+
+    config = ScheduleConfig(
+        repeats=repeats, gap_s=gap, frame_rate=frame_rate, screen=_screen(screen), seed=seed
+    )
+    stimuli, schedule = export_stimuli(
+        results, out, analyses=list(analyses) or None, config=config, overwrite=overwrite
+    )
+    click.echo(
+        f"{len(stimuli.names)} stimuli x {repeats} repeats ({len(schedule.stimulus)} presentations, "
+        f"{schedule.stop_s[-1]:.1f} s) -> {out} (and .npz); targeted ROIs "
+        f"{stimuli.provenance['targeted_rois']}"
+    )

@@ -12,6 +12,7 @@ from nwb_v1former.cli.main import main
 from prediction_helpers import checkpoint_for, simulated_session
 
 from nwb_v1former.digest import sha256
+from nwb_v1former.nwb.stimulus_set import read_stimulus_set
 
 FAST = ("--steps", 2, "--starts", 2)
 
@@ -106,6 +107,27 @@ def test_mei_and_surround_write_traceable_stimuli(session, tmp_path):
     code, output = run("insilico", "surround", checkpoint, "--out", out, "--json")
     assert code == 0, output
     assert json.loads(output)["summary"]["rois"] == 2
+
+    # Export: the per-ROI images and the population video, traced to the checkpoint, as designed.
+    stimulus_set = tmp_path / "set.nwb"
+    code, output = run("insilico", "export", out, "--out", stimulus_set, "--repeats", 2, "--screen", "72x128")
+    assert code == 0, output
+    stimuli, schedule = read_stimulus_set(stimulus_set)
+    assert stimuli.provenance["checkpoint_sha256"] == sha256(checkpoint)
+    assert stimuli.provenance["targeted_rois"] == sorted(rois) and len(stimuli.names) == 3
+    with np.load(out / "mei_image_excite_full.npz") as arrays:
+        assert np.array_equal(
+            stimuli.frames[stimuli.names.index(f"mei_image_excite_full_roi{rois[0]}")][0],
+            arrays["pixels"][0, 0],
+        )
+    assert sorted(schedule.stimulus.tolist()) == [0, 0, 1, 1, 2, 2]
+    with np.load(stimulus_set.with_suffix(".npz")) as arrays:
+        assert arrays["names"].tolist() == stimuli.names
+    code, output = run("insilico", "export", out, "--out", stimulus_set)
+    assert code != 0 and "already exists" in output
+    code, output = run("insilico", "export", tmp_path / "empty", "--out", tmp_path / "other.nwb")
+    assert code != 0 and output.startswith("Error:") and "insilico mei" in output
+    assert not (tmp_path / "other.nwb").exists()
 
 
 def test_unknown_rois_are_one_line_and_nothing_is_written(session, tmp_path):
