@@ -41,11 +41,14 @@ class Recording:
     rates: np.ndarray
     measurement: Measurement
     normalisation: Normalisation
+    presentation: str | None = None
+    """The stimulus set shown instead of movies (simulate.present), None for a movie session."""
 
     @property
     def session_id(self) -> str:
-        """Stable name of this animal's session, e.g. `sim-000`."""
-        return f"sim-{self.config.animal:03d}"
+        """Stable name of this animal's session, e.g. `sim-000`, or `sim-000-<set>` for a presentation."""
+        animal = f"sim-{self.config.animal:03d}"
+        return animal if self.presentation is None else f"{animal}-{self.presentation}"
 
     def clip_kinds(self) -> dict[int, str]:
         """Kind of every clip shown (noise, grating or objects)."""
@@ -56,6 +59,11 @@ def _rng(config: SimulationConfig, stream: int) -> np.random.Generator:
     return np.random.default_rng([config.seed, config.animal, stream])
 
 
+def animal_population(config: SimulationConfig) -> Population:
+    """The neurons of the animal `config` describes: the same in every session of that animal."""
+    return make_population(config, _rng(config, _STREAM_POPULATION))
+
+
 def simulate(config: SimulationConfig) -> Recording:
     """Simulate one animal's session from its config; deterministic in (config, seed)."""
     schedule = make_schedule(config, _rng(config, _STREAM_SCHEDULE))
@@ -63,7 +71,7 @@ def simulate(config: SimulationConfig) -> Recording:
         config.seed, schedule.clip_id, schedule.start_tick, schedule.n_ticks, config.clip_frames
     )
     times = tick_times(schedule.n_ticks, STIMULUS_START_S)
-    population = make_population(config, _rng(config, _STREAM_POPULATION))
+    population = animal_population(config)
     behavior = simulate_behavior(_rng(config, _STREAM_BEHAVIOR), schedule.n_ticks)
     rates, normalisation = event_rates(screen, behavior, population)
     measurement = measure(rates, times, config, _rng(config, _STREAM_MEASUREMENT))

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -106,29 +107,40 @@ def simulate_and_write(
         raise ConfigError("animals must be at least 1")
     base = layout_config(layout, **options)
     out = Path(out)
-    sessions = []
     with atomic_output(out, overwrite=overwrite, kind=SIMULATION) as staging:
         staging.mkdir(parents=True)
-        for animal in tqdm(range(animals), desc=f"simulate {layout}", unit="animal", disable=not progress):
-            config = dataclasses.replace(base, animal=animal)
-            recording = simulate(config)
-            data_name = LAYOUTS[layout].data_name(recording)
-            LAYOUTS[layout].writer(recording, staging / data_name)
-            truth_name = f"{recording.session_id}.truth.npz"
-            write_truth(recording, staging / truth_name)
-            sessions.append(SimulatedSession(recording.session_id, out / data_name, out / truth_name, config))
-        manifest = {
-            "generator": f"nwb-v1former {__version__}",
-            "layout": layout,
-            "sessions": [
-                {
-                    "session_id": s.session_id,
-                    "data": s.data.name,
-                    "truth": s.truth.name,
-                    "config": s.config.to_dict(),
-                }
-                for s in sessions
-            ],
-        }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        recordings = (
+            simulate(dataclasses.replace(base, animal=animal))
+            for animal in tqdm(range(animals), desc=f"simulate {layout}", unit="animal", disable=not progress)
+        )
+        sessions = [write_session(recording, layout, staging, out) for recording in recordings]
+        write_manifest(staging, layout, sessions)
     return sessions
+
+
+def write_session(recording: Recording, layout: str, staging: Path, out: Path) -> SimulatedSession:
+    """Write one recording and its truth into `staging`, the folder that will become `out`."""
+    data_name = LAYOUTS[layout].data_name(recording)
+    LAYOUTS[layout].writer(recording, staging / data_name)
+    truth_name = f"{recording.session_id}.truth.npz"
+    write_truth(recording, staging / truth_name)
+    return SimulatedSession(recording.session_id, out / data_name, out / truth_name, recording.config)
+
+
+def write_manifest(staging: Path, layout: str, sessions: list[SimulatedSession], **facts: Any) -> None:
+    """`simulation.json`: the generator, the layout, every session's files and config (and `facts`)."""
+    manifest = {
+        "generator": f"nwb-v1former {__version__}",
+        "layout": layout,
+        **facts,
+        "sessions": [
+            {
+                "session_id": s.session_id,
+                "data": s.data.name,
+                "truth": s.truth.name,
+                "config": s.config.to_dict(),
+            }
+            for s in sessions
+        ],
+    }
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

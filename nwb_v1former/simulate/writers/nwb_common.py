@@ -42,12 +42,16 @@ def new_nwbfile(recording: Recording, layout: str) -> NWBFile:
     """An NWBFile with deterministic identifiers and complete subject / session metadata."""
     config = recording.config
     subject_id = f"sim-{config.seed}-{config.animal:03d}"
+    shown = (
+        "natural-like movies" if recording.presentation is None else f"stimulus set {recording.presentation}"
+    )
     return NWBFile(
         session_description=(
-            f"Simulated two-photon calcium imaging of mouse V1 during natural-like movies "
+            f"Simulated two-photon calcium imaging of mouse V1 during {shown} "
             f"({layout} layout, {config.neurons} neurons, {config.minutes:g} min)."
         ),
-        identifier=f"nwb-v1former-sim-{layout}-seed{config.seed}-animal{config.animal}",
+        identifier=f"nwb-v1former-sim-{layout}-seed{config.seed}-animal{config.animal}"
+        + ("" if recording.presentation is None else f"-{recording.presentation}"),
         session_start_time=SESSION_EPOCH + timedelta(days=config.animal),
         session_id=recording.session_id,
         experimenter=["Simulator, V1"],
