@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from nwb_v1former.analysis import report_figures as figures
 from nwb_v1former.analysis.comparison_report import FIGURE as COMPARISON_FIGURE
@@ -97,14 +98,16 @@ REPORT_FOLDER = folder_kind(
 """What `report` replaces: an earlier report nobody added to, or an empty folder; never another folder."""
 
 
-def write_report(run: str | Path, out: str | Path | None = None) -> Path:
+def write_report(
+    run: str | Path, out: str | Path | None = None, *, device: torch.device | str = "cpu"
+) -> Path:
     """Write the report of `run` (a pretrain / finetune folder) into `out` (default RUN/report/).
 
     Returns the path of its index.html. A folder written by `compare` gets the comparison's page (its
     table and figure, nwb_v1former.analysis.comparison_report).
 
     An existing `out` is replaced only when it is a report this tool wrote (or empty), never another
-    folder (REPORT_FOLDER).
+    folder (REPORT_FOLDER). The held-out clips are predicted on `device` (a training run's own).
     """
     if is_comparison(run):
         return _write(Path(run), out, lambda staging: _comparison_page(Path(run), staging))
@@ -112,7 +115,7 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
 
     def draw(staging: Path) -> str:
         panels = _learning_panel(record, staging)
-        sessions = _session_sections(record, staging)
+        sessions = _session_sections(record, staging, device)
         insilico = _insilico_panels(record, staging)
         return run_page(record, panels, sessions, insilico)
 
@@ -153,11 +156,11 @@ def _learning_panel(record: RunRecord, folder: Path) -> list[Panel]:
     return [Panel(name, "Learning curves", caption)]
 
 
-def _session_sections(record: RunRecord, folder: Path) -> list[SessionSection]:
-    """Every evaluated session's figures (none before evaluation.json exists)."""
+def _session_sections(record: RunRecord, folder: Path, device: torch.device | str) -> list[SessionSection]:
+    """Every evaluated session's figures (none before evaluation.json exists); predictions on `device`."""
     if record.evaluation is None or not (record.folder / BEST).is_file():
         return []
-    model = load_checkpoint(record.folder / BEST)
+    model = load_checkpoint(record.folder / BEST).to(device)
     return [
         _session(record, model, key, session, folder)
         for key, session in record.evaluation["sessions"].items()
@@ -202,7 +205,9 @@ def _traces_panel(
 ) -> list[Panel]:
     """The best, median and worst neuron, each on its two most active held-out clips."""
     chosen = pick_neurons(correlation)
-    clips = held_out_clips(model, store, session["tier"], np.array(list(chosen.values())), key)
+    columns = np.array(list(chosen.values()))
+    device = next(model.parameters()).device  # where the report put the model
+    clips = held_out_clips(model, store, session["tier"], columns, key, device=device)
     if not clips:
         return []
     name = f"traces-{key}.png"

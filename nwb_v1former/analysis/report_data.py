@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from nwb_v1former import metrics
 from nwb_v1former.data.store import SessionStore
@@ -166,12 +167,19 @@ class ClipTraces:
 
 
 def held_out_clips(
-    model: V1Former, store: SessionStore, tier: str, columns: np.ndarray, key: str | None = None
+    model: V1Former,
+    store: SessionStore,
+    tier: str,
+    columns: np.ndarray,
+    key: str | None = None,
+    *,
+    device: torch.device | str = "cpu",
 ) -> list[ClipTraces]:
-    """Every clip of the tier's scorable trials, each with all its showings predicted, for `columns` (M,)
-    of the store's neurons; in order of first showing (empty without a scorable trial)."""
+    """Every clip of the tier's scorable trials, each with all its showings predicted (on `device`, where
+    the model is), for `columns` (M,) of the store's neurons; in order of first showing (empty without a
+    scorable trial)."""
     indices = tier_trials(store, tier)
-    predicted = predict_trials(model, store, indices, key)
+    predicted = predict_trials(model, store, indices, key, device=device)
     trials = store.trials
     clips = []
     for stimulus in dict.fromkeys(trials.stimulus_id[indices].tolist()):

@@ -50,6 +50,10 @@ def _no_window_message(store: SessionStore, tiers: tuple[str, ...], window: int)
     )
 
 
+INPUTS = ("video", "behavior", "pupil_center")
+"""The model's inputs in a window item, in the order the model takes them."""
+
+
 class WindowDataset(Dataset):
     """Windows of `window` ticks that never cross a trial boundary, from trials of the given tiers.
 
@@ -88,13 +92,21 @@ class WindowDataset(Dataset):
         return len(self.starts)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.read(index, INPUTS)
+
+    def read(self, index: int, inputs: Iterable[str]) -> dict[str, Any]:
+        """Item `index` with only the `inputs` named (of video, behavior, pupil_center; responses,
+        session and first_tick always): training from a feature cache reads no video."""
         first = int(self.starts[index])
         ticks = slice(first, first + self.window)
         store, normalizer = self.store, self.normalizer
+        readers = {
+            "video": lambda: torch.from_numpy(normalizer.video(store.video[ticks])[None]),
+            "behavior": lambda: _channels_first(normalizer.behavior(store.behavior[ticks])),
+            "pupil_center": lambda: _channels_first(normalizer.pupil_center(store.pupil_center[ticks])),
+        }
         return {
-            "video": torch.from_numpy(normalizer.video(store.video[ticks])[None]),
-            "behavior": _channels_first(normalizer.behavior(store.behavior[ticks])),
-            "pupil_center": _channels_first(normalizer.pupil_center(store.pupil_center[ticks])),
+            **{name: readers[name]() for name in inputs},
             "responses": torch.from_numpy(normalizer.responses(store.responses[ticks])),
             "session": store.key,
             "first_tick": first,

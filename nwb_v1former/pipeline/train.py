@@ -239,7 +239,7 @@ def train(
         )
         result = trainer.fit(resume=options.resume)
         if options.report and worker.is_main:
-            write_report(run.path)
+            write_report(run.path, device=worker.device)
         return result
 
 

@@ -7,6 +7,12 @@ published recipe). Each window is its own forward pass with its own random seed,
 interrupted epoch exactly. Under torchrun each of N processes takes `batch_size` windows per session
 (every N-th window of the global batch of N x batch_size), so N processes with batch size b compute
 the same step as one process with batch size N x b.
+
+The device is never waited for inside a step: losses, gradient norms and the check that the loss is
+finite stay on it, and the host reads them every `CHECK_EVERY` steps and at the end of each epoch (a
+non-finite loss then stops the run before anything of the epoch is saved). Under torchrun the main
+process validates and its scores decide for every process (learning-rate cuts, best weights, early
+stopping), so processes can never disagree.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from nwb_v1former import metrics
-from nwb_v1former.data.dataset import MultiSessionDataset, RoundRobinSampler
+from nwb_v1former.data.dataset import INPUTS, MultiSessionDataset, RoundRobinSampler
 from nwb_v1former.errors import TrainingError
 from nwb_v1former.inference.evaluation import predict_trials
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
@@ -48,6 +54,9 @@ from nwb_v1former.train.final_score import score_best
 from nwb_v1former.train.fit_check import check_fit
 from nwb_v1former.train.loss import poisson_loss
 from nwb_v1former.train.sessions import TrainingSession
+
+CHECK_EVERY = 64
+"""Steps between the host's looks at the device's losses (one wait for the GPU each)."""
 
 
 @dataclass
@@ -207,11 +216,13 @@ class Trainer:
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         device = self.worker.device
-        use_bf16 = device.type == "cuda" and self.config.precision == "bf16"
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+        if device.type != "cuda" or self.config.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=torch.bfloat16)
 
-    def _train_step(self, epoch: int, index: int, batch: dict[str, list[int]]) -> float:
-        """Accumulate every session's share of the loss over the global batch, clip, apply; the loss."""
+    def _train_step(self, epoch: int, index: int, batch: dict[str, list[int]]) -> _StepRecord:
+        """Accumulate every session's share of the loss over the global batch, clip, apply; what the
+        host reads later (this process's part of each session's loss, the gradient norm)."""
         self.optimizer.zero_grad(set_to_none=True)
         worker, world = self.worker, self.worker.world_size
         mine = [
@@ -220,51 +231,60 @@ class Trainer:
             for position, window in enumerate(batch[session.key])
             if position % world == worker.rank
         ]
-        total = 0.0
+        losses = torch.zeros(len(self.sessions), device=worker.device)
         caches = self._frozen_core_cache()
         for count, (number, session, position, window) in enumerate(mine):
             torch.manual_seed(hash_seed(self.config.seed, epoch, index, number, position))
-            item = session.windows[window]
-            inputs = [item[name][None].to(worker.device) for name in ("video", "behavior", "pupil_center")]
-            core_output = None
-            if caches is not None:  # the frozen core's output for this window, computed once
-                core_output = caches[session.key].read(item["first_tick"], session.windows.window)
-                inputs[:2] = [None, None]
+            if caches is None:
+                item = session.windows[window]
+                inputs = [item[name][None].to(worker.device) for name in INPUTS]
+                core_output = None
+            else:  # the frozen core's output for this window, computed once: no video read
+                item = session.windows.read(window, ("pupil_center",))
+                inputs = [None, None, item["pupil_center"][None].to(worker.device)]
+                cache = caches[session.key]
+                core_output = cache.read(item["first_tick"], session.windows.window, worker.device)
             last = count == len(mine) - 1
             sync = contextlib.nullcontext() if last or not worker.enabled else self.wrapped.no_sync()
             with sync:
                 with self._autocast():
-                    prediction = self.wrapped(
-                        *inputs,
-                        session=session.key,
-                        core_output=None if core_output is None else core_output.to(worker.device),
-                    )
+                    prediction = self.wrapped(*inputs, session=session.key, core_output=core_output)
                 loss = poisson_loss(prediction.float(), item["responses"][None].to(worker.device))
-                if not torch.isfinite(loss):  # stop here: one more step would make every weight NaN
-                    raise TrainingError(
-                        f"session {session.key}, epoch {epoch} step {index}: the training loss is "
-                        f"{loss.item()}; stopped, nothing saved from this epoch. Check the session's "
-                        "responses and coordinates (convert it again), or try a longer --warmup-steps"
-                    )
                 weighted = loss * session.share / len(batch[session.key])
                 (weighted * world).backward()
-            total += weighted.item()
-        self.state.history.append(self.clipper(self.model.parameters()))
+            losses[number] += weighted.detach()
+        norm = self.clipper(self.model.parameters())
         self.optimizer.step()
         self.state.step += 1
-        return self._global_loss(total)
+        return _StepRecord(losses, norm)
 
-    def _global_loss(self, mine: float) -> float:
-        """The step's loss over the global batch: each process's part is already divided by the global
-        batch size, so the parts add up (under torchrun) to what one process with that batch logs."""
-        if not self.worker.enabled:
-            return mine
-        parts = torch.tensor([mine], dtype=torch.float64, device=self.worker.device)
-        torch.distributed.all_reduce(parts)
-        return parts.item()
+    def _read_steps(
+        self, records: list[_StepRecord], epoch: int, first: int
+    ) -> tuple[list[float], list[float]]:
+        """The host's look at steps `first`, ...: each step's global loss and gradient norm, or a
+        TrainingError naming the first session and step whose loss was not finite (before anything of
+        the epoch is saved: one more step would have made every weight NaN). One wait for the device;
+        under torchrun one all-reduce, so every process stops together."""
+        losses = torch.stack([record.losses for record in records]).double()  # (steps, sessions)
+        if self.worker.enabled:  # each process's losses are its part of the global batch: they add up
+            torch.distributed.all_reduce(losses)
+        values = losses.cpu()
+        bad = (~torch.isfinite(values)).nonzero().tolist()
+        if bad:
+            step, number = bad[0]
+            raise TrainingError(
+                f"session {self.sessions[number].key}, epoch {epoch} step {first + step}: the training loss "
+                f"is {values[step, number].item()}; stopped, nothing saved from this epoch. Check the "
+                "session's responses and coordinates (convert it again), or try a longer --warmup-steps"
+            )
+        norms = torch.stack([record.norm for record in records]).double().cpu()
+        return values.sum(dim=1).tolist(), norms.tolist()
 
     def _validate(self) -> dict[str, float]:
-        """Validation single-trial correlation of every session (mean over its neurons)."""
+        """Validation single-trial correlation of every session (mean over its neurons): the main
+        process's, in every process (the others wait for it), so all decide alike on its figures."""
+        if not self.worker.is_main:
+            return self.worker.from_main(None)
         scores = {}
         for session in self.sessions:
             predictions = self._predict(session, session.validation)
@@ -276,7 +296,7 @@ class Trainer:
             scores[session.key] = metrics.mean_over_neurons(
                 metrics.single_trial_correlation(predictions, responses)
             )
-        return scores
+        return self.worker.from_main(scores)
 
     def _predict(self, session: TrainingSession, indices: np.ndarray) -> list[np.ndarray]:
         """Whole-trial predictions (T_i, N): from the feature cache while the core is frozen."""
@@ -294,11 +314,19 @@ class Trainer:
         self.model.train()
         if not self.core_trainable:
             self.model.core.eval()  # a frozen core runs as in inference: no dropout
-        losses = []
+        losses: list[float] = []
+        norms: list[float] = []
+        records: list[_StepRecord] = []
         steps = self._steps(epoch)
+        rates = self._set_rates(epoch)  # an epoch without steps (never planned: see recipe.py) logs these
         for index, batch in enumerate(self.reporter.loop(steps, what=f"epoch {epoch}")):
             rates = self._set_rates(epoch)
-            losses.append(self._train_step(epoch, index, batch))
+            records.append(self._train_step(epoch, index, batch))
+            if len(records) == CHECK_EVERY or index == len(steps) - 1:
+                read = self._read_steps(records, epoch, index + 1 - len(records))
+                losses, norms = losses + read[0], norms + read[1]
+                records = []
+        self.state.history.extend(norms)
         scores = self._validate()
         score = float(np.mean(list(scores.values())))
         return {
@@ -309,7 +337,7 @@ class Trainer:
             "validation_correlation_per_session": scores,
             "core_lr": rates[0],
             "head_lr": rates[1],
-            "grad_norm_median": float(np.median(self.state.history[-len(steps) :])) if steps else None,
+            "grad_norm_median": float(np.median(norms)) if norms else None,
             "seconds": round(time.perf_counter() - started, 3),
         }
 
@@ -400,6 +428,15 @@ class Trainer:
             )
         self.worker.barrier()
         return FitResult(state.best_score, state.best_epoch, state.epoch, stopped_early, evaluation)
+
+
+@dataclass(frozen=True)
+class _StepRecord:
+    """One step as the device holds it until the host looks: this process's part of each session's
+    loss (n_sessions,) and the gradient norm before clipping (0-d)."""
+
+    losses: torch.Tensor
+    norm: torch.Tensor
 
 
 def hash_seed(*parts: int) -> int:

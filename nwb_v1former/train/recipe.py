@@ -77,9 +77,11 @@ def fit_recipe(config: TrainConfig, sessions: list[TrainingSession], global_batc
     per_epoch = steps_per_epoch(sessions, global_batch_size)
     if per_epoch == 0:
         largest = max(len(session.windows) for session in sessions)
+        processes = global_batch_size // config.batch_size
         raise ConfigError(
-            f"a step takes {global_batch_size} windows of each session (--batch-size x processes) but the "
-            f"largest session has {largest} training windows, so an epoch has no step; lower --batch-size"
+            f"a step takes {global_batch_size} windows of each session (--batch-size {config.batch_size} x "
+            f"{processes} process(es)) but the largest session has {largest} training windows, so an epoch "
+            "has no step; lower --batch-size" + (" or start fewer processes" if processes > 1 else "")
         )
     scaled = config.warmup_steps is None
     resolved = (

@@ -63,7 +63,7 @@ def one_step(trainer: Trainer) -> tuple[float, dict[str, torch.Tensor]]:
     trainer.model.train()
     trainer.model.core.eval()
     batch = trainer._steps(0)[0]
-    loss = trainer._train_step(0, 0, batch)
+    loss = float(trainer._train_step(0, 0, batch).losses.sum())
     gradients = {
         name: p.grad.clone() for name, p in trainer.model.named_parameters() if not name.startswith("core.")
     }
