@@ -9,6 +9,8 @@ import click
 from nwb_v1former.cli.source_options import SOURCE_HELP
 from nwb_v1former.cli.train import print_header, recipe_options, run_options, train_config
 
+from nwb_v1former.progress import is_main_process
+
 
 @click.command("compare", epilog=SOURCE_HELP)
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
@@ -47,6 +49,8 @@ def compare_command(
             budget_minutes=budget_minutes,
             options=run,
         )
+    if not is_main_process():  # under torchrun, one table
+        return
     if options["as_json"]:
         click.echo(json.dumps(table, indent=2))
         return

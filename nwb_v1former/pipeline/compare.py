@@ -46,7 +46,6 @@ from nwb_v1former.analysis.report import write_report
 from nwb_v1former.analysis.report_data import ground_truth
 from nwb_v1former.atomic import check_apart, visible_entries
 from nwb_v1former.data.store import SessionStore
-from nwb_v1former.device import pick_device
 from nwb_v1former.errors import ConfigError, OutputExistsError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.model.checkpoint import load_checkpoint
@@ -57,6 +56,7 @@ from nwb_v1former.pipeline.train import RunOptions, core_optimiser, prepare_stor
 from nwb_v1former.run_folder import BEST, DATA, EVALUATION, REPORT, RUN, RunFolder
 from nwb_v1former.sources import local_sources
 from nwb_v1former.train.config import TrainConfig
+from nwb_v1former.train.distributed import Worker, distributed
 
 RECENT_EPOCHS = 3
 """A time budget is paced by the mean time of this many latest epochs."""
@@ -131,34 +131,47 @@ def compare(
     )
     folder = RunFolder(out)
     check_apart(folder.path, local_sources(sources))
-    previous = _previous(folder, settings, options.overwrite)
-    if previous is None:
-        _prepare(folder, options.overwrite)
-        stores = prepare_stores(
-            sources, folder, reporter=options.reporter, dandi=options.dandi, reader=options.reader
-        )
-    else:
-        stores = [SessionStore(session["store"]) for session in previous["sessions"]]
-    rows = {} if previous is None else dict(previous["models"])
-    for number, name in enumerate(settings.models, 1):
-        if name in rows:
-            options.reporter.labelled(name).note(f"kept from the earlier comparison in {folder.path}")
-            continue
-        reporter = options.reporter.labelled(name)  # every line of this model's training names it
-        reporter.note(f"model {number} of {len(settings.models)}: training from scratch")
-        labelled = dataclasses.replace(options, reporter=reporter)
-        rows[name] = _train_model(name, folder, stores, settings, labelled)
+    with distributed(options.device) as worker:  # under torchrun one group for every model
+        main = worker.is_main  # decides, converts and writes; the others open what it made
+        previous = worker.from_main(_previous(folder, settings, options.overwrite) if main else None)
+        if previous is None:
+            stores = worker.from_main(_prepare_sources(folder, sources, options) if main else None)
+        else:
+            stores = [session["store"] for session in previous["sessions"]]
+        stores = [SessionStore(store) for store in stores]
+        rows = {} if previous is None else dict(previous["models"])
+        for number, name in enumerate(settings.models, 1):
+            if name in rows:
+                options.reporter.labelled(name).note(f"kept from the earlier comparison in {folder.path}")
+                continue
+            reporter = options.reporter.labelled(name)  # every line of this model's training names it
+            reporter.note(f"model {number} of {len(settings.models)}: training from scratch")
+            labelled = dataclasses.replace(options, reporter=reporter)
+            rows[name] = _train_model(name, folder, stores, settings, labelled, worker)
+            table = _table(settings, stores, rows)
+            if worker.is_main:
+                folder.write_json(COMPARISON, table)  # each model lands as it finishes
+            row = table["models"][name]
+            score = "n/a" if row["normalized_correlation"] is None else f"{row['normalized_correlation']:.3f}"
+            reporter.note(
+                f"done: {row['epochs']} epochs in {row['training_seconds']:.0f} s, normalised correlation "
+                f"{score}"
+            )
         table = _table(settings, stores, rows)
-        folder.write_json(COMPARISON, table)  # each model lands as it finishes
-        row = table["models"][name]
-        score = "n/a" if row["normalized_correlation"] is None else f"{row['normalized_correlation']:.3f}"
-        reporter.note(
-            f"done: {row['epochs']} epochs in {row['training_seconds']:.0f} s, normalised correlation {score}"
-        )
-    table = _table(settings, stores, rows)
-    if options.report:
-        write_report(folder.path)
-    return table
+        if options.report and worker.is_main:
+            write_report(folder.path, device=worker.device)
+        worker.barrier()
+        return table
+
+
+def _prepare_sources(folder: RunFolder, sources: list[str | Path], options: RunOptions) -> list[str]:
+    """A fresh comparison folder and its sessions (converted into it where they are not stores yet):
+    the main process's work; every process then opens the store folders it returns."""
+    _prepare(folder, options.overwrite)
+    stores = prepare_stores(
+        sources, folder, reporter=options.reporter, dandi=options.dandi, reader=options.reader
+    )
+    return [str(store.folder) for store in stores]
 
 
 def _previous(folder: RunFolder, settings: ComparisonSettings, overwrite: bool) -> dict[str, Any] | None:
@@ -215,8 +228,10 @@ def _train_model(
     stores: list[SessionStore],
     settings: ComparisonSettings,
     options: RunOptions,
+    worker: Worker,
 ) -> dict[str, Any]:
-    """Train one model within the budget, then its row: scores, size, time and inference speed."""
+    """Train one model within the budget, then its row: scores, size, time and inference speed (the
+    main process's, in every process: under torchrun they train together and agree on every epoch)."""
     run = RunFolder(folder / name)
     sources = [store.folder for store in stores]
     train, budget = settings.train, settings.budget_minutes
@@ -230,27 +245,32 @@ def _train_model(
     while budget is not None and not result.stopped_early and result.epochs < train.max_epochs:
         seconds = [row["seconds"] for row in run.metrics()]
         left = (60 * budget - sum(seconds)) / np.mean(seconds[-RECENT_EPOCHS:])  # epochs at the recent pace
+        left = worker.from_main(left)  # the main process's clock decides for all
         if left < 0.5:
             break
         target = min(train.max_epochs, result.epochs + math.ceil(left / 2))
         more = dataclasses.replace(train, max_epochs=target)
         result = pretrain(sources, run.path, model_preset=name, config=more, options=resumed)
-    model = load_checkpoint(run / BEST).to(pick_device(options.device))
+    if not worker.is_main:
+        return worker.from_main(None)
+    model = load_checkpoint(run / BEST).to(worker.device)
     epochs = run.metrics()
-    return {
-        "preset": name,
-        "family": model.config.family,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "core_parameters": sum(p.numel() for p in model.core.parameters()),
-        "epochs": len(epochs),
-        "best_epoch": result.best_epoch,
-        "stopped_early": result.stopped_early,
-        "training_seconds": round(sum(row["seconds"] for row in epochs), 2),
-        "core_lr": train.core_lr,
-        "core_weight_decay": train.core_weight_decay,
-        "trials_per_second": inference_rate(model, next(iter(model.sessions))),
-        "sessions": _session_scores(stores, run),
-    }
+    return worker.from_main(
+        {
+            "preset": name,
+            "family": model.config.family,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "core_parameters": sum(p.numel() for p in model.core.parameters()),
+            "epochs": len(epochs),
+            "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early,
+            "training_seconds": round(sum(row["seconds"] for row in epochs), 2),
+            "core_lr": train.core_lr,
+            "core_weight_decay": train.core_weight_decay,
+            "trials_per_second": inference_rate(model, next(iter(model.sessions))),
+            "sessions": _session_scores(stores, run),
+        }
+    )
 
 
 def _session_scores(stores: list[SessionStore], run: RunFolder) -> dict[str, dict[str, Any]]:

@@ -64,9 +64,19 @@ class Worker:
         return box[0]
 
 
+_joined: list[Worker] = []
+"""The Worker of the process group this process is in, while it is in one (at most one)."""
+
+
 @contextlib.contextmanager
 def distributed(device: str | None = None) -> Iterator[Worker]:
-    """Join the torchrun process group when launched by torchrun; yield this process's place."""
+    """Join the torchrun process group when launched by torchrun; yield this process's place.
+
+    Inside another `distributed` block (compare trains several models in one group) the group already
+    joined is reused, never made again."""
+    if _joined:
+        yield _joined[0]
+        return
     placement = pick_placement(device)
     if placement.backend is None:
         yield Worker(0, 1, placement.device, note=placement.note)
@@ -74,8 +84,12 @@ def distributed(device: str | None = None) -> Iterator[Worker]:
     _join(placement)
     try:
         waits = dist.new_group(backend="gloo", timeout=MAIN_WORK_TIMEOUT)
-        yield Worker(dist.get_rank(), dist.get_world_size(), placement.device, waits, placement.note)
+        _joined.append(
+            Worker(dist.get_rank(), dist.get_world_size(), placement.device, waits, placement.note)
+        )
+        yield _joined[0]
     finally:
+        _joined.clear()
         dist.destroy_process_group()
 
 
