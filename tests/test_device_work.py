@@ -60,11 +60,13 @@ def _dtype(args: tuple, kwargs: dict) -> torch.dtype | None:
     return next((a for a in (*args, kwargs.get("dtype")) if isinstance(a, torch.dtype)), None)
 
 
-def fit_on_meta(store_folder: Path, run: Path, *, cached: bool) -> dict[str, Any]:
+def fit_on_meta(store_folder: Path, run: Path, *, cached: bool, batch_size: int = 1) -> dict[str, Any]:
     """One epoch of a readout finetune of the shipped core with the model on meta (the feature cache,
     when on, built from it: zeros, as the host copies of its output are); the run's evaluation."""
     stores = open_stores(store_folder)
-    config = TrainConfig(strategy="readout", max_epochs=1, warmup_steps=1, window=60, seed=1)
+    config = TrainConfig(
+        strategy="readout", max_epochs=1, warmup_steps=1, window=60, seed=1, batch_size=batch_size
+    )
     base, _ = load_base("tiny-sim")
     model = model_for_finetune(base, stores, "tiny-sim")
     sessions = training_sessions(stores, config, model.config.window)
@@ -103,6 +105,14 @@ def fit_on_meta(store_folder: Path, run: Path, *, cached: bool) -> dict[str, Any
 def test_training_keeps_its_work_on_the_device(one_store: Path, tmp_path: Path, cached: bool) -> None:
     evaluation = fit_on_meta(one_store, tmp_path / "run", cached=cached)
     assert set(evaluation["sessions"]) == {SessionStore(one_store).key}
+
+
+def test_an_epoch_without_a_step_ends_without_a_loss(one_store: Path, tmp_path: Path) -> None:
+    """The recipe refuses a batch larger than every session before any work (tests/train/test_recipe.py);
+    the loop itself, given one, ends its epoch with no step and no loss, never an UnboundLocalError."""
+    fit_on_meta(one_store, tmp_path / "run", cached=False, batch_size=10_000)
+    (row,) = RunFolder(tmp_path / "run").metrics()
+    assert (row["step"], row["train_loss"], row["grad_norm_median"]) == (0, None, None)
 
 
 @pytest.fixture(scope="module")

@@ -411,8 +411,9 @@ class Trainer:
             if self.worker.is_main:
                 self._save_last()
             self.worker.barrier()
+            loss = "n/a (no step)" if row["train_loss"] is None else f"{row['train_loss']:.4f}"
             self.reporter.note(
-                f"epoch {epoch}: train loss {row['train_loss']:.4f}, validation correlation {score:.4f} "
+                f"epoch {epoch}: train loss {loss}, validation correlation {score:.4f} "
                 f"(best {state.best_score:.4f} at epoch {state.best_epoch}), {row['seconds']:.0f} s"
             )
         if state.since_best >= config.patience:
