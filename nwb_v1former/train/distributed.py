@@ -38,8 +38,6 @@ class Worker:
     world_size: int
     device: torch.device
     waits: Any = None
-    note: str | None = None
-    """A line for the log about the placement (GPUs left idle, or shared), or None."""
 
     @property
     def is_main(self) -> bool:
@@ -79,14 +77,12 @@ def distributed(device: str | None = None) -> Iterator[Worker]:
         return
     placement = pick_placement(device)
     if placement.backend is None:
-        yield Worker(0, 1, placement.device, note=placement.note)
+        yield Worker(0, 1, placement.device)
         return
     _join(placement)
     try:
         waits = dist.new_group(backend="gloo", timeout=MAIN_WORK_TIMEOUT)
-        _joined.append(
-            Worker(dist.get_rank(), dist.get_world_size(), placement.device, waits, placement.note)
-        )
+        _joined.append(Worker(dist.get_rank(), dist.get_world_size(), placement.device, waits))
         yield _joined[0]
     finally:
         _joined.clear()

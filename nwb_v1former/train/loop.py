@@ -216,8 +216,8 @@ class Trainer:
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         device = self.worker.device
-        if device.type != "cuda" or self.config.precision != "bf16":
-            return contextlib.nullcontext()
+        if device.type != "cuda" or compute_precision(self.config.precision, device) != "bf16":
+            return contextlib.nullcontext()  # bf16 only where the GPU multiplies it natively (sm80+)
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def _train_step(self, epoch: int, index: int, batch: dict[str, list[int]]) -> _StepRecord:
