@@ -180,3 +180,33 @@ def export_command(
         f"{schedule.stop_s[-1]:.1f} s) -> {out} (and .npz); targeted ROIs "
         f"{stimuli.provenance['targeted_rois']}"
     )
+
+
+@insilico_group.command("loop", epilog=EPILOG)
+@checkpoint_argument
+@click.option(
+    "--set",
+    "stimulus_set",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The stimulus set shown (`insilico export`).",
+)
+@click.option(
+    "--data",
+    required=True,
+    help="The session recorded while the set was shown, any SOURCE (NWB file, store).",
+)
+@_common
+def loop_command(checkpoint: str, stimulus_set: str, data: str, **options: Any) -> None:
+    """Close the loop: find the set's stimuli in the --data session by their frames and test, per targeted
+    ROI, its response to its own stimulus against the others (recorded and predicted), with paired
+    Wilcoxon tests, effect sizes and Benjamini-Hochberg correction."""
+    from nwb_v1former.pipeline.closed_loop import run_loop
+
+    library = _library_options(options)
+    if library.pop("nwb") is not None:
+        raise click.UsageError("insilico loop does not add its table to a predictions file; drop --nwb")
+    library.pop("name", None)
+    with _heartbeat("loop", checkpoint, options):
+        output = run_loop(checkpoint, stimulus_set, data, options["out"], **library)
+    _report(output, options)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nwb_v1former.analysis.closed_loop import LoopResult
 from nwb_v1former.analysis.contextual import ContextResult
 from nwb_v1former.analysis.mei import MEIResult
 from nwb_v1former.analysis.report_figures import PREDICTED, RECORDED, new_figure, save_png
@@ -55,4 +56,30 @@ def contextual_figure(result: ContextResult, path: Path) -> Path:
     surround.set_xlabel("iso surround / centre alone")
     surround.set_ylabel("cross surround / centre alone")
     surround.set_title("surround modulation")
+    return save_png(figure, path)
+
+
+def loop_figure(result: LoopResult, path: Path) -> Path:
+    """Recorded against predicted own-minus-others contrast per targeted ROI, and each ROI's recorded
+    responses to every stimulus (own marked)."""
+    figure = new_figure(10, 3.6)
+    contrast, responses = figure.subplots(1, 2)
+    significant = result.p_adjusted < result.config.alpha
+    contrast.scatter(
+        result.predicted_difference,
+        result.recorded_difference,
+        c=np.where(significant, RECORDED, "grey"),
+        s=14,
+    )
+    contrast.axhline(0, color="grey", lw=0.8)
+    contrast.axvline(0, color="grey", lw=0.8)
+    contrast.set_xlabel("predicted: own - others")
+    contrast.set_ylabel("recorded: own - others")
+    contrast.set_title(f"own stimulus (BH p < {result.config.alpha:g} in colour)")
+    for row in range(min(SHOWN, len(result.roi_ids))):
+        responses.plot(result.recorded[row], color=PREDICTED, alpha=0.4)
+        responses.scatter([result.own[row]], [result.recorded[row, result.own[row]]], color=RECORDED, s=16)
+    responses.set_xlabel("stimulus")
+    responses.set_ylabel("recorded mean response")
+    responses.set_title("responses to the set (own: dot)")
     return save_png(figure, path)

@@ -24,6 +24,14 @@ def summary_lines(analysis: str, summary: dict[str, Any], config: dict[str, Any]
             f"{number(summary['median_response_over_grey'], '.2f')} x grey, median agreement of the starts "
             f"{number(summary['median_start_agreement'], '.2f')}"
         ]
+    if analysis == "closed_loop":
+        return [
+            f"{summary['targeted_rois']} targeted ROIs, {summary['presentations']} presentations found by "
+            f"content: own stimulus the best recorded for {summary['own_stimulus_best_recorded']}, beats the "
+            f"others (one-sided Wilcoxon, BH) for {summary['own_beats_others_bh']}, median effect size "
+            f"{number(summary['median_effect_size'], '.2f')}; the model's sign agrees for "
+            f"{summary['prediction_sign_agrees']}"
+        ]
     if analysis == "contextual":
         return [
             f"{summary['rois']} ROIs: median suppression index "

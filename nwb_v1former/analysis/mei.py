@@ -42,7 +42,9 @@ KINDS, DIRECTIONS, REGIONS = ("image", "video"), ("excite", "inhibit"), ("full",
 class MEIConfig:
     """How stimuli are optimised (see the module docstring). `contrast` is the RMS budget in
     training-video standard deviations (1.0: the training movies' own); `spectrum_decay` the exponent
-    of the 1/f whitening; `centre_radii` the disc of `region` centre/surround in RF radii."""
+    of the 1/f whitening; `init_scale` the random starts' coefficient scale (small: pixels no neuron
+    sees stay near grey, since nothing moves them); `centre_radii` the disc of `region` centre/surround
+    in RF radii."""
 
     kind: str = "image"
     direction: str = "excite"
@@ -55,6 +57,7 @@ class MEIConfig:
     learning_rate: float = 0.05
     contrast: float = 1.0
     spectrum_decay: float = 1.0
+    init_scale: float = 0.1
     centre_radii: float = 2.0
     batch_size: int = 32
     seed: int = 0
@@ -69,6 +72,7 @@ class MEIConfig:
             (self.steps >= 1 and self.starts >= 1, "steps and starts must be at least 1"),
             (self.learning_rate > 0 and self.contrast > 0, "learning_rate and contrast must be positive"),
             (self.spectrum_decay >= 0 and self.centre_radii > 0, "spectrum_decay >= 0, centre_radii > 0"),
+            (self.init_scale > 0, "init_scale must be positive"),
             (self.batch_size >= 1 and self.seed >= 0, "batch_size must be >= 1 and seed >= 0"),
         )
         for ok, message in checks:
@@ -140,7 +144,8 @@ def optimise(
     device = model_device(model)
     batch = objective.columns.shape[0]
     weights = spectrum_weights(config.spectrum_decay, config.pattern_frames).to(device)
-    coefficients = initial_coefficients(batch, config.pattern_frames, generator).to(device).requires_grad_()
+    coefficients = initial_coefficients(batch, config.pattern_frames, generator, config.init_scale)
+    coefficients = coefficients.to(device).requires_grad_()
     optimiser = torch.optim.Adam([coefficients], lr=config.learning_rate)
     columns, reference = objective.columns.to(device), objective.reference.to(device)
     mask = None if mask is None else mask.to(device)

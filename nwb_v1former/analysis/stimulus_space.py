@@ -61,9 +61,7 @@ def spectrum_weights(decay: float, frames: int) -> torch.Tensor:
     return (weights / weights.mean()).float()
 
 
-def initial_coefficients(
-    count: int, frames: int, generator: torch.Generator, scale: float = 1.0
-) -> torch.Tensor:
+def initial_coefficients(count: int, frames: int, generator: torch.Generator, scale: float) -> torch.Tensor:
     """Random starts: (count, frames, 36, 33, 2) float32 real and imaginary parts."""
     shape = (count, frames, FRAME_HEIGHT, FRAME_WIDTH // 2 + 1, 2)
     return scale * torch.randn(shape, generator=generator)

@@ -133,6 +133,7 @@ def run_mei(
         "grey": result.grey,
         "agreement": result.agreement,
         "screen_mean_std": np.array([screen.mean, screen.std]),
+        "behavior_state": np.array([result.state.pupil_size, result.state.running_speed]),
     }
     return _finish(analysis, result, arrays, partial(figures.mei_figure, result), run.out, options)
 

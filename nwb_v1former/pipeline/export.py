@@ -3,8 +3,8 @@
 Each stimulus of each chosen `mei_*` result becomes one stimulus of the set, as it was designed: an
 image held for the design's `frames` ticks, a video frame by frame (the grey burn-in is the schedule's
 gap). Names say where each came from: `<analysis>_roi<id>`, or `<analysis>` for a population stimulus.
-Every result must come from one checkpoint and session; the set's provenance records them, the ROIs
-targeted and the results used.
+Every result must come from one checkpoint, session and behaviour state; the set's provenance records
+them, the screen's mean and std the stimuli were designed on, the ROIs targeted and the results used.
 """
 
 from __future__ import annotations
@@ -48,13 +48,15 @@ def mei_results(folder: Path, analyses: list[str] | None) -> list[str]:
 def collect(folder: str | Path, analyses: list[str] | None = None) -> StimulusSet:
     """The stimuli of the MEI results in `folder` (see the module docstring)."""
     folder = Path(folder)
-    names, frames, targets, sources = [], [], [], []
+    names, frames, targets, sources, screens, states = [], [], [], [], set(), set()
     for analysis in mei_results(folder, analyses):
         details = json.loads((folder / f"{analysis}.json").read_text())
         sources.append(details["provenance"])
         held = 1 if details["config"]["kind"] == "video" else details["config"]["frames"]
         with np.load(folder / f"{analysis}.npz", allow_pickle=False) as arrays:
             pixels, roi_ids, stimulus_of = arrays["pixels"], arrays["roi_ids"], arrays["stimulus_of"]
+            screens.add(tuple(arrays["screen_mean_std"].tolist()))
+            states.add(tuple(arrays["behavior_state"].tolist()))
         population = len(pixels) == 1 and len(roi_ids) > 1
         for index, stimulus in enumerate(pixels):
             target = -1 if population else int(roi_ids[stimulus_of == index][0])
@@ -62,9 +64,9 @@ def collect(folder: str | Path, analyses: list[str] | None = None) -> StimulusSe
             frames.append(np.repeat(stimulus, held, axis=0))
             targets.append(target)
     checkpoints = {(source["checkpoint_sha256"], source["session"]) for source in sources}
-    if len(checkpoints) > 1:
+    if len(checkpoints) > 1 or len(screens) > 1 or len(states) > 1:
         raise ConfigError(
-            f"{folder}: the results come from different checkpoints or sessions; export them apart"
+            f"{folder}: the results come from different checkpoints, sessions or behaviour; export them apart"
         )
     ((sha, session),) = checkpoints
     provenance: dict[str, Any] = {
@@ -72,6 +74,8 @@ def collect(folder: str | Path, analyses: list[str] | None = None) -> StimulusSe
         "session": session,
         "targeted_rois": sorted({target for target in targets if target >= 0}),
         "results": mei_results(folder, analyses),
+        "screen_mean_std": list(screens.pop()),
+        "behavior_state": list(states.pop()),
     }
     return StimulusSet(names, frames, np.asarray(targets, np.int64), provenance)
 

@@ -25,14 +25,16 @@ from nwb_v1former.simulate.behavior import simulate_behavior
 from nwb_v1former.simulate.config import SimulationConfig
 from nwb_v1former.simulate.recording import STIMULUS_START_S, Recording, animal_population
 from nwb_v1former.simulate.responses import Normalisation, event_rates, measure
-from nwb_v1former.simulate.schedule import Schedule, tick_times
+from nwb_v1former.simulate.schedule import TEST_TIER, Schedule, tick_times
 from nwb_v1former.simulate.stimuli import GREY
 from nwb_v1former.simulate.truth import load_truth
 from nwb_v1former.simulate.write import MANIFEST, SIMULATION, SimulatedSession, write_manifest, write_session
 
 LEAD_IN_S = 2.0
 """Grey before the schedule's clock starts, so the first presentation has a settled baseline."""
-PRESENTED_TIER = "designed"
+PRESENTED_TIER = TEST_TIER
+"""Every presentation is held-out data: written in the trials' tier column, so a session of short
+presentations reads whole (there is nothing to train on in it)."""
 
 
 def original_session(animal: Path) -> tuple[SimulationConfig, str, dict[str, np.ndarray]]:
@@ -83,7 +85,7 @@ def present(
     screen = np.full((n_ticks, *stimuli.frames[0].shape[1:]), GREY, np.uint8)
     for s, first, last in zip(presentations.stimulus, start, stop, strict=True):
         screen[first:last] = stimuli.frames[s]
-    shown = dataclasses.replace(config, minutes=n_ticks / TICK_RATE_HZ / 60, only_repeats=True)
+    shown = dataclasses.replace(config, minutes=n_ticks / TICK_RATE_HZ / 60, only_repeats=False)
     schedule = Schedule(
         start, stop, presentations.stimulus.astype(np.int64), np.full(len(start), PRESENTED_TIER), n_ticks
     )

@@ -16,9 +16,9 @@ from nwb_v1former.errors import ConfigError
 
 PROVENANCE = AnalysisProvenance("twin.ckpt", "0" * 64, "twin")
 SCREEN = Screen(mean=128.0, std=50.0)
-FAST = MEIConfig(frames=8, burn_in=4, settle=4, steps=40, starts=4, learning_rate=0.1)
-"""Four starts: the twin's threshold gives no gradient to a start that misses it, as a fitted model's
-smooth output would."""
+FAST = MEIConfig(frames=8, burn_in=4, settle=4, steps=40, starts=4, learning_rate=0.1, init_scale=1.0)
+"""Four full-contrast starts: the twin's threshold gives no gradient to a start below it (a fitted
+model's smooth output always does)."""
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def simple_cells(recording):
 
 
 def test_stimuli_stay_on_the_screen_and_within_their_contrast_budget():
-    coefficients = 5 * initial_coefficients(4, 3, torch.Generator().manual_seed(0))
+    coefficients = initial_coefficients(4, 3, torch.Generator().manual_seed(0), scale=5.0)
     stimuli = synthesise(coefficients, spectrum_weights(1.0, 3), SCREEN, contrast=0.5)
     black, white = SCREEN.bounds
     assert stimuli.min() >= black - 1e-5 and stimuli.max() <= white + 1e-5
