@@ -60,12 +60,14 @@ def _dtype(args: tuple, kwargs: dict) -> torch.dtype | None:
     return next((a for a in (*args, kwargs.get("dtype")) if isinstance(a, torch.dtype)), None)
 
 
-def fit_on_meta(store_folder: Path, run: Path, *, cached: bool, batch_size: int = 1) -> dict[str, Any]:
-    """One epoch of a readout finetune of the shipped core with the model on meta (the feature cache,
-    when on, built from it: zeros, as the host copies of its output are); the run's evaluation."""
+def fit_on_meta(
+    store_folder: Path, run: Path, *, cached: bool, strategy: str = "readout", batch_size: int = 1
+) -> dict[str, Any]:
+    """One epoch of a finetune of the shipped core with the model on meta (the feature cache, when on,
+    built from it: zeros, as the host copies of its output are); the run's evaluation."""
     stores = open_stores(store_folder)
     config = TrainConfig(
-        strategy="readout", max_epochs=1, warmup_steps=1, window=60, seed=1, batch_size=batch_size
+        strategy=strategy, max_epochs=1, warmup_steps=1, window=60, seed=1, batch_size=batch_size
     )
     base, _ = load_base("tiny-sim")
     model = model_for_finetune(base, stores, "tiny-sim")
@@ -101,9 +103,15 @@ def fit_on_meta(store_folder: Path, run: Path, *, cached: bool, batch_size: int 
     return result.evaluation
 
 
-@pytest.mark.parametrize("cached", [True, False], ids=["feature-cache", "through-the-core"])
-def test_training_keeps_its_work_on_the_device(one_store: Path, tmp_path: Path, cached: bool) -> None:
-    evaluation = fit_on_meta(one_store, tmp_path / "run", cached=cached)
+@pytest.mark.parametrize(
+    ("strategy", "cached"),
+    [("readout", True), ("readout", False), ("full", False)],
+    ids=["feature-cache", "through-the-frozen-core", "training-the-core"],
+)
+def test_training_keeps_its_work_on_the_device(
+    one_store: Path, tmp_path: Path, strategy: str, cached: bool
+) -> None:
+    evaluation = fit_on_meta(one_store, tmp_path / "run", cached=cached, strategy=strategy)
     assert set(evaluation["sessions"]) == {SessionStore(one_store).key}
 
 
