@@ -14,8 +14,9 @@ from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.precision import compute_precision
-from nwb_v1former.run_folder import BEST, EVALUATION, RunFolder
+from nwb_v1former.run_folder import BEST, CONFIG, EVALUATION, RunFolder
 from nwb_v1former.train.cache_lookup import matching_cache, run_cache_directory
+from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.fit_check import FitCheck
 from nwb_v1former.train.run_config import read_run_config
 from nwb_v1former.train.sessions import TrainingSession, evaluation_tier
@@ -38,8 +39,7 @@ def score_best(
     and is exact enough (nwb_v1former.train.cache_lookup): the figures are those `predict` and
     `evaluate` reproduce from best.ckpt at that precision.
     """
-    config = read_run_config(run)
-    precision = compute_precision(config.train.precision, device)
+    precision = _run_precision(run, device)
     directory = run_cache_directory(run / BEST)
     scores, inference = {}, {}
     for session in sessions:
@@ -69,3 +69,9 @@ def score_best(
     payload["extra"]["provenance"] = evaluated.to_dict()
     save_checkpoint(model, run / BEST, extra=payload["extra"])
     return evaluation
+
+
+def _run_precision(run: RunFolder, device: torch.device) -> str:
+    """The run's --precision (its config.yaml) resolved on `device`; the default where there is none."""
+    requested = read_run_config(run).train.precision if (run / CONFIG).is_file() else TrainConfig.precision
+    return compute_precision(requested, device)
