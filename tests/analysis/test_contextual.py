@@ -12,7 +12,7 @@ from nwb_v1former.analysis.tuning import angle_difference
 from nwb_v1former.errors import ConfigError
 
 PROVENANCE = AnalysisProvenance("twin.ckpt", "0" * 64, "twin")
-CONFIG = ContextConfig(orientations=8, periods_px=(8.0, 12.0, 18.0), frames=30, settle=12)
+CONFIG = ContextConfig(orientations=8, periods_px=(8.0, 12.0, 18.0), frames=24, settle=9)
 
 
 def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -22,11 +22,11 @@ def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def neurons(recording):
-    """16 neurons whose RFs lie well inside the frame (a disc cut by the border is not a disc)."""
+    """12 neurons whose RFs lie well inside the frame (a disc cut by the border is not a disc)."""
     population = recording.population
     center = population.rf_center
     inside = (center[:, 0] > 8) & (center[:, 0] < 28) & (center[:, 1] > 10) & (center[:, 1] < 54)
-    return population, np.flatnonzero(inside)[:16]
+    return population, np.flatnonzero(inside)[:12]
 
 
 def _run(population, columns, surround: bool):

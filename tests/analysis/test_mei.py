@@ -16,7 +16,7 @@ from nwb_v1former.errors import ConfigError
 
 PROVENANCE = AnalysisProvenance("twin.ckpt", "0" * 64, "twin")
 SCREEN = Screen(mean=128.0, std=50.0)
-FAST = MEIConfig(frames=8, burn_in=4, settle=4, steps=40, starts=4, learning_rate=0.1, init_scale=1.0)
+FAST = MEIConfig(frames=8, burn_in=4, settle=4, steps=30, starts=4, learning_rate=0.1, init_scale=1.0)
 """Four full-contrast starts: the twin's threshold gives no gradient to a start below it (a fitted
 model's smooth output always does)."""
 
