@@ -1,4 +1,4 @@
-"""`nwb-v1former insilico mei` and `insilico surround`: stimuli designed by a fitted model."""
+"""`nwb-v1former insilico mei`, `surround`, `export` and `loop`: stimuli a model designs, shown, judged."""
 
 from __future__ import annotations
 
