@@ -29,7 +29,8 @@ SCORED_TIERS = ("test", "validation", "train")
 @dataclass(frozen=True)
 class SessionEvaluation:
     """Metrics of one session on one tier; per-neuron arrays are (N,) in the store's ROI order;
-    `inference`: the core's precision and where its output came from (CoreSource.to_dict), if known."""
+    `inference`: the core's precision and where its output came from (CoreSource.to_dict), if known,
+    recorded beside the metrics (never in `to_dict`, which holds the scores alone)."""
 
     key: str
     tier: str
@@ -48,8 +49,6 @@ class SessionEvaluation:
     def to_dict(self, *, neurons: bool = True) -> dict[str, Any]:
         """JSON-ready: the tier, trial count, pooled figures and (optionally) every neuron's values."""
         result: dict[str, Any] = {"tier": self.tier, "trials": self.n_trials, **self.summary()}
-        if self.inference is not None:
-            result["inference"] = self.inference
         if neurons:
             result["neurons"] = {
                 "roi_id": self.roi_ids.tolist(),

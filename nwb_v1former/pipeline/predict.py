@@ -284,7 +284,6 @@ def predict(
             predictions = predict_trials(model, store, told, key, device=chosen, core=scoring)
             known = dict(zip(scored.tolist(), predictions, strict=True))  # written as they are
             evaluation = score_trials(store, scored, predictions, EVALUATION_TIER, key)
-            evaluation = dataclasses.replace(evaluation, inference=scoring.to_dict())
         written = write_predictions(
             source,
             predict_session(model, store, key, known=known, device=chosen, core=writing),

@@ -33,7 +33,7 @@ def test_predict_records_the_precision_it_ran_at(session, tmp_path) -> None:
     assert code == 0, output
     (result,) = json.loads(output)
     assert result["inference"]["predictions"]["precision"] == "bf16"
-    assert result["evaluation"]["inference"]["precision"] == "bf16"
+    assert result["inference"]["scoring"]["precision"] == "bf16"
     with open_nwb(tmp_path / "p.nwb") as nwbfile:
         model = nwbfile.processing["v1former_predictions"]["model"]
         assert json.loads(model.evaluation)["inference"] == {"precision": "bf16"}
