@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from nwb_v1former.cli.precision_option import precision_option
 from nwb_v1former.cli.source_options import SOURCE_HELP, source_options
 
 from nwb_v1former.inference.evaluation import SCORED_TIERS
@@ -23,6 +24,7 @@ from nwb_v1former.progress import Reporter
     help="Trials to score: test (never seen in training), validation (chose the best epoch) or train.",
 )
 @click.option("--device", default=None, help="cpu, cuda, cuda:N [default: a GPU if there is one, else cpu].")
+@precision_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON list, one item per session, every neuron included."
 )
@@ -37,6 +39,7 @@ def evaluate_command(
     sources: tuple[str, ...],
     tier: str,
     device: str | None,
+    precision: str,
     as_json: bool,
     quiet: bool,
     cache_dir: str | None,
@@ -58,6 +61,7 @@ def evaluate_command(
         list(sources),
         tier=tier,
         device=device,
+        precision=precision,
         cache_dir=cache_dir,
         stream=stream,
         api_url=dandi_api_url,
@@ -66,7 +70,11 @@ def evaluate_command(
     if as_json:
         click.echo(
             json.dumps(
-                [{"session": r.key, "checkpoint": checkpoint, **r.to_dict()} for r in results], indent=2
+                [
+                    {"session": r.key, "checkpoint": checkpoint, **r.to_dict(), "inference": r.inference}
+                    for r in results
+                ],
+                indent=2,
             )
         )
         return

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from nwb_v1former.cli.precision_option import precision_option
 from nwb_v1former.cli.reader_options import reader_options
 from nwb_v1former.cli.source_options import source_options
 
@@ -48,6 +49,7 @@ from nwb_v1former.sources.dandi import is_dandi_source
     "--session", default=None, help="Which readout of the checkpoint to use [default: SOURCE's key]."
 )
 @click.option("--device", default=None, help="cpu, cuda, cuda:N [default: a GPU if there is one, else cpu].")
+@precision_option
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(
@@ -65,6 +67,7 @@ def predict_command(
     session: str | None,
     choices: ReaderChoices,
     device: str | None,
+    precision: str,
     overwrite: bool,
     as_json: bool,
     quiet: bool,
@@ -90,6 +93,7 @@ def predict_command(
         "choices": choices,
         "overwrite": overwrite,
         "device": device,
+        "precision": precision,
         "progress": not quiet,
     }
     if is_dandi_source(source) or is_session_folder(Path(source)):

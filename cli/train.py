@@ -257,15 +257,17 @@ def print_result(result: FitResult, out: str, as_json: bool) -> None:
     type=click.Choice(["float16", "float32"]),
     default="float16",
     show_default=True,
-    help="How the core's output is stored (float16 halves the disk).",
+    help="How the core's output is stored (float16 halves the disk; float32 lets float32 evaluate and "
+    "predict read it back exactly).",
 )
 @click.option(
     "--precision",
     type=click.Choice(["bf16", "float32"]),
     default="bf16",
     show_default=True,
-    help="bf16 autocast where the hardware runs it fast (CUDA training; the frozen core's pass on GPUs "
-    "and on CPUs with AMX); float32 everywhere else.",
+    help="bf16 autocast where the hardware runs it fast (CUDA training; the frozen core's pass and the "
+    "final score on GPUs of compute capability 8.0 or above and on CPUs with AMX); float32 everywhere "
+    "else.",
 )
 @training_options
 def finetune_command(

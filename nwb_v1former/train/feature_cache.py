@@ -6,7 +6,9 @@ piece of a session depends only on that piece's inputs and the core's weights, n
 - training runs a frozen core in eval mode (no dropout, no stochastic depth, no random numbers drawn);
 - training windows sit at fixed ticks (each training trial cut from its first tick in steps of the
   window, `window_starts`): the epoch only changes their order;
-- validation trials are cut into the pieces evaluation uses (the model's window rule).
+- validation trials are cut into the pieces evaluation uses (the model's window rule);
+- the whole session is cut as `predict` cuts it (nwb_v1former.inference.session_cut), so that the final
+  score, `evaluate` and `predict` read it back where its key matches (nwb_v1former.train.cache_lookup).
 
 So each piece goes through the core once, here, and every epoch reads it back. The heads (shifter,
 Gaussian readout with its random sampling, activation) then compute the same loss and gradients as
@@ -54,9 +56,12 @@ from nwb_v1former.atomic import atomic_output
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError
+from nwb_v1former.inference.session_cut import whole_session_pieces
 from nwb_v1former.inference.windows import model_inputs
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.window import WindowRule
+from nwb_v1former.precision import compute_precision as compute_precision  # train/loop.py imports it here
+from nwb_v1former.precision import core_autocast
 from nwb_v1former.progress import QUIET, Reporter
 
 FORMAT_VERSION = 2  # 2: per-piece CRC-32 in progress.json
@@ -79,26 +84,22 @@ class CacheConfig:
             raise ConfigError(f"feature cache dtype {self.dtype!r}: choose one of {', '.join(DTYPES)}")
 
 
-def compute_precision(requested: str, device: torch.device) -> str:
-    """ "bf16" where the device runs bf16 matmuls fast (CUDA with bf16, a CPU with AMX), else "float32"."""
-    if requested != "bf16":
-        return "float32"
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "float32"
-    has_amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    return "bf16" if device.type == "cpu" and has_amx else "float32"
-
-
 def session_pieces(
     store: SessionStore, window_starts: np.ndarray, window: int, scored_trials: np.ndarray, rule: WindowRule
 ) -> np.ndarray:
-    """(n, 2) int64 [start, length] of every span the core runs on: the training windows, then each
-    scored (validation) trial cut by `rule` as evaluation cuts it; duplicates dropped, order kept."""
+    """(n, 2) int64 [start, length] of every span the core runs on: the training windows, each scored
+    (validation) trial cut by `rule` as evaluation cuts it, then every piece `predict` cuts the whole
+    session into (each trial as evaluation cuts it, the ticks between with history), so the final
+    score, `evaluate` and `predict` read the core's output back; duplicates dropped, order kept. Where
+    training windows are whole trials (trials no longer than the window) they are those trials' pieces,
+    and the core runs once over the session."""
     pieces = [(int(start), window) for start in window_starts]
     trials = store.trials
     for index in scored_trials:
         cut = rule.pieces(int(trials.first_tick[index]), int(trials.stop_tick[index]))
         pieces += [(piece.begin, piece.length) for piece in cut]
+    whole = whole_session_pieces(trials.first_tick, trials.stop_tick, store.n_ticks, rule)
+    pieces += [(piece.begin, piece.length) for piece in whole]
     return np.asarray(list(dict.fromkeys(pieces)), dtype=np.int64).reshape(-1, 2)
 
 
@@ -227,9 +228,8 @@ class SessionCache:
         checksums = self.progress()
         first = len(checksums)
         core = model.core.eval()
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
         bar = reporter.loop(range(first, len(self.starts)), what=f"core pass over {store.key}", unit="piece")
-        with open(self.path, "r+b") as handle, torch.inference_mode(), autocast:
+        with open(self.path, "r+b") as handle, torch.inference_mode(), core_autocast(device, precision):
             data_offset = _data_offset(handle)
             for index in bar:
                 start, length = int(self.starts[index]), int(self.lengths[index])
@@ -256,8 +256,16 @@ class SessionCache:
             temporary.write_text(json.dumps(values, indent=2) + "\n")
 
     # --- reading ------------------------------------------------------------------------------------------
-    def read(self, start: int, length: int) -> torch.Tensor:
-        """The core's output for the piece [start, start + length): (1, E, T, H', W') float32."""
+    def lookup(self, start: int, length: int, device: torch.device | str = "cpu") -> torch.Tensor | None:
+        """`read` when the cache holds exactly the piece [start, start + length), else None."""
+        return self.read(start, length, device) if (int(start), int(length)) in self.index else None
+
+    def read(self, start: int, length: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The core's output for the piece [start, start + length): (1, E, T, H', W') float32 on `device`.
+
+        Read as stored (float16 by default) into pinned memory where `device` is a GPU, copied without
+        blocking, and widened to float32 there: the copy moves half the bytes and the host never converts.
+        """
         index = self.index.get((int(start), int(length)))
         if index is None:
             raise ConfigError(f"no cached piece at ticks {start}-{start + length}", where=self.folder)
@@ -271,7 +279,12 @@ class SessionCache:
             self._handle = os.open(self.path, os.O_RDONLY)
             with open(self.path, "rb") as handle:
                 self._data_offset = _data_offset(handle)
-        values = np.empty((int(length), *self.feature_shape), self.dtype)
+        stored = torch.empty(
+            (int(length), *self.feature_shape),
+            dtype=getattr(torch, self.dtype.name),  # float16 or float32, as stored
+            pin_memory=torch.device(device).type == "cuda",
+        )
+        values = stored.numpy()
         read = os.preadv(
             self._handle, [values], self._data_offset + int(self.offsets[index]) * self.tick_bytes
         )
@@ -282,7 +295,7 @@ class SessionCache:
                 "rebuilds the cache",
                 where=self.folder,
             )
-        return torch.from_numpy(values).float().transpose(0, 1)[None]  # torch converts float16 fastest
+        return stored.to(device, non_blocking=True).float().transpose(0, 1)[None]
 
     def close(self) -> None:
         """Let go of the file (reading opens it again when needed)."""
@@ -303,7 +316,7 @@ def predict_cached_trials(
         pieces = []
         for piece in model.config.window.pieces(int(trials.first_tick[index]), int(trials.stop_tick[index])):
             _, _, pupil = model_inputs(store, normalizer, piece.begin, piece.stop, device)
-            core_output = cache.read(piece.begin, piece.length).to(device)
+            core_output = cache.read(piece.begin, piece.length, device)
             output = model(None, None, pupil, session=store.key, core_output=core_output)
             kept = output[0, piece.first - piece.begin :]
             pieces.append(normalizer.responses_inverse(kept.float().cpu().numpy()))
