@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from nwb_v1former.cli.checkpoints import CHECKPOINT_HELP, checkpoint_argument
 from nwb_v1former.cli.lazy import LazyChoice
+from nwb_v1former.cli.precision_option import precision_option
 from nwb_v1former.cli.source_options import SOURCE_HELP
 
 from nwb_v1former.progress import Reporter
@@ -46,6 +47,7 @@ def _common(command: Callable) -> Callable:
         click.option(
             "--device", default=None, help="cpu, cuda, cuda:N [default: a GPU if there is one, else cpu]."
         ),
+        precision_option,
         click.option("--overwrite", is_flag=True, help="Replace this experiment's earlier results in --out."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option(
@@ -77,6 +79,7 @@ def _library_options(options: dict[str, Any]) -> dict[str, Any]:
         "nwb": options["nwb"],
         **({"name": options["name"]} if options["name"] else {}),
         "device": options["device"],
+        "precision": options["precision"],
         "overwrite": options["overwrite"],
         "progress": not options["quiet"] and sys.stderr.isatty(),
     }
@@ -221,3 +224,7 @@ def _attention_data(positional: str | None, option: str | None) -> str:
     if option is None:
         raise click.UsageError("give the session to analyse: --data SOURCE (e.g. --data RUN/data)")
     return option
+
+
+# The designed-stimulus commands (mei, surround, export, loop) live in their own module and register here.
+from nwb_v1former.cli import insilico_design  # noqa: E402, F401

@@ -62,6 +62,20 @@ from nwb_v1former.cli.lazy import LazyChoice
     show_default=True,
     help="Length of each movie clip (a trial), in seconds.",
 )
+@click.option(
+    "--present",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Show this stimulus set (`insilico export`) to the animal of --animal instead of movies: a new "
+    "session of the same neurons, on the scale of their own session.",
+)
+@click.option(
+    "--animal",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --present: the simulated session (NWB file, simulation.json beside it) whose animal is shown "
+    "the set. The population options are then its own.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an earlier simulation at --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -75,6 +89,8 @@ def simulate_command(
     imaging_rate: float | None,
     planes: int,
     clip_seconds: float,
+    present: str | None,
+    animal: str | None,
     overwrite: bool,
     as_json: bool,
     quiet: bool,
@@ -89,20 +105,26 @@ def simulate_command(
     import numpy as np
 
     from nwb_v1former.simulate import load_truth, simulate_and_write
+    from nwb_v1former.simulate.present import present_and_write
 
-    sessions = simulate_and_write(
-        out,
-        layout=layout,
-        animals=animals,
-        overwrite=overwrite,
-        progress=not quiet and sys.stderr.isatty(),
-        neurons=neurons,
-        minutes=minutes,
-        seed=seed,
-        imaging_rate=imaging_rate,
-        planes=planes,
-        clip_seconds=clip_seconds,
-    )
+    if (present is None) != (animal is None):
+        raise click.UsageError("--present and --animal go together: the set, and the animal shown it")
+    if present is not None:
+        sessions = present_and_write(present, animal, out, seed=seed, overwrite=overwrite)
+    else:
+        sessions = simulate_and_write(
+            out,
+            layout=layout,
+            animals=animals,
+            overwrite=overwrite,
+            progress=not quiet and sys.stderr.isatty(),
+            neurons=neurons,
+            minutes=minutes,
+            seed=seed,
+            imaging_rate=imaging_rate,
+            planes=planes,
+            clip_seconds=clip_seconds,
+        )
     rows = []
     for session in sessions:
         ceiling = load_truth(session.truth, ("noise_ceiling",))["noise_ceiling"]

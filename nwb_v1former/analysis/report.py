@@ -10,7 +10,8 @@ report/
   traces-<key>.png           recorded vs predicted: best/median/worst neuron, its most active held-out clips
   readout-<key>.png          readout positions over the frame; against the true RF centres when simulated
   insilico-<analysis>.png    figures of the in-silico experiments found in RUN/insilico/ (tuning,
-                             receptive fields, attention), captioned from their JSON results
+                             receptive fields, attention, size tuning, designed stimuli mei_*, the
+                             closed loop), captioned from their JSON results
 ```
 For a folder written by `compare`: index.html with the models' table and comparison.png.
 The folder is written atomically: it appears complete, replacing an earlier report, or not at all.
@@ -76,6 +77,8 @@ INSILICO_TITLES = {
     "tuning": "Drifting-grating tuning",
     "receptive_fields": "Receptive fields",
     "attention": "Attention and behaviour",
+    "contextual": "Size tuning and surround",
+    "closed_loop": "Closed loop: designed stimuli shown",
 }
 
 
@@ -297,7 +300,8 @@ def _insilico_panels(record: RunRecord, folder: Path) -> list[Panel]:
     best = record.folder / BEST
     best_digest = sha256(best) if best.is_file() else None
     panels = []
-    for analysis, title in INSILICO_TITLES.items():
+    designed = {path.stem: f"Designed stimuli ({path.stem})" for path in sorted(results.glob("mei_*.json"))}
+    for analysis, title in {**INSILICO_TITLES, **designed}.items():
         details_file, figure = results / f"{analysis}.json", results / f"{analysis}.png"
         if not (details_file.is_file() and figure.is_file()):
             continue
