@@ -153,16 +153,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_partials(final: Path) -> None:
-    """Remove the temporary siblings of `final` left by processes that no longer run, one line each."""
-    pattern = re.compile(re.escape(f".{final.stem}.partial-") + r"(\d+)" + re.escape(final.suffix))
+def aside_path(final: Path, pid: int) -> Path:
+    """Where process `pid` moves the old `final` while it renames the new one in (no one-step swap)."""
+    return final.with_name(f".{final.stem}.replaced-{pid}{final.suffix}")
+
+
+def _left_by_killed(final: Path, what: str) -> Iterator[tuple[Path, str]]:
+    """The `what` siblings of `final` (`partial`, `replaced`) whose process no longer runs, and its pid."""
+    pattern = re.compile(re.escape(f".{final.stem}.{what}-") + r"(\d+)" + re.escape(final.suffix))
     if not final.parent.is_dir():
         return
-    for candidate in final.parent.iterdir():
+    for candidate in sorted(final.parent.iterdir()):
         match = pattern.fullmatch(candidate.name)
         if match and int(match[1]) != os.getpid() and not _alive(int(match[1])):
+            yield candidate, match[1]
+
+
+def remove_stale_partials(final: Path) -> None:
+    """Clean up after writers of `final` that were killed, one line each: their temporary siblings are
+    removed, and an old output moved aside is put back if its replacement never arrived (else removed)."""
+    for candidate, pid in _left_by_killed(final, "replaced"):
+        if final.exists() or final.is_symlink():
             _remove(candidate)
-            print(f"removed {candidate}, left by process {match[1]}, which was killed", file=sys.stderr)
+            print(f"removed {candidate}, the output replaced by process {pid}", file=sys.stderr)
+        else:
+            os.replace(candidate, final)
+            print(f"restored {final}: process {pid} was killed while replacing it", file=sys.stderr)
+    for candidate, pid in _left_by_killed(final, "partial"):
+        _remove(candidate)
+        print(f"removed {candidate}, left by process {pid}, which was killed", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -185,11 +204,7 @@ def atomic_output(
         try:
             yield temporary
             _fsync_tree(temporary)
-            folder = final.is_dir() and not final.is_symlink()
-            if not (folder and _swap(temporary, final)):  # swapped: the old folder is the temporary
-                if folder:
-                    _remove(final)
-                os.replace(temporary, final)
+            _put_in_place(temporary, final)
         except OSError as error:
             failure = write_failure(final, error)
             if failure is None:
@@ -197,6 +212,24 @@ def atomic_output(
             raise failure from None
         finally:
             _remove(temporary)
+
+
+def _put_in_place(temporary: Path, final: Path) -> None:
+    """Rename `temporary` to `final` so that a kill at any moment leaves the old or the new output whole.
+
+    A file is replaced by one rename. A folder is exchanged with the old one in one step where the system
+    can (the old one is then at `temporary`, removed by the caller); elsewhere the old folder is moved
+    aside first and removed after, and a writer killed in between has it put back by the next one.
+    """
+    if not final.is_dir() or final.is_symlink():
+        os.replace(temporary, final)
+        return
+    if _swap(temporary, final):
+        return
+    aside = aside_path(final, os.getpid())
+    os.replace(final, aside)
+    os.replace(temporary, final)
+    _remove(aside)
 
 
 _AT_FDCWD = -100
