@@ -1,10 +1,16 @@
 """The `nwb-v1former` click group; user errors become one line on stderr and a non-zero exit.
 
 Commands are imported only when asked for (cli.lazy), so `--version` and `--help` never import torch or
-pynwb; Ctrl-C ends a command with exit status 130 and a line saying how to continue.
+pynwb; Ctrl-C and SIGTERM end a command as a failure does (outputs whole or absent, temporary files
+removed), with exit status 130 or 143 and a line saying how to continue.
 """
 
 from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 
 import click
 from nwb_v1former.cli.lazy import LazyGroup
@@ -69,24 +75,47 @@ COMMANDS = {
 RESUMABLE = ("pretrain", "finetune")
 """Commands whose interrupted run continues with --resume (last.ckpt is written every epoch)."""
 
-INTERRUPTED_EXIT = 130
-"""The shell's status for a command ended by SIGINT (128 + 2)."""
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+"""The shell's status for a command ended by a signal: 128 + its number."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is (as Ctrl-C is), so that the same clean-up runs."""
 
 
 class Interrupted(click.ClickException):
-    """Ctrl-C (SIGINT): one line saying how to go on, and exit status 130."""
+    """A command ended by SIGINT or SIGTERM: one line saying how to go on, and the shell's status."""
 
-    exit_code = INTERRUPTED_EXIT
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
-def interrupted_hint(command: str | None) -> str:
-    """What an interrupted `command` left and how to go on."""
+def interrupted_hint(command: str | None, how: str = "interrupted") -> str:
+    """What `command`, `how` ended ("interrupted", "terminated"), left and how to go on."""
     if command in RESUMABLE:
         return (
-            "interrupted; the run continues from its last finished epoch with the same command, "
+            f"{how}; the run continues from its last finished epoch with the same command, "
             "--resume added, and the same --out"
         )
-    return "interrupted; outputs are written whole or not at all, so run the same command again"
+    return f"{how}; outputs are written whole or not at all, so run the same command again"
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM (a scheduler's time limit, `kill`) unwinds it as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Group(LazyGroup):
@@ -94,9 +123,14 @@ class _Group(LazyGroup):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with _sigterm_as_interrupt():
+                return super().invoke(ctx)
+        except Terminated:
+            raise Interrupted(
+                interrupted_hint(ctx.invoked_subcommand, "terminated"), SIGNAL_EXIT[signal.SIGTERM]
+            ) from None
         except KeyboardInterrupt:
-            raise Interrupted(interrupted_hint(ctx.invoked_subcommand)) from None
+            raise Interrupted(interrupted_hint(ctx.invoked_subcommand), SIGNAL_EXIT[signal.SIGINT]) from None
         except V1FormerError as error:
             raise click.ClickException(str(error)) from None
         except OSError as error:  # an OS error no layer named (e.g. making a folder): one line, its file

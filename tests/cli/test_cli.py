@@ -208,9 +208,11 @@ def test_inspect_a_folder_reports_every_file_and_fails_on_unreadable_ones(tmp_pa
     )
 
 
-def interrupt_when(command: list[str], ready: Callable[[], bool]) -> tuple[int, list[str]]:
-    """Run `command` in a subprocess and send it SIGINT (Ctrl-C) once `ready()`; its exit status and
-    its stderr lines."""
+def interrupt_when(
+    command: list[str], ready: Callable[[], bool], sent: signal.Signals = signal.SIGINT
+) -> tuple[int, list[str]]:
+    """Run `command` in a subprocess and send it `sent` (SIGINT: Ctrl-C) once `ready()`; its exit status
+    and its stderr lines."""
     process = subprocess.Popen(
         command,
         stderr=subprocess.PIPE,
@@ -224,18 +226,23 @@ def interrupt_when(command: list[str], ready: Callable[[], bool]) -> tuple[int, 
     while not ready() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert process.poll() is None, "the command ended before it could be interrupted"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sent)
     _, stderr = process.communicate(timeout=60)
     return process.returncode, stderr.splitlines()
 
 
-def test_ctrl_c_exits_130_saying_how_to_go_on(one_store: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sent", "status", "how"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_ctrl_c_and_sigterm_exit_130_and_143_saying_how_to_go_on(
+    one_store: Path, tmp_path: Path, sent: signal.Signals, status: int, how: str
+) -> None:
     run_folder = tmp_path / "run"
     pretrain = [*CLI, "pretrain", str(one_store), "--out", str(run_folder), "--preset", "tiny", "--no-report"]
-    code, lines = interrupt_when(pretrain, (run_folder / "config.yaml").is_file)  # training has begun
-    assert code == 130, "\n".join(lines)
+    code, lines = interrupt_when(pretrain, (run_folder / "config.yaml").is_file, sent)  # training has begun
+    assert code == status, "\n".join(lines)
     assert lines[-1] == (
-        "Error: interrupted; the run continues from its last finished epoch with the same command, "
+        f"Error: {how}; the run continues from its last finished epoch with the same command, "
         "--resume added, and the same --out"
     )
     assert not any("Traceback" in line or "Aborted" in line for line in lines), lines
