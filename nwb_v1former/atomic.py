@@ -184,6 +184,27 @@ def remove_stale_partials(final: Path) -> None:
         print(f"removed {candidate}, left by process {pid}, which was killed", file=sys.stderr)
 
 
+SCRATCH_PREFIX = "nwb-v1former-"
+"""How this tool's temporary folders in TMPDIR are named: `nwb-v1former-<job>-<pid>-<random>`."""
+
+
+@contextlib.contextmanager
+def scratch_folder(job: str) -> Iterator[Path]:
+    """A private temporary folder in TMPDIR for `job` (e.g. "predict"), removed on the way out, also on
+    Ctrl-C and SIGTERM. Those that processes of the same job left when killed are removed first, one line
+    each (another user's, which cannot be removed, are left alone)."""
+    prefix = f"{SCRATCH_PREFIX}{job}-"
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-[^/]+")
+    for candidate in sorted(Path(tempfile.gettempdir()).glob(f"{prefix}*")):
+        match = pattern.fullmatch(candidate.name)
+        if match and int(match[1]) != os.getpid() and not _alive(int(match[1])):
+            with contextlib.suppress(PermissionError):
+                _remove(candidate)
+                print(f"removed {candidate}, left by process {match[1]}, which was killed", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-") as folder:
+        yield Path(folder)
+
+
 @contextlib.contextmanager
 def atomic_output(
     path: str | os.PathLike, *, overwrite: bool = False, kind: OutputKind | None = None

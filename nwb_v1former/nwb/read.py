@@ -8,7 +8,6 @@ frames bridged or refused. Behaviour, trials and tiers, statistics, and meta.jso
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from nwb_v1former import __version__
+from nwb_v1former.atomic import scratch_folder
 from nwb_v1former.data.stats import compute_statistics
 from nwb_v1former.data.store import StoreWriter
 from nwb_v1former.errors import SessionError, detail
@@ -215,10 +215,10 @@ def conversion_problems(plan: SessionPlan, *, max_nan_fraction: float) -> tuple[
             if all(shown):
                 build_trials(first, end, np.empty((0, 0)), tiers, plan.choices.split_rule, shown)
             return [], plan.notes + behavior.notes
-        with tempfile.TemporaryDirectory(prefix="nwb-v1former-inspect-") as scratch:
+        with scratch_folder("inspect") as scratch:
             notes = write_store(
                 plan,
-                Path(scratch) / "session",
+                scratch / "session",
                 max_nan_fraction=max_nan_fraction,
                 progress=False,
             )

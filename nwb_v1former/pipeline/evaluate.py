@@ -8,9 +8,9 @@ trials keep the tiers they had when the model was fitted.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from pathlib import Path
 
+from nwb_v1former.atomic import scratch_folder
 from nwb_v1former.data.store import SessionStore, is_store, open_stores
 from nwb_v1former.device import pick_device
 from nwb_v1former.errors import SessionError
@@ -77,12 +77,12 @@ def evaluate(
         progress=reporter.bars,
         on_note=reporter.note,
     )
-    with tempfile.TemporaryDirectory(prefix="nwb-v1former-evaluate-") as scratch:
+    with scratch_folder("evaluate") as scratch:
         for index, item in enumerate(resolved):
             choices = recorded_choices(provenance, item.file, None)
             for converted in convert(
                 [item.session_input],
-                Path(scratch) / str(index),
+                scratch / str(index),
                 choices=choices,
                 progress=reporter.bars,
                 on_skip=reporter.note,

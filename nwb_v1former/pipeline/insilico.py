@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from nwb_v1former.analysis.receptive_fields import NoiseConfig, ReceptiveFieldRe
 from nwb_v1former.analysis.report import INSILICO
 from nwb_v1former.analysis.results import AnalysisProvenance, provenance
 from nwb_v1former.analysis.tuning import GratingConfig, TuningResult, measure_tuning
-from nwb_v1former.atomic import OutputKind, atomic_output, check_writable
+from nwb_v1former.atomic import OutputKind, atomic_output, check_writable, scratch_folder
 from nwb_v1former.data.store import SessionStore, is_store, open_stores
 from nwb_v1former.device import pick_device
 from nwb_v1former.digest import sha256
@@ -92,8 +91,8 @@ def session_store(data: str | Path, session: str | None, *, progress: bool = Fal
         yield _one_store(data, session)
         return
     resolved = resolve_sources([str(data)], progress=progress)
-    with tempfile.TemporaryDirectory(prefix="nwb-v1former-insilico-") as scratch:
-        store_folder = Path(scratch) / "store"
+    with scratch_folder("insilico") as scratch:
+        store_folder = scratch / "store"
         convert([item.session_input for item in resolved], store_folder, progress=progress)
         yield _one_store(store_folder, session, shown_as=data)
 

@@ -10,14 +10,13 @@ trials' split (see nwb_v1former.nwb.write).
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nwb_v1former.atomic import write_failure
+from nwb_v1former.atomic import scratch_folder, write_failure
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.device import pick_device
 from nwb_v1former.digest import sha256
@@ -253,11 +252,11 @@ def predict(
     precision = resolve_precision(precision, chosen)
     model = load_checkpoint(checkpoint).to(chosen)
     with (
-        tempfile.TemporaryDirectory(prefix="nwb-v1former-predict-") as scratch,
+        scratch_folder("predict") as scratch,
         open_session(source, choices) as plan,
     ):
         reporter.note(f"predict: reading {source.name} ({plan.n_ticks} ticks, {plan.n_neurons} ROIs)")
-        folder = Path(scratch) / session_key(plan.subject_id, plan.session_id, source, set())
+        folder = scratch / session_key(plan.subject_id, plan.session_id, source, set())
         try:
             write_store(plan, folder, max_nan_fraction=MAX_NAN_FRACTION, progress=reporter.bars)
         except OSError as error:  # the scratch store, not --out: say where it lives

@@ -80,3 +80,46 @@ def test_a_killed_convert_leaves_no_partial_store_for_ever(source: Path, tmp_pat
     assert f"removed {left[0]}" in result.output
     assert partials(tmp_path) == [] and len(list(out.glob("*/meta.json"))) == 1
     assert snapshot(source.parent) == before
+
+
+def _started(command: list[str], env: dict[str, str], ready, sent: signal.Signals) -> subprocess.Popen:
+    """`command` in a subprocess, sent `sent` as soon as `ready()` (polled every millisecond)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not ready() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert process.poll() is None, process.communicate()[1]
+    process.send_signal(sent)
+    process.wait(timeout=60)
+    return process
+
+
+def test_killed_and_terminated_predicts_leave_nothing_the_next_run_keeps(
+    source: Path, checkpoint: Path, tmp_path
+) -> None:
+    """#28.4: a SIGKILL leaves predict's temporary store in TMPDIR, and the next predict removes it; a
+    SIGTERM unwinds like an error: exit 143, no temporary store, partial or lock left."""
+    scratch_root, out = tmp_path / "tmp", tmp_path / "out"
+    scratch_root.mkdir()
+    out.mkdir()
+    env = {**quiet_environment(scratch_root)}
+    predict = [sys.executable, "-m", "nwb_v1former", "predict", str(checkpoint), str(source), "--quiet"]
+
+    def scratch() -> list[Path]:
+        return sorted(scratch_root.glob("nwb-v1former-predict-*"))
+
+    killed = _started([*predict, "--out", str(out / "a.nwb")], env, lambda: bool(scratch()), signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    (left,) = scratch()
+    assert left.name.startswith(f"nwb-v1former-predict-{killed.pid}-")
+
+    terminated = _started(
+        [*predict, "--out", str(out / "b.nwb")], env, lambda: bool(partials(out)), signal.SIGTERM
+    )
+    stderr = terminated.stderr.read()
+    assert terminated.returncode == 143, stderr
+    assert f"removed {left}, left by process {killed.pid}, which was killed" in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "Error: terminated; outputs are written whole or not at all, so run the same command again"
+    )
+    assert scratch() == [] and sorted(out.iterdir()) == [], "no temporary store, partial or lock is left"
