@@ -129,10 +129,24 @@ class RunFolder:
     def damaged(self, name: str, why: str) -> ConfigError:
         """The error for one of the run's own files that cannot be used."""
         return ConfigError(
-            f"{name} cannot be used ({why}); the run folder is damaged: restore the file, or start the run "
-            "over with --overwrite",
+            f"{name} cannot be used ({why}); the folder is damaged: restore the file, or start over with "
+            "--overwrite",
             where=self.path,
         )
+
+    def read_json(self, name: str, fields: dict[str, type]) -> dict[str, Any]:
+        """A JSON file of the run's as a dict holding `fields` (name -> type); one line naming the file
+        when it is not (a damaged run folder)."""
+        try:
+            values = json.loads((self / name).read_text())
+        except (OSError, ValueError) as error:
+            raise self.damaged(name, f"{type(error).__name__}: {error}".splitlines()[0]) from None
+        if not isinstance(values, dict):
+            raise self.damaged(name, f"it holds a {type(values).__name__}, not an object")
+        for field, kind in fields.items():
+            if not isinstance(values.get(field), kind):
+                raise self.damaged(name, f"its {field!r} is not a {kind.__name__}")
+        return values
 
     def write_json(self, name: str, values: dict[str, Any]) -> Path:
         return self.write_text(name, json.dumps(values, indent=2) + "\n")

@@ -10,13 +10,13 @@ nwb_v1former.analysis.report.
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nwb_v1former.analysis.report_figures import new_figure, save_png
+from nwb_v1former.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,9 +41,13 @@ def is_comparison(folder: str | Path) -> bool:
     return (Path(folder) / COMPARISON).is_file()
 
 
+COMPARISON_FIELDS = {"settings": dict, "sessions": list, "models": dict}
+"""What every comparison.json holds; one without them is damaged."""
+
+
 def load_comparison(folder: str | Path) -> dict[str, Any]:
-    """comparison.json of a compare folder."""
-    return json.loads((Path(folder) / COMPARISON).read_text())
+    """comparison.json of a compare folder; one line naming it when it is damaged."""
+    return RunFolder(folder).read_json(COMPARISON, COMPARISON_FIELDS)
 
 
 def comparison_figure(table: dict[str, Any], path: Path) -> Path:

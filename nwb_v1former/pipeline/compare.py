@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from nwb_v1former import __version__
-from nwb_v1former.analysis.comparison_report import COMPARISON
+from nwb_v1former.analysis.comparison_report import COMPARISON, load_comparison
 from nwb_v1former.analysis.report import write_report
 from nwb_v1former.analysis.report_data import ground_truth
 from nwb_v1former.atomic import check_apart, visible_entries
@@ -53,7 +53,7 @@ from nwb_v1former.model.config import PRESETS
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import DATASET
 from nwb_v1former.pipeline.train import RunOptions, core_optimiser, prepare_stores, pretrain, simulated
-from nwb_v1former.run_folder import BEST, DATA, EVALUATION, REPORT, RUN, RunFolder
+from nwb_v1former.run_folder import BEST, DATA, EVALUATION, LAST, REPORT, RUN, RunFolder
 from nwb_v1former.sources import local_sources
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Worker, distributed
@@ -135,7 +135,7 @@ def compare(
         main = worker.is_main  # decides, converts and writes; the others open what it made
         previous = worker.from_main(_previous(folder, settings, options.overwrite) if main else None)
         if previous is None:
-            stores = worker.from_main(_prepare_sources(folder, sources, options) if main else None)
+            stores = worker.from_main(_prepare_sources(folder, sources, settings, options) if main else None)
         else:
             stores = [session["store"] for session in previous["sessions"]]
         stores = [SessionStore(store) for store in stores]
@@ -164,13 +164,17 @@ def compare(
         return table
 
 
-def _prepare_sources(folder: RunFolder, sources: list[str | Path], options: RunOptions) -> list[str]:
-    """A fresh comparison folder and its sessions (converted into it where they are not stores yet):
-    the main process's work; every process then opens the store folders it returns."""
+def _prepare_sources(
+    folder: RunFolder, sources: list[str | Path], settings: ComparisonSettings, options: RunOptions
+) -> list[str]:
+    """A fresh comparison folder, its sessions (converted into it where they are not stores yet) and
+    its table without models, so that from then on the same command continues it: the main process's
+    work; every process then opens the store folders it returns."""
     _prepare(folder, options.overwrite)
     stores = prepare_stores(
         sources, folder, reporter=options.reporter, dandi=options.dandi, reader=options.reader
     )
+    folder.write_json(COMPARISON, _table(settings, stores, {}))
     return [str(store.folder) for store in stores]
 
 
@@ -179,7 +183,12 @@ def _previous(folder: RunFolder, settings: ComparisonSettings, overwrite: bool) 
     path = folder / COMPARISON
     if overwrite or not path.is_file():
         return None
-    previous = json.loads(path.read_text())
+    previous = load_comparison(folder.path)
+    sessions = previous["sessions"]
+    if not isinstance(previous["settings"].get("sources"), list) or not all(
+        isinstance(session, dict) and isinstance(session.get("store"), str) for session in sessions
+    ):
+        raise folder.damaged(COMPARISON, "its settings or sessions are not what compare writes")
     if previous["settings"]["sources"] != list(settings.sources):
         theirs = ", ".join(previous["settings"]["sources"])
         raise ConfigError(
@@ -241,7 +250,11 @@ def _train_model(
     resumed = dataclasses.replace(fresh, resume=True, overwrite=False)
     train = dataclasses.replace(train, **core_optimiser(name))
     first = dataclasses.replace(train, max_epochs=1) if budget is not None else train
-    result = pretrain(sources, run.path, model_preset=name, config=first, options=fresh)
+    started = (run / LAST).is_file()  # by a compare that was interrupted: go on from its last epoch
+    if started:
+        options.reporter.note(f"continuing the run in {run.path} from its last finished epoch")
+    start = resumed if started else fresh
+    result = pretrain(sources, run.path, model_preset=name, config=first, options=start)
     while budget is not None and not result.stopped_early and result.epochs < train.max_epochs:
         seconds = [row["seconds"] for row in run.metrics()]
         left = (60 * budget - sum(seconds)) / np.mean(seconds[-RECENT_EPOCHS:])  # epochs at the recent pace

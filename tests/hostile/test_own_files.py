@@ -80,4 +80,4 @@ def test_a_damaged_run_folder_is_one_line_on_resume(finished_run: Path, tmp_path
     change, expected = RUN_DAMAGES[damage]
     change(run)
     result = cli("finetune", "--out", run, "--resume", "--max-epochs", "2", "--quiet", "--no-report")
-    assert_refused(result, expected, "the run folder is damaged", "--overwrite")
+    assert_refused(result, expected, "the folder is damaged", "--overwrite")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +128,49 @@ def test_a_folder_compare_did_not_write_is_refused_even_with_overwrite(
     code, output = run("compare", one_store, "--out", out, "--models", "ln", "--overwrite")
     assert code == 1 and "holds 'ln', which compare does not write" in output
     assert (out / "ln" / "notes.txt").read_text() == "a lab's notes\n"
+
+
+@pytest.mark.slow  # 45 s on 2 quiet cores (a subprocess, killed, then 3 epochs, scores and speed)
+def test_a_compare_killed_in_its_first_model_continues_when_run_again(
+    one_store: Path, tmp_path: Path
+) -> None:
+    """#28.3: the same command, run again, goes on from the model's last epoch instead of refusing."""
+    out = tmp_path / "cmp"
+    command = ["compare", str(one_store), "--out", str(out), "--models", "ln", "--max-epochs", "3"]
+    command += ["--window", "60", "--warmup-steps", "5", "--no-report"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nwb_v1former", *command, "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while (
+        not (out / "ln" / "metrics.jsonl").is_file()
+        and process.poll() is None
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.01)
+    process.kill()
+    assert process.wait(timeout=60) == -signal.SIGKILL, process.stderr.read()
+    assert json.loads((out / "comparison.json").read_text())["models"] == {}
+
+    code, output = run(*command)
+    assert code == 0, output
+    assert f"continuing the run in {out / 'ln'} from its last finished epoch" in output
+    table = json.loads((out / "comparison.json").read_text())
+    assert list(table["models"]) == ["ln"] and table["models"]["ln"]["epochs"] == 3
+
+
+def test_a_damaged_comparison_table_is_one_line(comparison, tmp_path: Path) -> None:
+    out, table = comparison
+    damaged = Path(shutil.copytree(out, tmp_path / "cmp"))
+    source = table["settings"]["sources"][0]
+    for garbage in ("{not json", '["a list"]', '{"settings": {}, "sessions": [], "models": []}'):
+        (damaged / "comparison.json").write_text(garbage)
+        for command in (("compare", source, "--out", damaged, "--models", "ln"), ("report", damaged)):
+            code, output = run(*command)
+            assert code == 1 and output.count("\n") == 1, output
+            assert (
+                output.startswith(f"Error: {damaged}: comparison.json cannot be used (")
+                and "--overwrite" in output
+            )
