@@ -7,6 +7,7 @@ simulated sessions, the ground-truth file the simulator wrote beside the NWB fil
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,19 +97,27 @@ class GroundTruth:
 
 
 def ground_truth(store: SessionStore) -> GroundTruth | None:
-    """The truth file beside a simulated session's NWB file (`x.nwb` -> `x.truth.npz`), else None."""
+    """The truth file beside a simulated session's NWB file (`x.nwb` -> `x.truth.npz`), else None; also
+    None for a file of that name that is not this simulator's truth of this session (another tool's, or
+    damaged), so that it can never stop a report."""
     source = store.meta.get("source", {}).get("path")
     if not source:
         return None
     path = Path(source).with_suffix(".truth.npz")
     if not path.is_file():
         return None
-    truth = load_truth(path, names=("roi_ids", "rf_center", "noise_ceiling"))
-    rows = {int(roi): row for row, roi in enumerate(truth["roi_ids"])}
-    if not all(int(roi) in rows for roi in store.roi_ids):
+    try:
+        truth = load_truth(path, names=("roi_ids", "rf_center", "noise_ceiling"))
+        rows = {int(roi): row for row, roi in enumerate(truth["roi_ids"])}
+        if not all(int(roi) in rows for roi in store.roi_ids):
+            return None
+        order = np.array([rows[int(roi)] for roi in store.roi_ids], dtype=int)
+        centers, ceilings = truth["rf_center"][order], truth["noise_ceiling"][order]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile):
         return None
-    order = np.array([rows[int(roi)] for roi in store.roi_ids])
-    return GroundTruth(path, truth["rf_center"][order], truth["noise_ceiling"][order])
+    if centers.shape != (len(order), 2) or ceilings.shape != (len(order),):
+        return None
+    return GroundTruth(path, centers, ceilings)
 
 
 def readout_pixels(model: V1Former, key: str) -> np.ndarray:

@@ -81,3 +81,18 @@ def test_a_damaged_run_folder_is_one_line_on_resume(finished_run: Path, tmp_path
     change(run)
     result = cli("finetune", "--out", run, "--resume", "--max-epochs", "2", "--quiet", "--no-report")
     assert_refused(result, expected, "the folder is damaged", "--overwrite")
+
+
+def test_a_foreign_truth_file_beside_a_source_never_stops_a_run(
+    source: Path, base: Path, tmp_path: Path
+) -> None:
+    """`<session>.truth.npz` is read only when it is this simulator's truth of this session; another
+    file of that name (another tool's arrays, or damaged bytes) leaves the report without ground truth."""
+    truth = source.with_suffix(".truth.npz")
+    np.savez(truth, rf_centre=np.zeros((3, 2)), ceiling=np.ones(3))  # another tool's, other names
+    run = tmp_path / "run"
+    quick_with_report = [option for option in QUICK if option != "--no-report"]
+    assert_succeeded(cli("finetune", source, "--out", run, "--from", base, *quick_with_report))
+    assert (run / "report" / "index.html").is_file()
+    truth.write_bytes(truth.read_bytes()[:100])  # damaged: cut short
+    assert_succeeded(cli("report", run))
