@@ -16,7 +16,7 @@ import numpy as np
 
 from nwb_v1former import __version__
 from nwb_v1former.data.store import SessionStore
-from nwb_v1former.digest import sha256
+from nwb_v1former.model.checkpoint import CheckpointFile, open_checkpoint
 from nwb_v1former.plain import plain
 
 
@@ -50,14 +50,17 @@ class AnalysisProvenance:
 
 
 def provenance(
-    checkpoint: str | Path, session: str, store: SessionStore | None = None, precision: str = "float32"
+    checkpoint: CheckpointFile | str | Path,
+    session: str,
+    store: SessionStore | None = None,
+    precision: str = "float32",
 ) -> AnalysisProvenance:
-    """Provenance of a result from `checkpoint` for `session` (and `store`, when data were used), its
-    core run at `precision`."""
-    path = Path(checkpoint)
+    """Provenance of a result from `checkpoint` (the file as the model was read from it, or its path) for
+    `session` (and `store`, when data were used), its core run at `precision`."""
+    opened = checkpoint if isinstance(checkpoint, CheckpointFile) else open_checkpoint(checkpoint)
     return AnalysisProvenance(
-        checkpoint=str(path.resolve()),
-        checkpoint_sha256=sha256(path),
+        checkpoint=str(opened.path.resolve()),
+        checkpoint_sha256=opened.sha256,
         session=session,
         data=None if store is None else str(store.folder.resolve()),
         data_source=None if store is None else dict(store.meta.get("source", {})),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import pickle
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +89,12 @@ def non_finite(state: Mapping[str, torch.Tensor]) -> list[str]:
     ]
 
 
-def load_tensors(path: Path, advice: str) -> Any:
-    """torch.load with weights_only=True; any failure is one CheckpointError line ending in `advice`
-    (never torch's own advice, which suggests the unsafe weights_only=False)."""
+def load_tensors(path: Path, advice: str, data: bytes | None = None) -> Any:
+    """torch.load with weights_only=True, of the file at `path` or of its bytes already read (`data`); any
+    failure is one CheckpointError line ending in `advice` (never torch's own advice, which suggests the
+    unsafe weights_only=False)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path if data is None else io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
             f"not a readable checkpoint: it holds Python objects besides tensors, never loaded "
@@ -101,8 +105,32 @@ def load_tensors(path: Path, advice: str) -> Any:
         raise CheckpointError(f"not a readable checkpoint ({detail(error)}); {advice}", where=path) from None
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The raw checkpoint dict, loaded without unpickling code (weights_only=True).
+@dataclass(frozen=True, eq=False)
+class CheckpointFile:
+    """A checkpoint as read once: its path, its contents, and the sha256 of exactly the bytes they were
+    loaded from (so provenance names the weights that were used, even if the file is replaced meanwhile)."""
+
+    path: Path
+    payload: dict[str, Any]
+    sha256: str
+
+    def model(self) -> V1Former:
+        """The model it holds, in eval mode, with every session's heads."""
+        payload = self.payload
+        try:
+            model = V1Former(ModelConfig.from_dict(payload["config"]))
+            for key, session in payload["sessions"].items():
+                model.add_session(key, session["roi_ids"].numpy(), session["coordinates"].numpy())
+            model.load_state_dict(payload["state_dict"], strict=True)
+        except (ConfigError, RuntimeError, KeyError) as error:
+            raise CheckpointError(
+                f"checkpoint does not fit its own config ({error})", where=self.path
+            ) from None
+        return model.eval()
+
+
+def open_checkpoint(path: str | Path) -> CheckpointFile:
+    """Read a checkpoint file once and load it without unpickling code (weights_only=True).
 
     Refused in one line: a damaged or foreign file, one holding Python objects (never unpickled: that
     would run code from the file), and weights holding NaN or infinity (they would predict NaN).
@@ -110,8 +138,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError("no such checkpoint file", where=path)
+    data = path.read_bytes()
     payload = load_tensors(
-        path, "for the authors' ViV1T checkpoints run `nwb-v1former import-viv1t` on their run folder"
+        path, "for the authors' ViV1T checkpoints run `nwb-v1former import-viv1t` on their run folder", data
     )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
@@ -130,17 +159,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             "it diverged: train again",
             where=path,
         )
-    return payload
+    return CheckpointFile(path, payload, hashlib.sha256(data).hexdigest())
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The raw checkpoint dict (see `open_checkpoint`)."""
+    return open_checkpoint(path).payload
 
 
 def load_checkpoint(path: str | Path) -> V1Former:
     """Rebuild the model of a checkpoint, in eval mode, with every session's heads."""
-    payload = read_checkpoint(path)
-    try:
-        model = V1Former(ModelConfig.from_dict(payload["config"]))
-        for key, session in payload["sessions"].items():
-            model.add_session(key, session["roi_ids"].numpy(), session["coordinates"].numpy())
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (ConfigError, RuntimeError, KeyError) as error:
-        raise CheckpointError(f"checkpoint does not fit its own config ({error})", where=path) from None
-    return model.eval()
+    return open_checkpoint(path).model()

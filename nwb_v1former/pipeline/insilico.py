@@ -45,9 +45,8 @@ from nwb_v1former.analysis.tuning import GratingConfig, TuningResult, measure_tu
 from nwb_v1former.atomic import OutputKind, atomic_output, check_writable, scratch_folder
 from nwb_v1former.data.store import SessionStore, is_store, open_stores
 from nwb_v1former.device import pick_device
-from nwb_v1former.digest import sha256
 from nwb_v1former.errors import ConfigError
-from nwb_v1former.model.checkpoint import load_checkpoint
+from nwb_v1former.model.checkpoint import CheckpointFile, open_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.insilico import add_tables, check_predictions
@@ -222,13 +221,13 @@ def resolve_paths(checkpoint: str | Path, out: str | Path | None) -> tuple[Path,
     raise ConfigError(f"{checkpoint} is not in a run folder; say where the results go with --out")
 
 
-def _check_outputs(out: Path, stem: str, checkpoint: Path, options: ExperimentOptions) -> None:
+def _check_outputs(out: Path, stem: str, checkpoint: CheckpointFile, options: ExperimentOptions) -> None:
     """Refuse before any work: a result file exists without `overwrite` or is not an earlier result, or
     `nwb` lacks the checkpoint's predictions."""
     for suffix in FILES:
         check_writable(out / f"{stem}.{suffix}", options.overwrite, result_kind(stem))
     if options.nwb is not None:
-        check_predictions(options.nwb, sha256(checkpoint), options.name)
+        check_predictions(options.nwb, checkpoint.sha256, options.name)
 
 
 @dataclass(frozen=True)
@@ -252,7 +251,7 @@ class Experiment:
     """What every experiment starts from: the checkpoint file, the results folder, the model, (when
     DATA was given) the session whose behaviour or trials it uses, and the core's resolved precision."""
 
-    checkpoint: Path
+    checkpoint: CheckpointFile
     out: Path
     model: V1Former
     store: SessionStore | None
@@ -273,17 +272,18 @@ def _experiment(
 ) -> Iterator[Experiment]:
     """Checks before any work (results writable, predictions of this checkpoint in `options.nwb`), then
     the model and DATA's session; the experiment runs inside, its core at the chosen precision."""
-    checkpoint, out = resolve_paths(checkpoint, out)
-    _check_outputs(out, stem, checkpoint, options)
+    path, out = resolve_paths(checkpoint, out)
+    opened = open_checkpoint(path)  # read once: the results' provenance names the weights used
+    _check_outputs(out, stem, opened, options)
     device = pick_device(options.device)
     precision = resolve_precision(options.precision, device)
-    model = load_checkpoint(checkpoint).to(device)
+    model = opened.model().to(device)
     with contextlib.ExitStack() as stack:
         store = None
         if data is not None:
             store = stack.enter_context(session_store(data, options.session, progress=options.progress))
         stack.enter_context(core_autocast(device, precision))
-        yield Experiment(checkpoint, out, model, store, precision)
+        yield Experiment(opened, out, model, store, precision)
 
 
 def _states(store: SessionStore | None) -> tuple[BehaviorState, ...]:

@@ -19,14 +19,13 @@ import numpy as np
 from nwb_v1former.atomic import scratch_folder, write_failure
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.device import pick_device
-from nwb_v1former.digest import sha256
 from nwb_v1former.errors import ConfigError, OutputError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.inference.core_source import CoreSource
 from nwb_v1former.inference.evaluation import SessionEvaluation, predict_trials, score_trials, tier_trials
 from nwb_v1former.inference.windows import check_session, predict_session
 from nwb_v1former.metrics import SKIP_FRAMES
-from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
+from nwb_v1former.model.checkpoint import CheckpointFile, open_checkpoint
 from nwb_v1former.model.provenance import Provenance
 from nwb_v1former.nwb.choices import READER_DEFAULTS, ReaderChoices
 from nwb_v1former.nwb.convert import session_key
@@ -131,14 +130,14 @@ def recorded_choices(provenance: Provenance, source: Path, session: str | None) 
 
 
 def model_provenance(
-    checkpoint: Path,
-    payload: dict[str, Any],
+    checkpoint: CheckpointFile,
     key: str,
     evaluation: SessionEvaluation | None,
     precision: str | None = None,
 ) -> ModelProvenance:
     """What the file records about the model, from the checkpoint (every provenance field optional),
     and the `precision` its core ran at for these predictions."""
+    payload = checkpoint.payload
     provenance = Provenance.of_checkpoint(payload)
     training = list(provenance.all_training_data)
     dandisets = sorted({d for d in map(_dandiset, training) if d})
@@ -155,8 +154,8 @@ def model_provenance(
     )
     fit_check = provenance.fit_check or {}
     return ModelProvenance(
-        model_name=provenance.name or checkpoint.name,
-        checkpoint_sha256=sha256(checkpoint),
+        model_name=provenance.name or checkpoint.path.name,
+        checkpoint_sha256=checkpoint.sha256,
         session_key=key,
         config=payload["config"],
         model_version=str(payload.get("code_version", "unknown")),
@@ -246,11 +245,11 @@ def predict(
     checkpoint, source = checkpoint_file(checkpoint), Path(source)
     output_path(source, out, in_place=in_place, name=name, overwrite=overwrite, copy=copy)
     reporter = Reporter.for_terminal(quiet=not progress)
-    payload = read_checkpoint(checkpoint)
-    choices = choices.merged(recorded_choices(Provenance.of_checkpoint(payload), source, session))
+    opened = open_checkpoint(checkpoint)  # read once: the weights used are the weights recorded
+    choices = choices.merged(recorded_choices(Provenance.of_checkpoint(opened.payload), source, session))
     chosen = pick_device(device)
     precision = resolve_precision(precision, chosen)
-    model = load_checkpoint(checkpoint).to(chosen)
+    model = opened.model().to(chosen)
     with (
         scratch_folder("predict") as scratch,
         open_session(source, choices) as plan,
@@ -288,7 +287,7 @@ def predict(
             predict_session(model, store, key, known=known, device=chosen, core=writing),
             tick_times=np.asarray(store.times),
             roi_ids=store.roi_ids,
-            model=model_provenance(checkpoint, payload, key, evaluation, precision),
+            model=model_provenance(opened, key, evaluation, precision),
             evaluation=None if evaluation is None else roi_evaluation(evaluation),
             split=session_split(store),
             out=out,

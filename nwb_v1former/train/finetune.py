@@ -13,10 +13,9 @@ import numpy as np
 
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import SessionStore
-from nwb_v1former.digest import sha256
 from nwb_v1former.errors import CheckpointError
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
-from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint
+from nwb_v1former.model.checkpoint import CheckpointFile, open_checkpoint
 from nwb_v1former.model.config import ModelConfig
 from nwb_v1former.model.importer import PUBLISHED, resolve_published
 from nwb_v1former.model.model import V1Former
@@ -45,13 +44,13 @@ def resolve_base(reference: str | Path) -> Path:
         ) from None
 
 
-def base_core(reference: str | Path, path: Path) -> BaseCore:
+def base_core(reference: str | Path, base: CheckpointFile) -> BaseCore:
     """What a fine-tuned model inherits: the base's name, file digest, preset and data origin."""
-    payload = read_checkpoint(path)
+    payload = base.payload
     parent = Provenance.of_checkpoint(payload)
     return BaseCore(
         name=str(reference),
-        sha256=sha256(path),
+        sha256=base.sha256,
         preset=payload["config"]["preset"],
         trained_on_simulated_data=parent.trained_on_simulated_data,
         training_data=parent.all_training_data,
@@ -93,5 +92,5 @@ def model_for_finetune(base: V1Former, stores: list[SessionStore], source: str) 
 
 def load_base(reference: str | Path) -> tuple[V1Former, BaseCore]:
     """The base model and what a model fine-tuned from it records of it."""
-    path = resolve_base(reference)
-    return load_checkpoint(path), base_core(reference, path)
+    base = open_checkpoint(resolve_base(reference))  # read once: the digest recorded is of the weights used
+    return base.model(), base_core(reference, base)

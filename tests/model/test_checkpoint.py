@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+
 import numpy as np
 import pytest
 import torch
 
+from nwb_v1former.digest import sha256
 from nwb_v1former.errors import CheckpointError
 from nwb_v1former.model import V1Former, preset
-from nwb_v1former.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from nwb_v1former.model.checkpoint import load_checkpoint, open_checkpoint, read_checkpoint, save_checkpoint
 
 
 def _tiny_model() -> V1Former:
@@ -60,3 +64,21 @@ def test_pickled_code_is_never_executed(tmp_path):
     torch.save({"format": "nwb-v1former-checkpoint", "payload": Payload()}, path)
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_is_read_once_and_its_digest_names_the_weights_used(tmp_path):
+    """#28.6: a file replaced while it is used (a `finetune --overwrite` beside a `predict`) cannot make
+    provenance record a digest of other weights than those loaded."""
+    path = save_checkpoint(_tiny_model(), tmp_path / "best.ckpt")
+    used = path.read_bytes()
+    opened = open_checkpoint(path)
+    other = _tiny_model()
+    with torch.no_grad():
+        next(other.parameters()).add_(0.25)
+    save_checkpoint(other, tmp_path / "next.ckpt").replace(path)  # replaced by rename, as a run does
+    assert opened.sha256 == hashlib.sha256(used).hexdigest() != sha256(path)
+    loaded = opened.model().state_dict()
+    recorded = torch.load(io.BytesIO(used), weights_only=True)["state_dict"]
+    assert loaded.keys() == recorded.keys() and all(torch.equal(loaded[k], recorded[k]) for k in loaded)
+    now = load_checkpoint(path).state_dict()
+    assert not all(torch.equal(loaded[k], now[k]) for k in loaded)

@@ -21,7 +21,7 @@ from pynwb import NWBHDF5IO, validate
 from stores import export_to_zarr
 
 from nwb_v1former.digest import sha256
-from nwb_v1former.model.checkpoint import read_checkpoint
+from nwb_v1former.model.checkpoint import open_checkpoint
 from nwb_v1former.nwb.provenance import ModelProvenance
 from nwb_v1former.nwb.write import DEFAULT_NAME, predicted_rois, write_predictions
 from nwb_v1former.pipeline.predict import model_provenance, session_split
@@ -223,7 +223,7 @@ def test_provenance_keeps_names_digests_and_the_fit_check_not_machine_paths(writ
         ),
     }
     for kind, checkpoint in checkpoints.items():
-        model = model_provenance(checkpoint, read_checkpoint(checkpoint), store.key, None)
+        model = model_provenance(open_checkpoint(checkpoint), store.key, None)
         assert model.training_data == ("sim-000.nwb",) and model.training_data_sha256 == ("cd" * 32,)
         assert "/tmp/lab" not in json.dumps(model.checkpoint_provenance)
         out = tmp_path / f"{kind}.nwb"
