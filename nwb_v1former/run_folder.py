@@ -85,8 +85,8 @@ class RunFolder:
         if resume:
             if not (self / LAST).is_file():
                 raise ConfigError(
-                    f"nothing to resume (no {LAST}: the run stopped before it started training); start "
-                    "it again without --resume",
+                    f"nothing to resume (no {LAST}: the run stopped before it started training); run "
+                    "the same command with its SOURCES to start it from the beginning",
                     where=self.path,
                 )
             return

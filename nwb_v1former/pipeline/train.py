@@ -181,12 +181,16 @@ def train(
     """Shared by pretrain and finetune: sessions, model (built or resumed), config.yaml, the fit.
 
     A new run's folder may not overlap a local source (starting over would delete it), nor may the
-    feature cache's folder (it would be written into the source). The run folder has one writer from
-    start to end: a second command on it (another run, a second --resume) is refused at once, naming
-    the process that holds it.
+    feature cache's folder (it would be written into the source). `--resume` of a run that stopped before
+    training began (no last.ckpt) starts it from the beginning when the sources are given again. The run
+    folder has one writer from start to end: a second command on it (another run, a second --resume) is
+    refused at once, naming the process that holds it.
     """
     run = RunFolder(out)
     here = local_sources(sources)
+    if options.resume and sources and not (run / LAST).is_file():  # stopped before training began
+        options.reporter.note(f"{run.path} holds nothing trained yet: the run starts from the beginning")
+        options = dataclasses.replace(options, resume=False)
     if not options.resume:
         check_apart(run.path, here)
     if options.feature_cache and options.feature_cache.directory:

@@ -15,8 +15,11 @@ def test_a_failed_start_does_not_block_the_rerun(source: Path, base: Path, tmp_p
     before = snapshot(source)
     failed = cli("finetune", source, "--out", run, "--from", tmp_path / "missing.ckpt", *QUICK)
     assert_refused(failed, "missing.ckpt")
-    assert_refused(cli("finetune", source, "--out", run, "--resume", *QUICK), "nothing to resume")
-    assert_succeeded(cli("finetune", source, "--out", run, "--from", base, *QUICK))
+    assert_refused(cli("finetune", "--out", run, "--resume", *QUICK), "nothing to resume", "with its SOURCES")
+    loud = [option for option in QUICK if option != "--quiet"]
+    resumed = cli("finetune", source, "--out", run, "--from", base, "--resume", *loud)  # as after a kill
+    assert_succeeded(resumed)
+    assert f"{run} holds nothing trained yet: the run starts from the beginning" in resumed.output
     assert (run / "best.ckpt").is_file() and len(list((run / "data").glob("*/meta.json"))) == 1
     assert_refused(cli("finetune", source, "--out", run, "--from", base, *QUICK), "already holds a run")
     assert snapshot(source) == before and partials(tmp_path) == []

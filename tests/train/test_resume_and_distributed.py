@@ -73,7 +73,7 @@ def test_resume_without_a_run_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"Error: {tmp_path / 'none'}: nothing to resume (no last.ckpt: the run stopped before it started "
-        "training); start it again without --resume"
+        "training); run the same command with its SOURCES to start it from the beginning"
     ]
 
 
