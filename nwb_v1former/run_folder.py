@@ -66,6 +66,10 @@ def checkpoint_file(checkpoint: str | Path) -> Path:
     )
 
 
+EVALUATION_FIELDS = {"best_epoch": int, "sessions": dict}
+"""What every evaluation.json holds; one without them is damaged."""
+
+
 class RunFolder:
     """Paths and atomic writers of one run folder."""
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -70,9 +69,11 @@ from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.metrics import MIN_EXPLAINABLE, SKIP_FRAMES, mean_over_neurons
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.model.model import V1Former
-from nwb_v1former.run_folder import BEST, INSILICO, REPORT
+from nwb_v1former.run_folder import BEST, INSILICO, REPORT, RunFolder
 
 INDEX = "index.html"
+INSILICO_FIELDS = {"provenance": dict, "summary": dict, "config": dict}
+"""What every in-silico result's JSON holds; one without them is damaged."""
 INSILICO_TITLES = {
     "tuning": "Drifting-grating tuning",
     "receptive_fields": "Receptive fields",
@@ -305,15 +306,15 @@ def _insilico_panels(record: RunRecord, folder: Path) -> list[Panel]:
         details_file, figure = results / f"{analysis}.json", results / f"{analysis}.png"
         if not (details_file.is_file() and figure.is_file()):
             continue
-        details = json.loads(details_file.read_text())
+        details = RunFolder(results).read_json(details_file.name, INSILICO_FIELDS)
         name = f"insilico-{analysis}.png"
         shutil.copyfile(figure, folder / name)
         origin = details["provenance"]
-        digest = origin["checkpoint_sha256"]
+        digest = str(origin.get("checkpoint_sha256"))
         source = "this run's best.ckpt" if digest == best_digest else "ANOTHER checkpoint than best.ckpt"
         caption = (
             f"{_insilico_caption(analysis, details)} Computed from {source} (sha256 {digest[:12]}), readout "
-            f"{origin['session']}; full results in {INSILICO}/{analysis}.json and .npz."
+            f"{origin.get('session')}; full results in {INSILICO}/{analysis}.json and .npz."
         )
         panels.append(Panel(name, title, _caveated(record, caption)))
     return panels

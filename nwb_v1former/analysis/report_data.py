@@ -6,7 +6,6 @@ simulated sessions, the ground-truth file the simulator wrote beside the NWB fil
 
 from __future__ import annotations
 
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from nwb_v1former.errors import ConfigError
 from nwb_v1former.grid import TICK_RATE_HZ
 from nwb_v1former.inference.evaluation import predict_trials, tier_trials
 from nwb_v1former.model.model import V1Former
-from nwb_v1former.run_folder import CONFIG, DATA, EVALUATION, RunFolder
+from nwb_v1former.run_folder import CONFIG, DATA, EVALUATION, EVALUATION_FIELDS, RunFolder
 from nwb_v1former.simulate.truth import load_truth
 from nwb_v1former.train.run_config import RunConfig
 
@@ -79,7 +78,7 @@ def load_run(run: str | Path) -> RunRecord:
             where=folder.path,
         )
     evaluation_path = folder / EVALUATION
-    evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else None
+    evaluation = folder.read_json(EVALUATION, EVALUATION_FIELDS) if evaluation_path.is_file() else None
     return RunRecord(folder.path, RunConfig.from_dict(folder.read_config()), folder.metrics(), evaluation)
 
 

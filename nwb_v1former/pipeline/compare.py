@@ -29,7 +29,6 @@ whole 300-frame trials predicted one at a time without autograd on the training 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import shutil
 import time
@@ -53,7 +52,7 @@ from nwb_v1former.model.config import PRESETS
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.convert import DATASET
 from nwb_v1former.pipeline.train import RunOptions, core_optimiser, prepare_stores, pretrain, simulated
-from nwb_v1former.run_folder import BEST, DATA, EVALUATION, LAST, REPORT, RUN, RunFolder
+from nwb_v1former.run_folder import BEST, DATA, EVALUATION, EVALUATION_FIELDS, LAST, REPORT, RUN, RunFolder
 from nwb_v1former.sources import local_sources
 from nwb_v1former.train.config import TrainConfig
 from nwb_v1former.train.distributed import Worker, distributed
@@ -288,7 +287,7 @@ def _train_model(
 
 def _session_scores(stores: list[SessionStore], run: RunFolder) -> dict[str, dict[str, Any]]:
     """Per session: held-out tier and trials, the evaluation's means, and the fraction of the ceiling."""
-    evaluation = json.loads((run / EVALUATION).read_text())
+    evaluation = run.read_json(EVALUATION, EVALUATION_FIELDS)
     scores = {}
     for store in stores:
         session = evaluation["sessions"][store.key]

@@ -96,3 +96,14 @@ def test_a_foreign_truth_file_beside_a_source_never_stops_a_run(
     assert (run / "report" / "index.html").is_file()
     truth.write_bytes(truth.read_bytes()[:100])  # damaged: cut short
     assert_succeeded(cli("report", run))
+
+
+@pytest.mark.parametrize("damaged", ["evaluation.json", "insilico/tuning.json"])
+def test_a_damaged_result_file_is_one_line_in_the_report(
+    finished_run: Path, tmp_path: Path, damaged: str
+) -> None:
+    run = Path(shutil.copytree(finished_run, tmp_path / "run"))
+    (run / "insilico").mkdir(exist_ok=True)
+    (run / "insilico" / "tuning.png").write_bytes(b"")  # a result is its JSON beside its figure
+    (run / damaged).write_text('{"provenance": "torn')
+    assert_refused(cli("report", run), f"{Path(damaged).name} cannot be used (", "--overwrite")
