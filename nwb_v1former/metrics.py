@@ -179,6 +179,18 @@ def noise_ceiling(
     return np.minimum(result, 1.0)
 
 
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values of the finite entries of `p` (any shape, NaN untested and kept):
+    the smallest p_(j) m / j over ranks j >= the entry's rank, at most 1."""
+    flat = np.asarray(p, np.float64).ravel()
+    tested = np.flatnonzero(np.isfinite(flat))
+    order = tested[np.argsort(flat[tested], kind="stable")]
+    scaled = flat[order] * len(order) / np.arange(1, len(order) + 1)
+    adjusted = np.full_like(flat, np.nan)
+    adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return adjusted.reshape(np.shape(p))
+
+
 def _signal_power(repeated: list[np.ndarray]) -> np.ndarray:
     """Signal power SP per neuron (see `normalized_correlation`) of stimuli stacked (R_s, T_s, N) -> (N,)."""
     mean_response = np.concatenate([response.mean(axis=0) for response in repeated])

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from nwb_v1former import metrics
 from nwb_v1former.analysis.experiment import model_device
 from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
 from nwb_v1former.data.stats import Normalizer
@@ -150,18 +151,6 @@ def shift_correlations(a: np.ndarray, b: np.ndarray, min_shift: int) -> tuple[fl
     az, bz = (a - a.mean()) / a.std(), (b - b.mean()) / b.std()
     circular = np.fft.irfft(np.fft.rfft(az) * np.conj(np.fft.rfft(bz)), n) / n  # [s] = mean_t a[t] b[t - s]
     return float(circular[0]), circular[min_shift : n - min_shift + 1]
-
-
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values of the finite entries of `p` (any shape, NaN untested and kept):
-    the smallest p_(j) m / j over ranks j >= the entry's rank, at most 1."""
-    flat = np.asarray(p, np.float64).ravel()
-    tested = np.flatnonzero(np.isfinite(flat))
-    order = tested[np.argsort(flat[tested], kind="stable")]
-    scaled = flat[order] * len(order) / np.arange(1, len(order) + 1)
-    adjusted = np.full_like(flat, np.nan)
-    adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    return adjusted.reshape(np.shape(p))
 
 
 @dataclass(frozen=True, eq=False)  # array fields: compare by identity
@@ -323,7 +312,7 @@ def attention_behavior(
         frames=frames,
         r=r,
         p_value=p,
-        p_adjusted=benjamini_hochberg(p),
+        p_adjusted=metrics.benjamini_hochberg(p),
         null_mean=null_mean,
         null_std=null_std,
         null_abs_95=null_95,

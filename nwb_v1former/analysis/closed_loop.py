@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from scipy.stats import wilcoxon
 
-from nwb_v1former.analysis.attention import benjamini_hochberg
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, model_device
 from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
 from nwb_v1former.analysis.stimulus_space import Screen
 from nwb_v1former.errors import ConfigError, SessionError
+from nwb_v1former.metrics import benjamini_hochberg
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.nwb.stimulus_set import StimulusSet
 

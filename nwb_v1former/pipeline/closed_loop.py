@@ -15,7 +15,12 @@ from nwb_v1former.analysis.stimulus_space import Screen
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.nwb.stimulus_set import read_stimulus_set
 from nwb_v1former.nwb.write import DEFAULT_NAME
-from nwb_v1former.pipeline.insilico import ExperimentOptions, InsilicoOutput, _experiment, _finish
+from nwb_v1former.pipeline.insilico import (
+    ExperimentOptions,
+    InsilicoOutput,
+    finish_experiment,
+    open_experiment,
+)
 
 
 def run_loop(
@@ -38,7 +43,7 @@ def run_loop(
     stimuli, _ = read_stimulus_set(stimulus_set)
     key = session or stimuli.provenance.get("session")
     options = ExperimentOptions(None, None, DEFAULT_NAME, device, overwrite, progress, precision)
-    with _experiment("closed_loop", checkpoint, out, data, options) as run:
+    with open_experiment("closed_loop", checkpoint, out, data, options) as run:
         if key not in run.model.sessions:
             raise ConfigError(
                 f"the checkpoint has no readout {key!r}; name the animal's readout with --session"
@@ -78,4 +83,6 @@ def run_loop(
         "presentations": result.presentations,
         **{name: values for name, (_, values) in result.table().columns.items() if name != "roi_id"},
     }
-    return _finish("closed_loop", result, arrays, partial(figures.loop_figure, result), run.out, options)
+    return finish_experiment(
+        "closed_loop", result, arrays, partial(figures.loop_figure, result), run.out, options
+    )

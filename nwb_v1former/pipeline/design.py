@@ -23,10 +23,10 @@ from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.insilico import (
     ExperimentOptions,
     InsilicoOutput,
-    _experiment,
-    _finish,
-    _states,
+    behaviour_states,
     choose_session,
+    finish_experiment,
+    open_experiment,
 )
 
 RF_FILE = "receptive_fields.npz"
@@ -104,7 +104,7 @@ def run_mei(
     config = config or MEIConfig()
     analysis = mei_name(config, population)
     options = ExperimentOptions(session, nwb, name, device, overwrite, progress, precision)
-    with _experiment(analysis, checkpoint, out, data, options) as run:
+    with open_experiment(analysis, checkpoint, out, data, options) as run:
         key = choose_session(run.model, session, run.store)
         readout = np.asarray(run.model.session(key).roi_ids)
         columns = readout_columns(readout, roi_ids, key)
@@ -117,7 +117,7 @@ def run_mei(
             run.provenance(key, run.store),
             screen,
             config=config,
-            state=_states(run.store)[0],
+            state=behaviour_states(run.store)[0],
             population=population,
             rf=rf,
             progress=progress,
@@ -135,7 +135,7 @@ def run_mei(
         "screen_mean_std": np.array([screen.mean, screen.std]),
         "behavior_state": np.array([result.state.pupil_size, result.state.running_speed]),
     }
-    return _finish(analysis, result, arrays, partial(figures.mei_figure, result), run.out, options)
+    return finish_experiment(analysis, result, arrays, partial(figures.mei_figure, result), run.out, options)
 
 
 def run_contextual(
@@ -156,7 +156,7 @@ def run_contextual(
     """Size tuning and iso / cross surround modulation of `roi_ids` (default: every ROI with an RF in
     OUT/receptive_fields.npz) into OUT/contextual.*."""
     options = ExperimentOptions(session, nwb, name, device, overwrite, progress, precision)
-    with _experiment("contextual", checkpoint, out, data, options) as run:
+    with open_experiment("contextual", checkpoint, out, data, options) as run:
         key = choose_session(run.model, session, run.store)
         readout = np.asarray(run.model.session(key).roi_ids)
         columns = readout_columns(readout, roi_ids or mapped_rois(run.out), key)
@@ -169,7 +169,7 @@ def run_contextual(
             radius,
             run.provenance(key, run.store),
             config=config,
-            state=_states(run.store)[0],
+            state=behaviour_states(run.store)[0],
         )
     arrays = {
         "roi_ids": result.roi_ids,
@@ -178,4 +178,6 @@ def run_contextual(
         "size_tuning": result.size_tuning,
         **{name: values for name, (_, values) in result.table().columns.items() if name != "roi_id"},
     }
-    return _finish("contextual", result, arrays, partial(figures.contextual_figure, result), run.out, options)
+    return finish_experiment(
+        "contextual", result, arrays, partial(figures.contextual_figure, result), run.out, options
+    )

@@ -122,7 +122,7 @@ def choose_session(model: V1Former, session: str | None, store: SessionStore | N
     )
 
 
-def _finish(
+def finish_experiment(
     analysis: str,
     result: Result,
     arrays: dict[str, np.ndarray],
@@ -263,7 +263,7 @@ class Experiment:
 
 
 @contextlib.contextmanager
-def _experiment(
+def open_experiment(
     stem: str,
     checkpoint: str | Path,
     out: str | Path | None,
@@ -286,7 +286,7 @@ def _experiment(
         yield Experiment(opened, out, model, store, precision)
 
 
-def _states(store: SessionStore | None) -> tuple[BehaviorState, ...]:
+def behaviour_states(store: SessionStore | None) -> tuple[BehaviorState, ...]:
     return DEFAULT_STATES if store is None else session_states(store)
 
 
@@ -307,14 +307,14 @@ def run_tuning(
     """Drifting-grating tuning of every ROI of a readout, still and running (the session's own behaviour
     values when `data` is given), into `out`/tuning.*."""
     options = ExperimentOptions(session, nwb, name, device, overwrite, progress, precision)
-    with _experiment("tuning", checkpoint, out, data, options) as run:
+    with open_experiment("tuning", checkpoint, out, data, options) as run:
         key = choose_session(run.model, session, run.store)
         result = measure_tuning(
             run.model,
             key,
             run.provenance(key, run.store),
             config=config,
-            states=_states(run.store),
+            states=behaviour_states(run.store),
             progress=progress,
         )
     arrays = {
@@ -328,7 +328,7 @@ def run_tuning(
         **{name: values for name, (_, values) in result.table().columns.items() if name != "roi_id"},
     }
     draw = partial(figures.tuning_figure, result)
-    return _finish("tuning", result, arrays, draw, run.out, options)
+    return finish_experiment("tuning", result, arrays, draw, run.out, options)
 
 
 def run_receptive_fields(
@@ -351,14 +351,14 @@ def run_receptive_fields(
     `data` (the session) sets the behaviour: its median pupil size, not running.
     """
     options = ExperimentOptions(session, nwb, name, device, overwrite, progress, precision)
-    with _experiment("receptive_fields", checkpoint, out, data, options) as run:
+    with open_experiment("receptive_fields", checkpoint, out, data, options) as run:
         key = choose_session(run.model, session, run.store)
         result = map_receptive_fields(
             run.model,
             key,
             run.provenance(key, run.store),
             config=config,
-            state=_states(run.store)[0],
+            state=behaviour_states(run.store)[0],
             roi_ids=None if roi_ids is None else np.asarray(roi_ids, np.int64),
             progress=progress,
         )
@@ -370,7 +370,7 @@ def run_receptive_fields(
         "contrast": result.contrast,
     }
     draw = partial(figures.receptive_field_figure, result)
-    return _finish("receptive_fields", result, arrays, draw, run.out, options)
+    return finish_experiment("receptive_fields", result, arrays, draw, run.out, options)
 
 
 def run_attention(
@@ -392,7 +392,7 @@ def run_attention(
     Only the core is used, so any checkpoint can be analysed on any converted session.
     """
     options = ExperimentOptions(session, nwb, name, device, overwrite, progress, precision)
-    with _experiment("attention", checkpoint, out, data, options) as run:
+    with open_experiment("attention", checkpoint, out, data, options) as run:
         store = run.store
         if session is not None and store.key != session:
             raise ConfigError(f"{data} holds session {store.key!r}, not {session!r}")
@@ -408,4 +408,4 @@ def run_attention(
         "behaviors": np.array(list(BEHAVIORS)),
     }
     draw = partial(figures.attention_figure, result)
-    return _finish("attention", result, arrays, draw, run.out, options)
+    return finish_experiment("attention", result, arrays, draw, run.out, options)

@@ -60,7 +60,6 @@ from nwb_v1former.inference.session_cut import whole_session_pieces
 from nwb_v1former.inference.windows import model_inputs
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.window import WindowRule
-from nwb_v1former.precision import compute_precision as compute_precision  # train/loop.py imports it here
 from nwb_v1former.precision import core_autocast
 from nwb_v1former.progress import QUIET, Reporter
 

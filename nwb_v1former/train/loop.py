@@ -36,6 +36,7 @@ from nwb_v1former.inference.evaluation import predict_trials
 from nwb_v1former.model.checkpoint import read_checkpoint, save_checkpoint
 from nwb_v1former.model.model import V1Former
 from nwb_v1former.model.provenance import Provenance
+from nwb_v1former.precision import compute_precision
 from nwb_v1former.progress import QUIET, Reporter
 from nwb_v1former.run_folder import BEST, FEATURE_CACHE, LAST, RunFolder
 from nwb_v1former.train.clipping import AdaptiveClipper
@@ -45,7 +46,6 @@ from nwb_v1former.train.feature_cache import (
     CacheConfig,
     SessionCache,
     SessionPieces,
-    compute_precision,
     open_caches,
     predict_cached_trials,
     session_pieces,

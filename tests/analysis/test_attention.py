@@ -13,7 +13,6 @@ from nwb_v1former.analysis.attention import (
     AttentionConfig,
     attention_behavior,
     attention_per_frame,
-    benjamini_hochberg,
     patch_centers,
     relative_to_time_course,
     shift_correlations,
@@ -21,6 +20,7 @@ from nwb_v1former.analysis.attention import (
 from nwb_v1former.analysis.insilico_figures import draw_attention
 from nwb_v1former.analysis.results import provenance
 from nwb_v1former.errors import SessionError
+from nwb_v1former.metrics import benjamini_hochberg
 from nwb_v1former.model.attention import capture_attention
 from nwb_v1former.model.config import preset
 from nwb_v1former.model.model import V1Former
