@@ -60,6 +60,7 @@ def test_checkpoints_and_sensorium_files_replace_only_their_own_kind(tmp_path: P
     ]
 
 
+@pytest.mark.slow  # 6 s; the other commands' kinds run by default
 def test_convert_sensorium_does_not_replace_predictions_made_from_its_file(
     source: Path, checkpoint: Path, tmp_path: Path
 ) -> None:
@@ -91,6 +92,7 @@ def test_insilico_replaces_only_its_own_results(simulated, tmp_path: Path) -> No
     assert (out / "tuning.png").is_file() and not (out / "receptive_fields.json").exists()
 
 
+@pytest.mark.slow  # 4 s; simulate's own kind is checked in the first test
 def test_simulate_does_not_replace_a_simulation_the_user_added_to(tmp_path: Path) -> None:
     out = tmp_path / "sim"
     assert_succeeded(cli("simulate", "--out", out, *SIMULATE))
@@ -145,6 +147,7 @@ def test_demo_replaces_an_earlier_demo(tmp_path: Path, source: Path, checkpoint:
     assert (earlier / "run" / "report" / "index.html").is_file() and partials(tmp_path) == []
 
 
+@pytest.mark.slow  # 7 s; tests/analysis/test_report.py checks what report replaces
 def test_report_replaces_only_a_report_it_wrote(source: Path, base: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert_succeeded(cli("finetune", source, "--out", run, "--from", base, *QUICK))

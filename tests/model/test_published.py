@@ -43,6 +43,7 @@ def test_small_reference_outputs(reference_small, weights):
         )
 
 
+@pytest.mark.slow  # 10 s; the same code at the small depth is checked against the authors' outputs by default
 def test_full_depth_reference_outputs_and_sizes(reference_full):
     reference = reference_full
     model = model_from_authors(reference["config"], reference["state_dict"]).eval()

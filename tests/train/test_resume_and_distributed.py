@@ -124,6 +124,7 @@ LOUD = ["--from", "tiny-sim", "--strategy", "readout", "--window", "60", "--warm
 """Without --quiet and without a terminal: plain lines on stderr."""
 
 
+@pytest.mark.slow  # 29 s; torchrun's ranks, devices and agreement run in tests/test_device.py (6 s)
 @pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="torch built without gloo")
 def test_two_gloo_processes_share_the_feature_cache_of_two_sessions(sim_stores: Path, tmp_path: Path) -> None:
     """Each process builds one session's cache (no file has two writers); the step equals one process's,
@@ -151,6 +152,7 @@ def test_two_gloo_processes_share_the_feature_cache_of_two_sessions(sim_stores: 
     assert two.stdout.count("best validation correlation") == 1, two.stdout
 
 
+@pytest.mark.slow  # 13 s; a resume through the cache's build runs in the SIGKILL test above
 def test_resume_reuses_the_feature_cache(sim_stores: Path, tmp_path: Path) -> None:
     store, run = str(one_store(sim_stores)), tmp_path / "run"
     first = subprocess.run(
