@@ -1,7 +1,9 @@
-"""`nwb-v1former insilico mei`, `surround`, `export` and `loop`: stimuli a model designs, shown, judged."""
+"""`nwb-v1former insilico mei`, `surround`, `controls`, `export` and `loop`: stimuli a model designs,
+the controls they are judged against, shown, judged."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -112,6 +114,48 @@ def surround_command(checkpoint: str, data: str | None, rois: tuple[int, ...], *
     _report(output, options)
 
 
+@insilico_group.command("controls", epilog=EPILOG)
+@checkpoint_argument
+@click.option(
+    "--data",
+    required=True,
+    help="The session the model was fitted to, any SOURCE (e.g. --data RUN/data): its training trials "
+    "are searched for each ROI's best natural clip.",
+)
+@click.option(
+    "--roi",
+    "rois",
+    type=int,
+    multiple=True,
+    help=f"{_ROI_HELP} [default: every ROI `insilico surround` measured].",
+)
+@click.option(
+    "--stride",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Ticks between the natural windows scored (smaller: a finer search, more model time).",
+)
+@_common
+def controls_command(checkpoint: str, data: str, rois: tuple[int, ...], stride: int, **options: Any) -> None:
+    """Each ROI's best natural clip (of its training movies) and best grating (from `insilico surround`
+    in --out), chosen by the model and shown like the designed stimuli, for `insilico export` to put
+    beside them as the loop's controls."""
+    from nwb_v1former.analysis.controls import ControlConfig
+    from nwb_v1former.pipeline.design import run_controls
+
+    with _heartbeat("controls", checkpoint, options):
+        output = run_controls(
+            checkpoint,
+            data,
+            options["out"],
+            roi_ids=list(rois) or None,
+            config=ControlConfig(stride=stride),
+            **_library_options(options),
+        )
+    _report(output, options)
+
+
 def _screen(value: str) -> tuple[int, int]:
     try:
         height, width = (int(part) for part in value.lower().split("x"))
@@ -152,7 +196,20 @@ def _screen(value: str) -> tuple[int, int]:
 @click.option(
     "--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the presentation order."
 )
+@click.option(
+    "--controls/--no-controls",
+    default=True,
+    show_default=True,
+    help="Add each targeted ROI's best natural clip and best grating (`insilico controls` in RESULTS).",
+)
+@click.option(
+    "--video/--no-video",
+    default=True,
+    show_default=True,
+    help="Also write the screen as a lossless .mp4 beside --out, refresh by refresh.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an earlier stimulus set at --out.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def export_command(
     results: str,
     out: str,
@@ -162,10 +219,15 @@ def export_command(
     frame_rate: float,
     screen: str,
     seed: int,
+    controls: bool,
+    video: bool,
     overwrite: bool,
+    quiet: bool,
 ) -> None:
-    """Export the stimuli designed in RESULTS (`insilico mei`'s folder) for presentation: an NWB file with
-    the stimuli as templates and a shuffled, repeated schedule with grey gaps; the stimuli also as .npz."""
+    """Export the stimuli designed in RESULTS (`insilico mei`'s folder), with their controls, for
+    presentation: an NWB file with the stimuli as templates and a shuffled, repeated schedule with grey
+    gaps; the stimuli also as .npz, and the screen as an .mp4."""
+    from nwb_v1former.analysis.controls import CONTROL_ROLES
     from nwb_v1former.nwb.stimulus_set import ScheduleConfig
     from nwb_v1former.pipeline.export import export_stimuli
 
@@ -173,12 +235,20 @@ def export_command(
         repeats=repeats, gap_s=gap, frame_rate=frame_rate, screen=_screen(screen), seed=seed
     )
     stimuli, schedule = export_stimuli(
-        results, out, analyses=list(analyses) or None, config=config, overwrite=overwrite
+        results,
+        out,
+        analyses=list(analyses) or None,
+        controls=controls,
+        video=video,
+        config=config,
+        overwrite=overwrite,
+        progress=not quiet and sys.stderr.isatty(),
     )
+    added = sum(role in CONTROL_ROLES for role in stimuli.roles)
     click.echo(
-        f"{len(stimuli.names)} stimuli x {repeats} repeats ({len(schedule.stimulus)} presentations, "
-        f"{schedule.stop_s[-1]:.1f} s) -> {out} (and .npz); targeted ROIs "
-        f"{stimuli.provenance['targeted_rois']}"
+        f"{len(stimuli.names)} stimuli ({added} of them controls) x {repeats} repeats "
+        f"({len(schedule.stimulus)} presentations, {schedule.stop_s[-1]:.1f} s) -> {out} (and .npz"
+        f"{', .mp4' if video else ''}); targeted ROIs {stimuli.provenance['targeted_rois']}"
     )
 
 
@@ -198,9 +268,10 @@ def export_command(
 )
 @_common
 def loop_command(checkpoint: str, stimulus_set: str, data: str, **options: Any) -> None:
-    """Close the loop: find the set's stimuli in the --data session by their frames and test, per targeted
-    ROI, its response to its own stimulus against the others (recorded and predicted), with paired
-    Wilcoxon tests, effect sizes and Benjamini-Hochberg correction."""
+    """Close the loop: find the set's stimuli in the --data session by their frames and test each
+    designed stimulus against its controls (the other ROIs' designs, the ROI's best natural clip and best
+    grating), recorded and predicted, with paired Wilcoxon tests, effect sizes and Benjamini-Hochberg
+    correction."""
     from nwb_v1former.pipeline.closed_loop import run_loop
 
     library = _library_options(options)

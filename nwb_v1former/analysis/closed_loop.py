@@ -1,13 +1,16 @@
 """The loop's verdict: did each neuron respond most to the stimulus designed for it, as the model said?
 
-The designed stimuli are found in a recorded session by their content (the frames on its screen, as
+The set's stimuli are found in a recorded session by their content (the frames on its screen, as
 repeats are found): a presentation starts where a stimulus' frames appear in order. A presentation's
-response is a neuron's mean over its ticks, shifted by `lag_ticks` (latency and calcium). For every
-targeted ROI, its responses to its own stimulus are paired, repeat by repeat, with its mean response
-to the other stimuli of the set (the controls: other neurons' MEIs, and any control stimulus
-exported with them): a one-sided Wilcoxon signed-rank test (own > controls), the paired effect size
-(mean difference / its std, Cohen's d_z), Benjamini-Hochberg adjusted over the targeted ROIs. The
-model's prediction of the same contrast comes from showing it the same stimuli after a grey burn-in.
+response is a neuron's mean over its ticks, shifted by `lag_ticks` (latency and calcium).
+
+Every designed stimulus with a target ROI in the session is judged against up to three controls:
+`other_designed` (the mean over the other ROIs' stimuli of the same design), `natural` (the ROI's best
+natural clip) and `grating` (its best grating), the last two when the set holds them (`insilico
+controls`) and the design excites. Responses are paired repeat by repeat: a one-sided Wilcoxon
+signed-rank test (own > control; own < control for an inhibiting design), the paired effect size (mean
+difference / its std, Cohen's d_z), and Benjamini-Hochberg adjustment over the ROIs of each control.
+The model's prediction of the same contrasts comes from showing it the same stimuli after grey.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import torch
 from scipy.stats import wilcoxon
 
+from nwb_v1former.analysis.controls import CONTROL_ROLES
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, model_device
 from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
 from nwb_v1former.analysis.stimulus_space import Screen
@@ -63,60 +67,120 @@ def find_presentations(video: np.ndarray, frames: np.ndarray, tolerance: float) 
     return np.asarray(onsets, np.int64)
 
 
-@dataclass(frozen=True, eq=False)  # array fields: compare by identity
-class LoopResult:
-    """Per targeted ROI (M): recorded (M, S) and predicted (M, S) mean responses to each of the S
-    stimuli, own (M,) its stimulus, and the paired statistics of own against the others."""
+CONTROLS = ("other_designed", *CONTROL_ROLES)
+"""What each designed stimulus is judged against (see the module docstring)."""
 
-    roi_ids: np.ndarray
-    names: list[str]
-    presentations: np.ndarray
-    recorded: np.ndarray
-    predicted: np.ndarray
-    own: np.ndarray
+
+@dataclass(frozen=True, eq=False)  # array fields: compare by identity
+class Comparisons:
+    """K (designed stimulus, control) pairs: the ROI, its stimulus, the control's name, the test's
+    direction, and per pair the recorded and predicted mean responses to own and control and the
+    paired statistics; all (K,)."""
+
+    roi_id: np.ndarray
+    stimulus: np.ndarray
+    control: np.ndarray
+    alternative: np.ndarray
+    recorded_own: np.ndarray
+    recorded_control: np.ndarray
+    predicted_own: np.ndarray
+    predicted_control: np.ndarray
     recorded_difference: np.ndarray
-    predicted_difference: np.ndarray
     effect_size: np.ndarray
     p_value: np.ndarray
     p_adjusted: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)  # array fields: compare by identity
+class LoopResult:
+    """The set's S stimuli (names, roles), how often each was found; for the M targeted ROIs present
+    (roi_ids), recorded (M, S) and predicted (M, S) mean responses to every stimulus; and the judged
+    pairs (`comparisons`)."""
+
+    roi_ids: np.ndarray
+    names: list[str]
+    roles: list[str]
+    presentations: np.ndarray
+    recorded: np.ndarray
+    predicted: np.ndarray
+    comparisons: Comparisons
+    own_best: np.ndarray
     config: LoopConfig
     provenance: AnalysisProvenance
 
     def table(self) -> ResultTable:
-        rows = np.arange(len(self.roi_ids))
+        pairs = self.comparisons
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recorded_ratio = pairs.recorded_own / pairs.recorded_control
+            predicted_ratio = pairs.predicted_own / pairs.predicted_control
         columns = {
-            "roi_id": ("ROI id in the session (the PlaneSegmentation id).", self.roi_ids),
-            "stimulus": ("Index of the ROI's own stimulus in the set.", self.own),
-            "recorded_own": ("Recorded mean response to its own stimulus.", self.recorded[rows, self.own]),
+            "roi_id": ("ROI id in the session (the PlaneSegmentation id).", pairs.roi_id),
+            "stimulus": ("Index of the ROI's designed stimulus in the set.", pairs.stimulus),
+            "control": (
+                "What it is judged against: other_designed (mean over the other ROIs' stimuli of the same "
+                "design), natural (the ROI's best natural clip), grating (its best grating).",
+                pairs.control,
+            ),
+            "alternative": ("Direction tested: greater (an exciting design) or less.", pairs.alternative),
+            "recorded_own": ("Recorded mean response to the designed stimulus.", pairs.recorded_own),
+            "recorded_control": ("Recorded mean response to the control.", pairs.recorded_control),
+            "recorded_ratio": ("recorded_own / recorded_control.", recorded_ratio),
+            "predicted_ratio": ("The model's own / control, same window.", predicted_ratio),
             "recorded_difference": (
-                "Recorded own minus mean of the other stimuli (paired by repeat), averaged.",
-                self.recorded_difference,
+                "Recorded own minus control, paired by repeat, averaged.",
+                pairs.recorded_difference,
             ),
             "predicted_difference": (
-                "The model's own minus mean of the other stimuli (response units of the model).",
-                self.predicted_difference,
+                "The model's own minus control (its response units).",
+                pairs.predicted_own - pairs.predicted_control,
             ),
-            "effect_size": ("Cohen's d_z of the paired differences (own - others).", self.effect_size),
-            "p_value": ("One-sided Wilcoxon signed-rank p (own > others), over repeats.", self.p_value),
-            "p_adjusted": ("Benjamini-Hochberg adjusted p over the targeted ROIs.", self.p_adjusted),
+            "effect_size": ("Cohen's d_z of the paired differences (own - control).", pairs.effect_size),
+            "p_value": (
+                "One-sided Wilcoxon signed-rank p over repeats, in the direction tested.",
+                pairs.p_value,
+            ),
+            "p_adjusted": ("Benjamini-Hochberg adjusted p over the ROIs of this control.", pairs.p_adjusted),
         }
         description = (
-            f"Closed loop: recorded responses to designed stimuli found in the session by content; each "
-            f"targeted ROI's own stimulus against the set's others. {self.provenance.describe()}"
+            f"Closed loop: recorded responses to a stimulus set found in the session by content; each "
+            f"designed stimulus against its controls. {self.provenance.describe()}"
         )
         return ResultTable("closed_loop", description, columns)
 
     def summary(self) -> dict[str, Any]:
-        significant = self.p_adjusted < self.config.alpha
-        agree = np.sign(self.recorded_difference) == np.sign(self.predicted_difference)
+        pairs = self.comparisons
+        controls = {}
+        for control in CONTROLS:
+            rows = pairs.control == control
+            if not rows.any():
+                continue
+            sign = np.where(pairs.alternative[rows] == "less", -1.0, 1.0)
+            recorded = pairs.recorded_own[rows] - pairs.recorded_control[rows]
+            predicted = pairs.predicted_own[rows] - pairs.predicted_control[rows]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                recorded_ratio = pairs.recorded_own[rows] / pairs.recorded_control[rows]
+                predicted_ratio = pairs.predicted_own[rows] / pairs.predicted_control[rows]
+            controls[control] = {
+                "pairs": int(rows.sum()),
+                "own_beats_control_bh": int((pairs.p_adjusted[rows] < self.config.alpha).sum()),
+                "own_beats_control_recorded": int((sign * recorded > 0).sum()),
+                "median_recorded_ratio": _median(recorded_ratio),
+                "median_predicted_ratio": _median(predicted_ratio),
+                "median_effect_size": _median(sign * pairs.effect_size[rows]),
+                "prediction_sign_agrees": int((np.sign(recorded) == np.sign(predicted)).sum()),
+            }
         return {
             "targeted_rois": len(self.roi_ids),
+            "designed_stimuli": len(self.own_best),
             "presentations": int(self.presentations.sum()),
-            "own_stimulus_best_recorded": int((self.recorded.argmax(axis=1) == self.own).sum()),
-            "own_beats_others_bh": int(significant.sum()),
-            "median_effect_size": float(np.nanmedian(self.effect_size)) if len(self.roi_ids) else None,
-            "prediction_sign_agrees": int(agree.sum()),
+            "own_stimulus_best_recorded": int(self.own_best.sum()),
+            "controls": controls,
         }
+
+
+def _median(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else None
 
 
 @torch.no_grad()
@@ -146,6 +210,20 @@ def predicted_responses(
     return out
 
 
+def _control_sets(stimuli: StimulusSet, own: int, roi: int) -> dict[str, np.ndarray]:
+    """The stimuli each control of designed stimulus `own` (for `roi`) averages over, by control name."""
+    roles, targets = np.asarray(stimuli.roles), stimuli.target_roi
+    sets = {"other_designed": np.flatnonzero((roles == roles[own]) & (targets >= 0) & (targets != roi))}
+    if "_inhibit_" not in stimuli.roles[own]:
+        sets |= {role: np.flatnonzero((roles == role) & (targets == roi)) for role in CONTROL_ROLES}
+    return {name: found for name, found in sets.items() if len(found)}
+
+
+def _paired_test(difference: np.ndarray, alternative: str) -> float:
+    """One-sided Wilcoxon signed-rank p of paired differences (1 when they are all zero)."""
+    return float(wilcoxon(difference, alternative=alternative).pvalue) if np.any(difference != 0) else 1.0
+
+
 def loop_statistics(
     roi_ids: np.ndarray,
     responses: np.ndarray,
@@ -156,14 +234,9 @@ def loop_statistics(
     config: LoopConfig,
 ) -> LoopResult:
     """The verdict for the targeted ROIs found in the session; responses (T, N) and video (T, 36, 64)
-    of the recorded session, roi_ids (N,); predicted (M, S) for the targeted ROIs present, in order."""
-    targets = [
-        (s, int(roi)) for s, roi in enumerate(stimuli.target_roi) if roi >= 0 and roi in set(roi_ids.tolist())
-    ]
-    if not targets:
-        raise SessionError(
-            "none of the set's targeted ROIs is in the session; is it the animal the set was designed for?"
-        )
+    of the recorded session, roi_ids (N,); predicted (M, S) for the targeted ROIs present, in order
+    (`targeted_rois`)."""
+    targeted = targeted_rois(stimuli, roi_ids)
     onsets = [find_presentations(video, frames, config.tolerance) for frames in stimuli.frames]
     counts = np.array([len(found) for found in onsets])
     if counts.min() < 2:
@@ -171,37 +244,77 @@ def loop_statistics(
         raise SessionError(f"stimuli shown fewer than twice in the session: {', '.join(missing[:5])}")
     repeats = int(counts.min())
     column_of = {int(roi): column for column, roi in enumerate(roi_ids)}
-    columns = np.array([column_of[roi] for _, roi in targets])
+    columns = np.array([column_of[roi] for roi in targeted])
     per_repeat = np.empty((len(columns), len(stimuli.names), repeats), np.float32)  # (M, S, R)
     for s, (found, frames) in enumerate(zip(onsets, stimuli.frames, strict=True)):
         for r, tick in enumerate(found[:repeats]):
             window = slice(tick + config.lag_ticks, tick + config.lag_ticks + len(frames))
             per_repeat[:, s, r] = np.asarray(responses[window][:, columns]).mean(axis=0)
-    own = np.array([s for s, _ in targets])
-    rows = np.arange(len(own))
-    others = np.ones((len(own), len(stimuli.names)), bool)
-    others[rows, own] = False
-    own_responses = per_repeat[rows, own]  # (M, R)
-    control = np.stack([per_repeat[m, others[m]].mean(axis=0) for m in rows])  # (M, R)
-    difference = own_responses - control
-    with np.errstate(invalid="ignore", divide="ignore"):
-        effect = difference.mean(axis=1) / difference.std(axis=1, ddof=1)
-    p_value = np.array(
-        [wilcoxon(d, alternative="greater").pvalue if np.any(d != 0) else 1.0 for d in difference]
-    )
-    predicted_others = np.stack([predicted[m, others[m]].mean() for m in rows])
+    recorded = per_repeat.mean(axis=2)
+    row_of = {roi: row for row, roi in enumerate(targeted)}
+    roles = np.asarray(stimuli.roles)
+    pairs: dict[str, list[Any]] = {
+        name: [] for name in Comparisons.__dataclass_fields__ if name != "p_adjusted"
+    }
+    own_best = []
+    for own in designed_stimuli(stimuli, targeted):
+        roi = int(stimuli.target_roi[own])
+        m = row_of[roi]
+        alternative = "less" if "_inhibit_" in stimuli.roles[own] else "greater"
+        same_design = np.flatnonzero(roles == roles[own])
+        pick = np.argmin if alternative == "less" else np.argmax
+        own_best.append(same_design[pick(recorded[m, same_design])] == own)
+        for control, members in _control_sets(stimuli, own, roi).items():
+            difference = per_repeat[m, own] - per_repeat[m, members].mean(axis=0)  # (R,)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                effect = difference.mean() / difference.std(ddof=1)
+            values = (
+                roi, own, control, alternative, recorded[m, own], recorded[m, members].mean(),
+                predicted[m, own], predicted[m, members].mean(), difference.mean(), effect,
+                _paired_test(difference, alternative),
+            )  # fmt: skip
+            for name, value in zip(pairs, values, strict=True):
+                pairs[name].append(value)
+    arrays = {name: np.asarray(values) for name, values in pairs.items()}
+    adjusted = np.full(len(arrays["p_value"]), np.nan)
+    for control in CONTROLS:
+        rows = arrays["control"] == control
+        if rows.any():
+            adjusted[rows] = benjamini_hochberg(arrays["p_value"][rows])
     return LoopResult(
-        roi_ids=np.array([roi for _, roi in targets], np.int64),
+        roi_ids=np.asarray(targeted, np.int64),
         names=list(stimuli.names),
+        roles=list(stimuli.roles),
         presentations=counts,
-        recorded=per_repeat.mean(axis=2),
+        recorded=recorded,
         predicted=predicted,
-        own=own,
-        recorded_difference=difference.mean(axis=1),
-        predicted_difference=predicted[rows, own] - predicted_others,
-        effect_size=effect,
-        p_value=p_value,
-        p_adjusted=benjamini_hochberg(p_value),
+        comparisons=Comparisons(**arrays, p_adjusted=adjusted),
+        own_best=np.asarray(own_best, bool),
         config=config,
         provenance=provenance,
     )
+
+
+def designed_stimuli(stimuli: StimulusSet, targeted: list[int]) -> list[int]:
+    """Indices of the designed (non-control) stimuli aimed at one of the `targeted` ROIs."""
+    return [
+        s
+        for s, (roi, role) in enumerate(zip(stimuli.target_roi, stimuli.roles, strict=True))
+        if role not in CONTROL_ROLES and int(roi) in targeted
+    ]
+
+
+def targeted_rois(stimuli: StimulusSet, roi_ids: np.ndarray) -> list[int]:
+    """The ROIs the set's designed stimuli aim at that the session has, in order; refused when none."""
+    present = set(np.asarray(roi_ids).tolist())
+    designed = [
+        int(roi)
+        for roi, role in zip(stimuli.target_roi, stimuli.roles, strict=True)
+        if role not in CONTROL_ROLES
+    ]
+    found = sorted({roi for roi in designed if roi >= 0 and roi in present})
+    if not found:
+        raise SessionError(
+            "none of the set's targeted ROIs is in the session; is it the animal the set was designed for?"
+        )
+    return found

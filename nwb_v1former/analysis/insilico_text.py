@@ -25,12 +25,26 @@ def summary_lines(analysis: str, summary: dict[str, Any], config: dict[str, Any]
             f"{number(summary['median_start_agreement'], '.2f')}"
         ]
     if analysis == "closed_loop":
+        lines = [
+            f"{summary['designed_stimuli']} designed stimuli for {summary['targeted_rois']} ROIs, "
+            f"{summary['presentations']} presentations found by content; own stimulus the best recorded of "
+            f"its design for {summary['own_stimulus_best_recorded']}"
+        ]
+        for control, values in summary["controls"].items():
+            lines.append(
+                f"against {control}: own beats it (one-sided Wilcoxon, BH) for "
+                f"{values['own_beats_control_bh']} of {values['pairs']}, recorded own / control median "
+                f"{number(values['median_recorded_ratio'], '.2f')} (predicted "
+                f"{number(values['median_predicted_ratio'], '.2f')}), median effect size "
+                f"{number(values['median_effect_size'], '.2f')}; the model's sign agrees for "
+                f"{values['prediction_sign_agrees']}"
+            )
+        return lines
+    if analysis == "controls":
         return [
-            f"{summary['targeted_rois']} targeted ROIs, {summary['presentations']} presentations found by "
-            f"content: own stimulus the best recorded for {summary['own_stimulus_best_recorded']}, beats the "
-            f"others (one-sided Wilcoxon, BH) for {summary['own_beats_others_bh']}, median effect size "
-            f"{number(summary['median_effect_size'], '.2f')}; the model's sign agrees for "
-            f"{summary['prediction_sign_agrees']}"
+            f"{summary['rois']} ROIs: best natural clip of {summary['natural_windows']} training windows "
+            f"{number(summary['median_natural_over_grey'], '.2f')} x grey, best grating "
+            f"{number(summary['median_grating_over_grey'], '.2f')} x grey (medians, predicted)"
         ]
     if analysis == "contextual":
         return [

@@ -246,7 +246,9 @@ class MEIResult:
             "direction": self.config.direction,
             "region": self.config.region,
             "median_response_over_grey": float(np.median(ratio)),
-            "median_start_agreement": float(np.nanmedian(self.agreement)) if self.agreement.size else None,
+            "median_start_agreement": (
+                float(np.nanmedian(self.agreement)) if np.isfinite(self.agreement).any() else None
+            ),
         }
 
 

@@ -79,6 +79,7 @@ INSILICO_TITLES = {
     "receptive_fields": "Receptive fields",
     "attention": "Attention and behaviour",
     "contextual": "Size tuning and surround",
+    "controls": "Controls for designed stimuli (best natural clip, best grating)",
     "closed_loop": "Closed loop: designed stimuli shown",
 }
 

@@ -13,6 +13,7 @@ results the stimuli came from) is JSON in the file's `notes`, and is read back b
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,16 +52,20 @@ STIMULUS_SET = OutputKind("a stimulus set written by `insilico export`", is_stim
 @dataclass(frozen=True, eq=False)  # array fields: compare by identity
 class StimulusSet:
     """S stimuli on the model's grid: frames[s] (F_s, 36, 64) uint8 at 30 Hz; names (S,); target_roi
-    (S,) int64 (-1: a population or control stimulus); provenance: JSON-ready facts about their origin."""
+    (S,) int64 (-1: a population stimulus); roles (S,): the analysis that designed each (e.g.
+    mei_image_excite_full) or the control it is (natural, grating); provenance: JSON-ready facts about
+    their origin."""
 
     names: list[str]
     frames: list[np.ndarray]
     target_roi: np.ndarray
+    roles: list[str]
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not (len(self.names) == len(self.frames) == len(self.target_roi)) or not self.names:
-            raise ConfigError("a stimulus set needs at least one stimulus, each with a name and a target")
+        counts = {len(self.names), len(self.frames), len(self.target_roi), len(self.roles)}
+        if len(counts) > 1 or not self.names:
+            raise ConfigError("a stimulus set needs at least one stimulus, each with a name, target and role")
         if len(set(self.names)) != len(self.names):
             raise ConfigError("stimulus names must be unique")
         for name, frames in zip(self.names, self.frames, strict=True):
@@ -197,11 +202,17 @@ def write_stimulus_set(
             description="Template frame shown at each screen refresh (grey between presentations).",
         )
     )
-    table = TimeIntervals(name=PRESENTATIONS, description="One row per presentation of a designed stimulus.")
+    table = TimeIntervals(name=PRESENTATIONS, description="One row per presentation of a stimulus.")
     for column, description in (
         ("stimulus_id", "Index of the stimulus in the set."),
         ("stimulus_name", "Name of the stimulus (its targeted ROI and kind)."),
-        ("target_roi", "ROI id the stimulus was designed for (-1: population or control)."),
+        ("target_roi", "ROI id the stimulus was designed or chosen for (-1: a population stimulus)."),
+        (
+            "role",
+            "What the stimulus is: the analysis that designed it (e.g. mei_image_excite_full), or a control "
+            "chosen by the model for the target ROI (natural: its most exciting clip of its training "
+            "movies; grating: its best drifting grating).",
+        ),
         ("repeat", "Repeat block (each stimulus once per block, in a shuffled order)."),
         ("first_image", "Template image of the presentation's first refresh."),
         ("refreshes", "Screen refreshes the presentation lasts."),
@@ -216,6 +227,7 @@ def write_stimulus_set(
             stimulus_id=int(s),
             stimulus_name=stimuli.names[s],
             target_roi=int(stimuli.target_roi[s]),
+            role=stimuli.roles[s],
             repeat=int(repeat),
             first_image=int(refresh_images[s][0]),
             refreshes=len(refresh_images[s]),
@@ -255,10 +267,18 @@ def read_stimulus_set(path: str | Path) -> tuple[StimulusSet, Schedule]:
     except (OSError, KeyError, ValueError, TypeError) as error:
         raise SessionError(f"{path} is not a stimulus set written by `insilico export` ({error})") from error
     provenance = {key: value for key, value in facts.items() if key not in ("schedule", "nwb_v1former")}
+    names = first["stimulus_name"].astype(str).tolist()
+    # Sets exported before roles were recorded hold only MEIs, named <analysis>_roi<id> or <analysis>.
+    roles = (
+        first["role"].astype(str).tolist()
+        if "role" in first
+        else [re.sub(r"_roi-?\d+$", "", name) for name in names]
+    )
     stimuli = StimulusSet(
-        names=first["stimulus_name"].astype(str).tolist(),
+        names=names,
         frames=frames,
         target_roi=first["target_roi"].to_numpy(np.int64),
+        roles=roles,
         provenance=provenance,
     )
     schedule = Schedule(

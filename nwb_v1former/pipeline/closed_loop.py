@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from nwb_v1former.analysis import design_figures as figures
-from nwb_v1former.analysis.closed_loop import LoopConfig, loop_statistics, predicted_responses
+from nwb_v1former.analysis.closed_loop import LoopConfig, loop_statistics, predicted_responses, targeted_rois
 from nwb_v1former.analysis.experiment import BehaviorState
 from nwb_v1former.analysis.stimulus_space import Screen
 from nwb_v1former.errors import ConfigError
@@ -36,8 +36,8 @@ def run_loop(
     overwrite: bool = False,
     progress: bool = False,
 ) -> InsilicoOutput:
-    """Find `stimulus_set`'s stimuli in the session `data` and judge each targeted ROI's own stimulus
-    against the others, recorded and predicted by the readout `session` (default: the one the set was
+    """Find `stimulus_set`'s stimuli in the session `data` and judge each designed stimulus against its
+    controls, recorded and predicted by the readout `session` (default: the one the set was
     designed with)."""
     config = config or LoopConfig()
     stimuli, _ = read_stimulus_set(stimulus_set)
@@ -50,7 +50,7 @@ def run_loop(
             )
         readout = np.asarray(run.model.session(key).roi_ids)
         store = run.store
-        targeted = [int(roi) for roi in stimuli.target_roi if roi >= 0 and roi in set(store.roi_ids.tolist())]
+        targeted = targeted_rois(stimuli, store.roi_ids)
         unknown = sorted(set(targeted) - set(readout.tolist()))
         if unknown:
             raise ConfigError(f"ROIs {unknown[:5]} of the session are not in readout {key!r}")
@@ -75,13 +75,15 @@ def run_loop(
             run.provenance(key, store),
             config,
         )
+    pairs = result.table()
     arrays = {
         "roi_ids": result.roi_ids,
         "names": np.asarray(result.names),
+        "roles": np.asarray(result.roles),
         "recorded": result.recorded,
         "predicted": result.predicted,
         "presentations": result.presentations,
-        **{name: values for name, (_, values) in result.table().columns.items() if name != "roi_id"},
+        **{f"pair_{name}": values for name, (_, values) in pairs.columns.items()},
     }
     return finish_experiment(
         "closed_loop", result, arrays, partial(figures.loop_figure, result), run.out, options

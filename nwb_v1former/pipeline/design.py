@@ -8,6 +8,7 @@ and the contextual curves use each ROI's RF from `insilico rf` in the same folde
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from nwb_v1former.analysis import design_figures as figures
 from nwb_v1former.analysis.contextual import ContextConfig, contextual_modulation
+from nwb_v1former.analysis.controls import ControlConfig, GratingParameters, choose_controls
 from nwb_v1former.analysis.mei import MEIConfig, most_exciting
 from nwb_v1former.analysis.stimulus_space import Screen
 from nwb_v1former.data.stats import Normalizer
@@ -30,6 +32,7 @@ from nwb_v1former.pipeline.insilico import (
 )
 
 RF_FILE = "receptive_fields.npz"
+CONTEXT_FILE = "contextual"
 
 
 def mei_name(config: MEIConfig, population: bool) -> str:
@@ -77,6 +80,38 @@ def load_rf(out: Path, roi_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if unmapped:
         raise ConfigError(f"{path}: ROIs {unmapped[:5]} have no receptive field (a flat map); leave them out")
     return center, radius
+
+
+def load_gratings(out: Path, roi_ids: np.ndarray, checkpoint_sha256: str) -> GratingParameters:
+    """Each ROI's best grating from OUT/contextual.{json,npz} (`insilico surround`, same checkpoint)."""
+    fix = f"measure them first: nwb-v1former insilico surround CHECKPOINT --out {out} --roi ..."
+    details, arrays = out / f"{CONTEXT_FILE}.json", out / f"{CONTEXT_FILE}.npz"
+    if not (details.is_file() and arrays.is_file()):
+        raise ConfigError(f"{arrays} not found: the grating controls need each ROI's best grating; {fix}")
+    try:
+        facts = json.loads(details.read_text())
+        made_by = facts["provenance"]["checkpoint_sha256"]
+        grid = {name: tuple(facts["config"][name]) for name in ("periods_px", "diameters_px")}
+        context = ContextConfig(**{**facts["config"], **grid})
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{details} is damaged ({error}); {fix} --overwrite") from None
+    if made_by != checkpoint_sha256:
+        raise ConfigError(
+            f"{details} was measured with another checkpoint (sha256 {made_by[:12]}); {fix} --overwrite"
+        )
+    with np.load(arrays, allow_pickle=False) as archive:
+        row_of = {int(roi): row for row, roi in enumerate(archive["roi_ids"])}
+        missing = [int(roi) for roi in roi_ids if int(roi) not in row_of]
+        if missing:
+            raise ConfigError(f"{arrays} lacks ROIs {missing[:5]}; {fix}")
+        rows = [row_of[int(roi)] for roi in roi_ids]
+        return GratingParameters(
+            center=archive["center"][rows],
+            orientation_deg=archive["orientation_deg"][rows],
+            period_px=archive["period_px"][rows],
+            diameter_px=archive["preferred_diameter_px"][rows],
+            context=context,
+        )
 
 
 def run_mei(
@@ -180,4 +215,66 @@ def run_contextual(
     }
     return finish_experiment(
         "contextual", result, arrays, partial(figures.contextual_figure, result), run.out, options
+    )
+
+
+def contextual_rois(out: Path) -> list[int]:
+    """The ROIs of OUT/contextual.npz (none when it is missing)."""
+    path = out / f"{CONTEXT_FILE}.npz"
+    if not path.is_file():
+        return []
+    with np.load(path, allow_pickle=False) as archive:
+        return [int(roi) for roi in archive["roi_ids"]]
+
+
+def run_controls(
+    checkpoint: str | Path,
+    data: str | Path,
+    out: str | Path | None = None,
+    *,
+    roi_ids: list[int] | None = None,
+    config: ControlConfig | None = None,
+    session: str | None = None,
+    nwb: str | Path | None = None,
+    name: str = DEFAULT_NAME,
+    device: str | None = None,
+    precision: str = "auto",
+    overwrite: bool = False,
+    progress: bool = False,
+) -> InsilicoOutput:
+    """Each ROI's best natural clip of `data` (the session the model was fitted to) and best grating
+    (OUT/contextual.npz) into OUT/controls.*, for `insilico export` to show beside the designed stimuli
+    (default: every ROI `insilico surround` measured)."""
+    options = ExperimentOptions(session, nwb, name, device, overwrite, progress, precision)
+    with open_experiment("controls", checkpoint, out, data, options) as run:
+        key = choose_session(run.model, session, run.store)
+        readout = np.asarray(run.model.session(key).roi_ids)
+        columns = readout_columns(readout, roi_ids or contextual_rois(run.out), key)
+        provenance = run.provenance(key, run.store)
+        gratings = load_gratings(run.out, readout[columns], provenance.checkpoint_sha256)
+        screen = Screen.from_normalizer(Normalizer.from_statistics(run.store.statistics))
+        result = choose_controls(
+            run.model,
+            key,
+            columns,
+            run.store,
+            gratings,
+            provenance,
+            screen,
+            behaviour_states(run.store)[0],
+            config=config,
+            progress=progress,
+        )
+    arrays = {
+        "roi_ids": result.roi_ids,
+        "natural": result.natural,
+        "grating": result.grating,
+        "natural_pixels": result.pixels("natural"),
+        "grating_pixels": result.pixels("grating"),
+        "screen_mean_std": np.array([screen.mean, screen.std]),
+        "behavior_state": np.array([result.state.pupil_size, result.state.running_speed]),
+        **{name: values for name, (_, values) in result.table().columns.items() if name != "roi_id"},
+    }
+    return finish_experiment(
+        "controls", result, arrays, partial(figures.controls_figure, result), run.out, options
     )

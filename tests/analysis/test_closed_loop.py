@@ -1,6 +1,7 @@
 """The closed loop on the tiny model, end to end: tiny-sim designs an image for each of two of its best
-neurons, the set is exported and shown to the same simulated animal, and the loop report finds the
-stimuli by content; the animal's TRUE responses say whether the design worked."""
+neurons and chooses their controls (best natural clip, best grating), the set is exported and shown to
+the same simulated animal, and the loop report finds the stimuli by content and judges each design
+against each control; the animal's TRUE responses say whether the design worked."""
 
 from __future__ import annotations
 
@@ -8,15 +9,23 @@ import json
 
 import numpy as np
 
+from nwb_v1former.analysis.contextual import ContextConfig
+from nwb_v1former.analysis.controls import ControlConfig
 from nwb_v1former.analysis.mei import MEIConfig
+from nwb_v1former.analysis.receptive_fields import NoiseConfig
 from nwb_v1former.nwb.stimulus_set import ScheduleConfig
 from nwb_v1former.pipeline.closed_loop import run_loop
-from nwb_v1former.pipeline.design import run_mei
+from nwb_v1former.pipeline.design import run_contextual, run_controls, run_mei
 from nwb_v1former.pipeline.export import export_stimuli
+from nwb_v1former.pipeline.insilico import run_receptive_fields
 from nwb_v1former.simulate import load_truth
 from nwb_v1former.simulate.present import present_and_write
 
 DESIGN = MEIConfig(frames=10, burn_in=6, settle=4, steps=20, starts=1, learning_rate=0.1)
+CONTROLS = ControlConfig(frames=10, burn_in=6, settle=4, stride=10)
+GRATINGS = ContextConfig(
+    orientations=4, periods_px=(8.0, 16.0), diameters_px=(8.0, 16.0, 32.0, 80.0), frames=20, settle=6
+)
 REPEATS = 4
 
 
@@ -28,21 +37,41 @@ def test_designed_images_drive_their_own_neurons_in_the_simulated_animal(fitted_
     rois = fitted_animal.store.roi_ids[columns].tolist()
     out = tmp_path / "insilico"
     store = fitted_animal.store
-    run_mei(fitted_animal.checkpoint, store.folder, out, roi_ids=rois, config=DESIGN, session=store.key)
+    checkpoint, key = fitted_animal.checkpoint, store.key
+    run_mei(checkpoint, store.folder, out, roi_ids=rois, config=DESIGN, session=key)
+    run_receptive_fields(
+        checkpoint, out, session=key, data=store.folder, roi_ids=rois, config=NoiseConfig(clips=4)
+    )
+    run_contextual(checkpoint, out, roi_ids=rois, data=store.folder, config=GRATINGS, session=key)
+    run_controls(checkpoint, store.folder, out, roi_ids=rois, config=CONTROLS, session=key)
+    controls = json.loads((out / "controls.json").read_text())
+    # The natural control is the best of every training window the model scored, the grating a grating.
+    trials = store.trials
+    train_ticks = (trials.stop_tick - trials.first_tick)[trials.tier == "train"]
+    assert controls["summary"]["natural_windows"] == sum(
+        (train_ticks - CONTROLS.frames) // CONTROLS.stride + 1
+    )
+    assert all(trials.tier[t] == "train" for t in controls["table"]["rows"]["natural_trial"])
     stimuli, _ = export_stimuli(
         out,
         tmp_path / "set.nwb",
         config=ScheduleConfig(repeats=REPEATS, gap_s=1.0, frame_rate=30.0, screen=(36, 64)),
+        video=False,
     )
     assert stimuli.provenance["targeted_rois"] == sorted(rois)
+    assert sorted(stimuli.roles) == sorted(["mei_image_excite_full"] * 2 + ["natural", "grating"] * 2)
+    with np.load(out / "controls.npz") as arrays:
+        first = int(arrays["natural_first_tick"][0])
+        clip = np.asarray(store.video)[first : first + CONTROLS.frames]
+        assert np.array_equal(stimuli.frames[stimuli.names.index(f"natural_roi{rois[0]}")], clip)
     present_and_write(tmp_path / "set.nwb", fitted_animal.nwb, tmp_path / "presented")
     presented = load_truth(next((tmp_path / "presented").glob("*.truth.npz")))
     assert np.array_equal(presented["roi_ids"], fitted_animal.truth["roi_ids"])
 
     # The truth: each neuron's expected rate is higher for its own image than for the other's.
     own = [stimuli.names.index(f"mei_image_excite_full_roi{roi}") for roi in rois]
-    rates = np.zeros((2, 2))
-    for s in range(2):
+    rates = np.zeros((2, len(stimuli.names)))
+    for s in range(len(stimuli.names)):
         trials = np.flatnonzero(presented["trial_clip_id"] == s)
         ticks = np.concatenate(
             [np.arange(presented["trial_start_tick"][t] + 3, presented["trial_stop_tick"][t]) for t in trials]
@@ -50,11 +79,25 @@ def test_designed_images_drive_their_own_neurons_in_the_simulated_animal(fitted_
         rates[:, s] = presented["expected_ticks"][ticks][:, columns].mean(axis=0)
     assert rates[0, own[0]] > rates[0, own[1]] and rates[1, own[1]] > rates[1, own[0]], rates
 
-    # The loop report finds every presentation by its frames and agrees with the model's prediction.
-    run_loop(fitted_animal.checkpoint, tmp_path / "set.nwb", tmp_path / "presented", out)
+    # The loop report finds every presentation by its frames and judges each design against each control.
+    run_loop(checkpoint, tmp_path / "set.nwb", tmp_path / "presented", out)
     loop = json.loads((out / "closed_loop.json").read_text())
-    assert loop["summary"]["presentations"] == 2 * REPEATS and loop["summary"]["targeted_rois"] == 2
+    summary = loop["summary"]
+    assert summary["presentations"] == len(stimuli.names) * REPEATS and summary["targeted_rois"] == 2
+    assert {name: values["pairs"] for name, values in summary["controls"].items()} == {
+        "other_designed": 2,
+        "natural": 2,
+        "grating": 2,
+    }
     table = loop["table"]["rows"]
-    assert sorted(table["roi_id"]) == sorted(rois)
-    assert all(value > 0 for value in table["predicted_difference"])
+    assert sorted(table["roi_id"]) == sorted(rois * 3)
+    other = [row for row, control in enumerate(table["control"]) if control == "other_designed"]
+    assert all(table["predicted_difference"][row] > 0 for row in other)
     assert all(0 <= p <= 1 for p in table["p_adjusted"])
+    # The recorded contrasts follow the truth's: own image against each control, neuron by neuron.
+    for row, control in enumerate(table["control"]):
+        m = rois.index(table["roi_id"][row])
+        name = {"natural": f"natural_roi{rois[m]}", "grating": f"grating_roi{rois[m]}"}.get(control)
+        truth_control = rates[m, stimuli.names.index(name)] if name else rates[m, own[1 - m]]
+        truly_better = rates[m, own[m]] > truth_control
+        assert (table["recorded_difference"][row] > 0) == truly_better or table["p_value"][row] > 0.05

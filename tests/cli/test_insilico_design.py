@@ -1,10 +1,12 @@
-"""`nwb-v1former insilico mei` and `insilico surround`: stimuli written whole, on the screen's pixel
-scale, traced to the checkpoint; regions that need RFs refuse without them, in one line, writing nothing."""
+"""`nwb-v1former insilico mei`, `surround`, `controls` and `export`: stimuli written whole, on the screen's
+pixel scale, traced to the checkpoint; what needs RFs or gratings refuses without them, in one line,
+writing nothing."""
 
 from __future__ import annotations
 
 import json
 
+import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -104,27 +106,46 @@ def test_mei_and_surround_write_traceable_stimuli(session, tmp_path):
     assert code == 0, output
     with np.load(out / "mei_video_inhibit_full_population.npz") as arrays:
         assert arrays["pixels"].shape == (1, 20, 36, 64) and arrays["stimulus_of"].tolist() == [0, 0]
+    # Controls need each ROI's best grating: refused in one line before `insilico surround`, then run.
+    code, output = run("insilico", "controls", checkpoint, "--data", store.folder, "--out", out, *picked)
+    assert code != 0 and output.startswith("Error:") and "insilico surround" in output
+    assert not list(out.glob("controls.*"))
     code, output = run("insilico", "surround", checkpoint, "--out", out, "--json")
     assert code == 0, output
     assert json.loads(output)["summary"]["rois"] == 2
+    code, output = run("insilico", "controls", checkpoint, "--data", store.folder, "--out", out, "--json")
+    assert code == 0, output
+    assert json.loads(output)["summary"]["rois"] == 2
 
-    # Export: the per-ROI images and the population video, traced to the checkpoint, as designed.
+    # Export: the per-ROI images, the population video and each ROI's two controls, traced to the
+    # checkpoint, as designed; the screen also as a video.
     stimulus_set = tmp_path / "set.nwb"
     code, output = run("insilico", "export", out, "--out", stimulus_set, "--repeats", 2, "--screen", "72x128")
     assert code == 0, output
+    assert "(4 of them controls)" in output
     stimuli, schedule = read_stimulus_set(stimulus_set)
     assert stimuli.provenance["checkpoint_sha256"] == sha256(checkpoint)
-    assert stimuli.provenance["targeted_rois"] == sorted(rois) and len(stimuli.names) == 3
+    assert stimuli.provenance["targeted_rois"] == sorted(rois) and len(stimuli.names) == 7
+    assert stimuli.provenance["results"][-1] == "controls"
+    with av.open(str(stimulus_set.with_suffix(".mp4"))) as container:
+        assert container.streams.video[0].frames == round(schedule.stop_s[-1] * 60)
     with np.load(out / "mei_image_excite_full.npz") as arrays:
         assert np.array_equal(
             stimuli.frames[stimuli.names.index(f"mei_image_excite_full_roi{rois[0]}")][0],
             arrays["pixels"][0, 0],
         )
-    assert sorted(schedule.stimulus.tolist()) == [0, 0, 1, 1, 2, 2]
+    assert sorted(schedule.stimulus.tolist()) == sorted(list(range(7)) * 2)
     with np.load(stimulus_set.with_suffix(".npz")) as arrays:
-        assert arrays["names"].tolist() == stimuli.names
+        assert arrays["names"].tolist() == stimuli.names and arrays["roles"].tolist() == stimuli.roles
     code, output = run("insilico", "export", out, "--out", stimulus_set)
     assert code != 0 and "already exists" in output
+    code, output = run(
+        "insilico", "export", out, "--out", tmp_path / "bare.nwb", "--no-controls", "--no-video"
+    )
+    assert code == 0 and "(0 of them controls)" in output, output
+    assert (
+        not (tmp_path / "bare.mp4").exists() and len(read_stimulus_set(tmp_path / "bare.nwb")[0].names) == 3
+    )
     code, output = run("insilico", "export", tmp_path / "empty", "--out", tmp_path / "other.nwb")
     assert code != 0 and output.startswith("Error:") and "insilico mei" in output
     assert not (tmp_path / "other.nwb").exists()

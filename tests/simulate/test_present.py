@@ -3,13 +3,16 @@ session; each neuron responds to its own optimal stimulus as its truth says."""
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from nwb_v1former.cli.main import main
+from pynwb import NWBHDF5IO
 
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.nwb.convert import convert
+from nwb_v1former.nwb.screen_video import write_screen_video
 from nwb_v1former.nwb.stimulus_set import ScheduleConfig, StimulusSet, read_stimulus_set, write_stimulus_set
 from nwb_v1former.simulate import load_truth, simulate_and_write
 from nwb_v1former.simulate.population import gabor_filters
@@ -35,9 +38,9 @@ def _gabor_set(session, targets: np.ndarray) -> StimulusSet:
     images = np.clip(np.rint(GREY + 120 * filters / np.abs(filters).max(axis=(1, 2), keepdims=True)), 0, 255)
     frames = [np.repeat(image[None].astype(np.uint8), HOLD, axis=0) for image in images]
     names = [f"gabor_roi{roi}" for roi in session_roi_ids(session)[targets]]
-    return StimulusSet(
-        names, frames, session_roi_ids(session)[targets], {"checkpoint_sha256": "0" * 64, "session": "x"}
-    )
+    roles = ["gabor"] * len(names)
+    provenance = {"checkpoint_sha256": "0" * 64, "session": "x"}
+    return StimulusSet(names, frames, session_roi_ids(session)[targets], roles, provenance)
 
 
 def session_roi_ids(session) -> np.ndarray:
@@ -51,6 +54,7 @@ def test_a_set_round_trips_through_its_nwb_file(animal, tmp_path):
     schedule = write_stimulus_set(stimuli, config, tmp_path / "set.nwb")
     back, presentations = read_stimulus_set(tmp_path / "set.nwb")
     assert back.names == stimuli.names and back.target_roi.tolist() == stimuli.target_roi.tolist()
+    assert back.roles == stimuli.roles
     assert all(np.array_equal(a, b) for a, b in zip(back.frames, stimuli.frames, strict=True))
     assert np.array_equal(presentations.stimulus, schedule.stimulus)
     # Each block shows every stimulus once, the blocks in different orders, with grey gaps between.
@@ -58,6 +62,39 @@ def test_a_set_round_trips_through_its_nwb_file(animal, tmp_path):
     assert all(sorted(block) == [0, 1, 2] for block in blocks) and len({tuple(b) for b in blocks}) > 1
     assert np.all(presentations.start_s[1:] - presentations.stop_s[:-1] >= 0.5 - 1e-9)
     assert back.provenance["checkpoint_sha256"] == "0" * 64
+
+
+def test_the_video_shows_what_the_nwb_schedule_shows_refresh_by_refresh(animal, tmp_path):
+    """The .mp4 decodes, refresh by refresh, to the template image the NWB IndexSeries names at that
+    refresh's time (read with pynwb), and to grey where no presentation runs."""
+    session, _ = animal
+    stimuli = _gabor_set(session, np.array([0, 1]))
+    drifting = np.stack([np.roll(stimuli.frames[0][0], 3 * tick, axis=1) for tick in range(HOLD)])
+    stimuli = StimulusSet(
+        [*stimuli.names, "drift"],
+        [*stimuli.frames, drifting],
+        np.r_[stimuli.target_roi, -1],
+        [*stimuli.roles, "gabor"],
+        stimuli.provenance,
+    )
+    config = ScheduleConfig(repeats=2, gap_s=0.5, frame_rate=60.0, screen=(72, 128), seed=3)
+    schedule = write_stimulus_set(stimuli, config, tmp_path / "set.nwb")
+    refreshes = write_screen_video(stimuli, schedule, config, 127, tmp_path / "set.mp4")
+    with av.open(str(tmp_path / "set.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.average_rate, stream.width, stream.height) == (60, 128, 72)
+        video = np.stack([picture.to_ndarray(format="gray") for picture in container.decode(video=0)])
+    assert video.shape == (refreshes, 72, 128) and refreshes == round(schedule.stop_s[-1] * 60)
+    with NWBHDF5IO(tmp_path / "set.nwb", "r") as io:
+        nwbfile = io.read()
+        shown = nwbfile.stimulus["designed_stimuli_shown"]
+        index, times = np.asarray(shown.data), np.asarray(shown.timestamps)
+        images = [np.asarray(image.data) for image in shown.indexed_images.order_of_images.data]
+    expected = np.full_like(video, 127)
+    for image, time in zip(index, times, strict=True):
+        expected[round(time * 60)] = images[image]
+    assert np.array_equal(video, expected)
+    assert len(np.unique(index)) > HOLD  # the drifting stimulus changes every tick, and so does the video
 
 
 def test_the_same_animal_sees_the_set_and_the_session_reads_back(animal, tmp_path):
