@@ -50,6 +50,14 @@ _ROI_HELP = "ROI id to target; repeat for several, e.g. --roi 12 --roi 40"
     show_default=True,
     help="RMS contrast budget, in training-video standard deviations (1: the training movies').",
 )
+@click.option(
+    "--spectrum-weight",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Hold the stimuli's spatial spectrum near the --data movies' with this penalty weight "
+    "(0: only report the distance, beside the movies' own frames'; 10: a strong hold).",
+)
 @click.option("--steps", type=click.IntRange(1), default=100, show_default=True, help="Optimiser steps.")
 @click.option("--starts", type=click.IntRange(1), default=3, show_default=True, help="Random starts.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the starts.")
@@ -63,6 +71,7 @@ def mei_command(
     inhibit: bool,
     region: str,
     contrast: float,
+    spectrum_weight: float,
     steps: int,
     starts: int,
     seed: int,
@@ -78,6 +87,7 @@ def mei_command(
         direction="inhibit" if inhibit else "excite",
         region=region,
         contrast=contrast,
+        spectrum_weight=spectrum_weight,
         steps=steps,
         starts=starts,
         seed=seed,

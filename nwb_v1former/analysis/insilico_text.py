@@ -22,7 +22,9 @@ def summary_lines(analysis: str, summary: dict[str, Any], config: dict[str, Any]
             f"(region {summary['region']}, {config['starts']} starts, RMS contrast at most "
             f"{config['contrast']:g} training-video std): median response "
             f"{number(summary['median_response_over_grey'], '.2f')} x grey, median agreement of the starts "
-            f"{number(summary['median_start_agreement'], '.2f')}"
+            f"{number(summary['median_start_agreement'], '.2f')}; spectrum shape a median "
+            f"{number(summary.get('median_spectral_distance'), '.2f')} from the movies' (their own frames: "
+            f"{number(summary.get('movie_frames_spectral_distance'), '.2f')})"
         ]
     if analysis == "closed_loop":
         lines = [

@@ -25,8 +25,10 @@ from tqdm.auto import tqdm
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, model_device
 from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
 from nwb_v1former.analysis.stimulus_space import (
+    MovieSpectrum,
     Screen,
     initial_coefficients,
+    spectral_distance,
     spectral_slope,
     spectrum_weights,
     synthesise,
@@ -42,9 +44,10 @@ KINDS, DIRECTIONS, REGIONS = ("image", "video"), ("excite", "inhibit"), ("full",
 class MEIConfig:
     """How stimuli are optimised (see the module docstring). `contrast` is the RMS budget in
     training-video standard deviations (1.0: the training movies' own); `spectrum_decay` the exponent
-    of the 1/f whitening; `init_scale` the random starts' coefficient scale (small: pixels no neuron
-    sees stay near grey, since nothing moves them); `centre_radii` the disc of `region` centre/surround
-    in RF radii."""
+    of the 1/f whitening; `spectrum_weight` the weight of a penalty holding the stimulus' spectrum shape
+    near the session's movies' (squared spectral_distance; 0: the spectrum is only reported);
+    `init_scale` the random starts' coefficient scale (small: pixels no neuron sees stay near grey,
+    since nothing moves them); `centre_radii` the disc of `region` centre/surround in RF radii."""
 
     kind: str = "image"
     direction: str = "excite"
@@ -57,6 +60,7 @@ class MEIConfig:
     learning_rate: float = 0.05
     contrast: float = 1.0
     spectrum_decay: float = 1.0
+    spectrum_weight: float = 0.0
     init_scale: float = 0.1
     centre_radii: float = 2.0
     batch_size: int = 32
@@ -72,6 +76,7 @@ class MEIConfig:
             (self.steps >= 1 and self.starts >= 1, "steps and starts must be at least 1"),
             (self.learning_rate > 0 and self.contrast > 0, "learning_rate and contrast must be positive"),
             (self.spectrum_decay >= 0 and self.centre_radii > 0, "spectrum_decay >= 0, centre_radii > 0"),
+            (self.spectrum_weight >= 0, "spectrum_weight must be >= 0"),
             (self.init_scale > 0, "init_scale must be positive"),
             (self.batch_size >= 1 and self.seed >= 0, "batch_size must be >= 1 and seed >= 0"),
         )
@@ -104,11 +109,14 @@ def disc_masks(center: np.ndarray, radius_px: np.ndarray) -> torch.Tensor:
 @dataclass(frozen=True)
 class Objective:
     """What one optimisation batch maximises: `columns` (B, K) readout columns whose responses are
-    averaged per stimulus, each divided by `reference` (B, K) (1 for single neurons), times `sign`."""
+    averaged per stimulus, each divided by `reference` (B, K) (1 for single neurons), times `sign`; less
+    the config's spectrum_weight times the squared distance of each stimulus' spectrum shape from
+    `spectrum` (SPECTRUM_RINGS,), the movies' (None: no penalty)."""
 
     columns: torch.Tensor
     reference: torch.Tensor
     sign: float
+    spectrum: torch.Tensor | None = None
 
 
 def show(
@@ -151,6 +159,9 @@ def optimise(
     mask = None if mask is None else mask.to(device)
     fixed = None if fixed is None else fixed.to(device)
 
+    spectrum = objective.spectrum if config.spectrum_weight > 0 else None
+    spectrum = None if spectrum is None else spectrum.to(device)
+
     def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
         patterns = synthesise(coefficients, weights, screen, config.contrast, mask, fixed)
         responses = show(model, session, patterns, config, state)[:, config.settle :].mean(dim=1)  # (B, N)
@@ -159,8 +170,11 @@ def optimise(
     model.eval()
     for _ in range(config.steps):
         optimiser.zero_grad()
-        _, value = evaluate()
-        (-objective.sign * value.sum()).backward()
+        patterns, value = evaluate()
+        loss = -objective.sign * value.sum()
+        if spectrum is not None:
+            loss = loss + config.spectrum_weight * spectral_distance(patterns, spectrum).square().sum()
+        loss.backward()
         optimiser.step()
     with torch.no_grad():
         patterns, value = evaluate()
@@ -186,7 +200,8 @@ class MEIResult:
     stimuli (S, F', 36, 64) float32 model units, the best start; starts (S, starts, F', 36, 64);
     objective (S, starts) -- mean response over the pattern (population: mean response ratio);
     grey (M,) -- each ROI's response to grey; response (M,) -- each ROI's response to its stimulus;
-    stimulus_of (M,) -- the stimulus each ROI was targeted by; agreement (S,) -- see start_agreement.
+    stimulus_of (M,) -- the stimulus each ROI was targeted by; agreement (S,) -- see start_agreement;
+    movie_spectrum -- the session's movies' spectrum (None: not given).
     """
 
     roi_ids: np.ndarray
@@ -202,6 +217,15 @@ class MEIResult:
     state: BehaviorState
     config: MEIConfig
     provenance: AnalysisProvenance
+    movie_spectrum: MovieSpectrum | None = None
+
+    @property
+    def spectral_distance(self) -> np.ndarray:
+        """Each stimulus' spectral_distance from the movies' spectrum; (S,) (NaN without it)."""
+        if self.movie_spectrum is None:
+            return np.full(len(self.stimuli), np.nan)
+        reference = torch.as_tensor(self.movie_spectrum.shape)
+        return spectral_distance(torch.as_tensor(self.stimuli), reference).numpy()
 
     @property
     def pixels(self) -> np.ndarray:
@@ -228,6 +252,12 @@ class MEIResult:
                 "Log-log slope of the stimulus' spatial amplitude spectrum (natural images: about -1).",
                 slope[self.stimulus_of],
             ),
+            "spectral_distance": (
+                "RMS difference of log amplitude, ring by ring of spatial frequency, between the "
+                "stimulus' spectrum shape and the session's movies' mean (0: the same shape; the movies' "
+                "own frames lie a median movie_frames_spectral_distance from it, in the summary).",
+                self.spectral_distance[self.stimulus_of],
+            ),
         }
         target = "a population objective" if self.population else "single-neuron objectives"
         description = (
@@ -246,10 +276,17 @@ class MEIResult:
             "direction": self.config.direction,
             "region": self.config.region,
             "median_response_over_grey": float(np.median(ratio)),
-            "median_start_agreement": (
-                float(np.nanmedian(self.agreement)) if np.isfinite(self.agreement).any() else None
+            "median_start_agreement": _median(self.agreement),
+            "median_spectral_distance": _median(self.spectral_distance),
+            "movie_frames_spectral_distance": (
+                None if self.movie_spectrum is None else self.movie_spectrum.frame_distance
             ),
         }
+
+
+def _median(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else None
 
 
 def grey_responses(model: V1Former, session: str, config: MEIConfig, state: BehaviorState) -> np.ndarray:
@@ -271,15 +308,20 @@ def most_exciting(
     state: BehaviorState = DEFAULT_STATES[0],
     population: bool = False,
     rf: tuple[np.ndarray, np.ndarray] | None = None,
+    movie_spectrum: MovieSpectrum | None = None,
     progress: bool = False,
 ) -> MEIResult:
     """Optimise stimuli for the readout columns `columns` (M,); `rf` = (center (M, 2), radius (M,)) is
-    needed for regions centre and surround."""
+    needed for regions centre and surround; `movie_spectrum` (the session's movies') for
+    config.spectrum_weight > 0, and to report each stimulus' distance from it."""
     config = config or MEIConfig()
     if config.region != "full" and rf is None:
         raise ConfigError(f"mei region {config.region!r} needs each ROI's RF (run `insilico rf` first)")
     if population and config.region != "full":
         raise ConfigError("a population objective optimises the full screen (region full)")
+    if config.spectrum_weight > 0 and movie_spectrum is None:
+        raise ConfigError("mei spectrum_weight > 0 needs the session's movie spectrum to hold stimuli near")
+    spectrum = None if movie_spectrum is None else torch.as_tensor(movie_spectrum.shape)
     generator = torch.Generator().manual_seed(config.seed)
     grey = grey_responses(model, session, config, state)
     sign = 1.0 if config.direction == "excite" else -1.0
@@ -306,12 +348,12 @@ def most_exciting(
             mask = centre if config.region == "centre" else 1 - centre
             if config.region == "surround":
                 fixed = _centre_stimuli(
-                    model, session, batch_columns, config, state, screen, generator, centre
+                    model, session, batch_columns, config, state, screen, generator, centre, spectrum
                 )
         found, value = optimise(
             model,
             session,
-            Objective(batch_columns, batch_reference, sign),
+            Objective(batch_columns, batch_reference, sign, spectrum),
             config,
             state,
             screen,
@@ -342,6 +384,7 @@ def most_exciting(
         state=state,
         config=config,
         provenance=provenance,
+        movie_spectrum=movie_spectrum,
     )
 
 
@@ -354,10 +397,11 @@ def _centre_stimuli(
     screen: Screen,
     generator: torch.Generator,
     centre: torch.Tensor,
+    spectrum: torch.Tensor | None,
 ) -> torch.Tensor:
     """The fixed centres of a surround optimisation: each row's centre-confined most exciting stimulus;
     (B, F', 36, 64), grey outside the disc."""
     centre_config = dataclasses.replace(config, region="centre", direction="excite")
-    objective = Objective(columns, torch.ones(columns.shape), 1.0)
+    objective = Objective(columns, torch.ones(columns.shape), 1.0, spectrum)
     patterns, _ = optimise(model, session, objective, centre_config, state, screen, generator, centre)
     return patterns * centre[:, None]

@@ -1,5 +1,6 @@
 """Where optimised stimuli live: Fourier coefficients, whitened towards natural movies' 1/f spectrum,
-bounded into the screen's range by a sigmoid and scaled to a contrast budget.
+bounded into the screen's range by a sigmoid and scaled to a contrast budget; and how far a stimulus'
+spectrum lies from the movies' (its shape: log amplitude over rings of spatial frequency).
 
 Values are in the model's units (see analysis.experiment): 0 is mean luminance (grey), 1 is one
 training-video standard deviation. A `Screen` says where black and white lie in those units.
@@ -107,3 +108,53 @@ def spectral_slope(images: np.ndarray) -> np.ndarray:
     log_a = np.log(spectrum.reshape(len(images), -1)[:, keep] + 1e-12)
     slope, _ = np.polyfit(log_f, log_a.T, 1)
     return slope
+
+
+SPECTRUM_RINGS = 10
+"""Log-spaced rings of spatial frequency, from one cycle per frame width to the corner of the spectrum."""
+
+
+def _ring_of_each_frequency() -> torch.Tensor:
+    """The ring of each (36, 33) half-spectrum frequency; -1 for the mean (zero frequency)."""
+    fy = torch.fft.fftfreq(FRAME_HEIGHT)[:, None]
+    fx = torch.fft.rfftfreq(FRAME_WIDTH)[None, :]
+    radius = torch.sqrt(fy**2 + fx**2)
+    edges = torch.logspace(math.log10(1.0 / FRAME_WIDTH), math.log10(0.5 * math.sqrt(2)), SPECTRUM_RINGS + 1)
+    ring = torch.bucketize(radius, edges[1:-1])
+    return torch.where(radius > 0, ring, torch.full_like(ring, -1))
+
+
+def spectrum_shape(frames: torch.Tensor) -> torch.Tensor:
+    """The shape of the spatial amplitude spectrum: log mean amplitude per ring, less its mean over
+    rings (so contrast drops out); frames (B, F, 36, 64) -> (B, SPECTRUM_RINGS), differentiable."""
+    centred = frames - frames.mean(dim=(-2, -1), keepdim=True)
+    amplitude = torch.fft.rfft2(centred).abs().mean(dim=1).flatten(1)  # (B, 36 * 33)
+    ring = _ring_of_each_frequency().flatten().to(frames.device)
+    keep = ring >= 0
+    sums = amplitude.new_zeros(len(frames), SPECTRUM_RINGS).index_add_(1, ring[keep], amplitude[:, keep])
+    counts = torch.bincount(ring[keep], minlength=SPECTRUM_RINGS).to(amplitude)
+    log = torch.log(sums / counts + 1e-6)
+    return log - log.mean(dim=1, keepdim=True)
+
+
+@dataclass(frozen=True, eq=False)  # array field: compare by identity
+class MovieSpectrum:
+    """Natural movies' spectrum: `shape` (SPECTRUM_RINGS,), the mean over their frames' shapes, and
+    `frame_distance`, the median spectral_distance of a single frame from it (how far the movies' own
+    frames lie, the scale a stimulus' distance is read on)."""
+
+    shape: np.ndarray
+    frame_distance: float
+
+    @classmethod
+    def of_frames(cls, frames: np.ndarray, screen: Screen) -> MovieSpectrum:
+        """From movie frames (T, 36, 64) uint8."""
+        values = torch.as_tensor(screen.from_pixels(frames))[:, None]
+        shape = spectrum_shape(values).mean(dim=0)
+        return cls(shape.numpy(), float(spectral_distance(values, shape).median()))
+
+
+def spectral_distance(frames: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """RMS difference (log amplitude) between the spectrum shapes of frames (B, F, 36, 64) and a
+    reference shape (SPECTRUM_RINGS,); (B,). 0: the reference's shape."""
+    return torch.sqrt(((spectrum_shape(frames) - reference) ** 2).mean(dim=1) + 1e-12)

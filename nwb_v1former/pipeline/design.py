@@ -18,8 +18,9 @@ from nwb_v1former.analysis import design_figures as figures
 from nwb_v1former.analysis.contextual import ContextConfig, contextual_modulation
 from nwb_v1former.analysis.controls import ControlConfig, GratingParameters, choose_controls
 from nwb_v1former.analysis.mei import MEIConfig, most_exciting
-from nwb_v1former.analysis.stimulus_space import Screen
+from nwb_v1former.analysis.stimulus_space import MovieSpectrum, Screen
 from nwb_v1former.data.stats import Normalizer
+from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.nwb.write import DEFAULT_NAME
 from nwb_v1former.pipeline.insilico import (
@@ -114,6 +115,22 @@ def load_gratings(out: Path, roi_ids: np.ndarray, checkpoint_sha256: str) -> Gra
         )
 
 
+def training_frames(store: SessionStore, count: int = 512) -> np.ndarray:
+    """Up to `count` frames spread evenly over the session's training trials (all its ticks when it has
+    none); (K, 36, 64) uint8."""
+    trials = store.trials
+    ticks = np.concatenate(
+        [
+            np.arange(first, stop)
+            for first, stop, tier in zip(trials.first_tick, trials.stop_tick, trials.tier, strict=True)
+            if tier == "train"
+        ]
+        or [np.arange(store.n_ticks)]
+    )
+    picked = ticks[np.linspace(0, len(ticks) - 1, min(count, len(ticks))).round().astype(np.int64)]
+    return np.asarray(store.video[picked])
+
+
 def run_mei(
     checkpoint: str | Path,
     data: str | Path,
@@ -134,7 +151,8 @@ def run_mei(
     (and the table into the predictions file `nwb`).
 
     `data` is the session the model was fitted to: its video statistics map the stimuli to screen
-    pixels, its median pupil size is held (not running).
+    pixels, its movies' spectrum is the one stimuli are measured against (and held near, with
+    config.spectrum_weight), its median pupil size is held (not running).
     """
     config = config or MEIConfig()
     analysis = mei_name(config, population)
@@ -155,6 +173,7 @@ def run_mei(
             state=behaviour_states(run.store)[0],
             population=population,
             rf=rf,
+            movie_spectrum=MovieSpectrum.of_frames(training_frames(run.store), screen),
             progress=progress,
         )
     arrays = {

@@ -10,7 +10,13 @@ from gabor_twin import GaborTwin
 from nwb_v1former.analysis.mei import MEIConfig, most_exciting
 from nwb_v1former.analysis.results import AnalysisProvenance
 from nwb_v1former.analysis.stimulus_geometry import stimulus_geometry
-from nwb_v1former.analysis.stimulus_space import Screen, initial_coefficients, spectrum_weights, synthesise
+from nwb_v1former.analysis.stimulus_space import (
+    MovieSpectrum,
+    Screen,
+    initial_coefficients,
+    spectrum_weights,
+    synthesise,
+)
 from nwb_v1former.analysis.tuning import angle_difference
 from nwb_v1former.errors import ConfigError
 
@@ -30,6 +36,20 @@ def simple_cells(recording):
     return population, np.flatnonzero(inside)[:4]
 
 
+@pytest.fixture(scope="module")
+def movies(recording) -> MovieSpectrum:
+    return MovieSpectrum.of_frames(recording.screen[::20], SCREEN)
+
+
+@pytest.fixture(scope="module")
+def images(simple_cells, movies):
+    """The twin's most exciting images of the simple cells, measured against the movies' spectrum."""
+    population, columns = simple_cells
+    return most_exciting(
+        GaborTwin(population), "twin", columns, PROVENANCE, SCREEN, config=FAST, movie_spectrum=movies
+    )
+
+
 def test_stimuli_stay_on_the_screen_and_within_their_contrast_budget():
     coefficients = initial_coefficients(4, 3, torch.Generator().manual_seed(0), scale=5.0)
     stimuli = synthesise(coefficients, spectrum_weights(1.0, 3), SCREEN, contrast=0.5)
@@ -41,10 +61,9 @@ def test_stimuli_stay_on_the_screen_and_within_their_contrast_budget():
     assert pixels.dtype == np.uint8 and abs(float(pixels.mean()) - 128) < 10
 
 
-def test_most_exciting_images_find_each_neurons_gabor(simple_cells):
+def test_most_exciting_images_find_each_neurons_gabor(simple_cells, images):
     population, columns = simple_cells
-    twin = GaborTwin(population)
-    result = most_exciting(twin, "twin", columns, PROVENANCE, SCREEN, config=FAST)
+    result = images
     driven = result.response > 2 * result.grey
     assert driven.mean() >= 0.5
     geometry = stimulus_geometry(result.stimuli[:, 0])
@@ -93,3 +112,23 @@ def test_a_centre_region_keeps_the_surround_grey(simple_cells):
         assert np.abs(image[outside]).max() < 1e-6
     with pytest.raises(ConfigError, match="needs each ROI's RF"):
         most_exciting(twin, "twin", columns[:2], PROVENANCE, SCREEN, config=config)
+
+
+def test_the_spectrum_is_measured_against_the_movies_and_held_near_them_on_request(
+    simple_cells, movies, images
+):
+    """Without a hold the 1/f parameterisation already lands inside the movies' own frame-to-frame
+    spread; the penalty brings every stimulus closer still, and the images still drive their neurons."""
+    population, columns = simple_cells
+    twin, free = GaborTwin(population), images
+    held_config = MEIConfig(**{**FAST.to_dict(), "spectrum_weight": 10.0})
+    held = most_exciting(twin, "twin", columns, PROVENANCE, SCREEN, config=held_config, movie_spectrum=movies)
+    assert np.median(free.spectral_distance) < movies.frame_distance
+    assert np.all(held.spectral_distance < free.spectral_distance)
+    assert np.median(held.spectral_distance) < 0.6 * np.median(free.spectral_distance)
+    assert np.mean(held.response > 2 * held.grey) >= 0.5
+    summary = held.summary()
+    assert summary["movie_frames_spectral_distance"] == movies.frame_distance
+    assert held.table().column("spectral_distance").tolist() == held.spectral_distance.tolist()
+    with pytest.raises(ConfigError, match="movie spectrum"):
+        most_exciting(twin, "twin", columns, PROVENANCE, SCREEN, config=held_config)
