@@ -1,20 +1,25 @@
 """The closed loop on the simulator, end to end: does the model design stimuli that drive its neurons?
 
-    python benchmarks/closed_loop.py [--model tiny] [--neurons-targeted 8] [--steps 100] [--finetune-epochs 0]
+    python benchmarks/closed_loop.py [--neurons-targeted 8] [--steps 100] [--time-presets small,viv1t-2025]
 
 The simulated animal is tiny-sim's own training animal 0 (seed 100, 400 neurons, 5-second clips), recorded
 again (`--minutes`). The chain: (finetune, with `--finetune-epochs` > 0: readout-only from tiny-sim, else
 tiny-sim's readout for that animal) -> the `--neurons-targeted` best-predicted neurons on held-out trials ->
 `insilico rf` -> `insilico mei` (one image per neuron, single-neuron objectives, batched) -> `insilico
-surround` -> `insilico export` -> `simulate --present` (the same animal) -> convert -> `insilico loop`.
+surround` -> `insilico controls` -> `insilico export` -> `simulate --present` (the same animal) ->
+convert -> `insilico loop`.
 
 Measured against the truth: the MEI's position, orientation and spatial period (median errors:
 stimulus_geometry of the MEI against the neuron's Gabor), the preferred size of `insilico surround`
 against the true preferred size (simulate.size_tuning; median |log ratio|) and its rank correlation with
 the true surround extent, and the loop: each neuron's TRUE (noise-free) response to its own MEI against
 its true response to the most exciting natural clip of its training data (median ratio; the paper's
-in-vivo finding is > 1), and the loop report's verdicts. Time per neuron of `insilico mei` on CPU.
-Prints a table, then one JSON line.
+in-vivo finding is > 1) and to the controls shown beside it (the model's choice of natural clip and
+grating), and the loop report's verdicts against each control.
+
+Time per neuron of `insilico mei` on CPU: measured in the run (tiny), and for each of `--time-presets`
+(random weights: the same cost as trained ones) over a few optimiser steps of a small batch, scaled to
+the run's steps and starts. Prints a table, then one JSON line.
 """
 
 from __future__ import annotations
@@ -31,16 +36,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from nwb_v1former.analysis.mei import MEIConfig
+from nwb_v1former.analysis.experiment import DEFAULT_STATES
+from nwb_v1former.analysis.mei import MEIConfig, Objective, optimise
 from nwb_v1former.analysis.stimulus_geometry import stimulus_geometry
+from nwb_v1former.analysis.stimulus_space import Screen
 from nwb_v1former.analysis.tuning import angle_difference
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.inference.evaluation import evaluate_session
+from nwb_v1former.model import V1Former, preset
 from nwb_v1former.model.checkpoint import load_checkpoint
 from nwb_v1former.nwb.convert import convert
 from nwb_v1former.nwb.stimulus_set import ScheduleConfig
 from nwb_v1former.pipeline.closed_loop import run_loop
-from nwb_v1former.pipeline.design import run_contextual, run_mei
+from nwb_v1former.pipeline.design import mei_name, run_contextual, run_controls, run_mei
 from nwb_v1former.pipeline.export import export_stimuli
 from nwb_v1former.pipeline.insilico import run_receptive_fields
 from nwb_v1former.simulate import load_truth, simulate_and_write
@@ -98,6 +106,25 @@ def own_stimulus_truth(presented: dict[str, np.ndarray], columns: np.ndarray, ow
     return out
 
 
+def preset_seconds_per_neuron(
+    name: str, steps: int, starts: int, rows: int = 4, timed_steps: int = 2
+) -> float:
+    """Seconds per neuron of `insilico mei` (images) with a `name` core, random weights (the cost of trained
+    ones): `timed_steps` optimiser steps of `rows` neurons at once, after one warm-up step, scaled to
+    `steps` x `starts` (the final scoring pass of each batch counted in)."""
+    torch.manual_seed(0)
+    model = V1Former(preset(name))
+    model.add_session("timing", np.arange(rows), np.random.default_rng(0).normal(size=(rows, 3)))
+    model.eval()
+    objective = Objective(torch.arange(rows)[:, None], torch.ones(rows, 1), 1.0)
+    state, screen, generator = DEFAULT_STATES[0], Screen(128.0, 60.0), torch.Generator().manual_seed(0)
+    optimise(model, "timing", objective, MEIConfig(steps=1), state, screen, generator)
+    started = time.perf_counter()
+    optimise(model, "timing", objective, MEIConfig(steps=timed_steps), state, screen, generator)
+    elapsed = time.perf_counter() - started
+    return elapsed / (timed_steps * rows) * steps * starts
+
+
 def run(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     session = simulate_and_write(root / "sims", minutes=args.minutes, progress=False, **ANIMAL)[0]
@@ -110,11 +137,13 @@ def run(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     rois = store.roi_ids[best].tolist()
     out = root / "insilico"
     run_receptive_fields(checkpoint, out, session=store.key, roi_ids=rois, data=store.folder)
-    config = MEIConfig(steps=args.steps, starts=args.starts, batch_size=args.batch_size)
+    config = MEIConfig(kind=args.kind, steps=args.steps, starts=args.starts, batch_size=args.batch_size)
+    design = mei_name(config, population=False)
     mei_started = time.perf_counter()
     run_mei(checkpoint, store.folder, out, roi_ids=rois, config=config, session=store.key)
     mei_seconds = time.perf_counter() - mei_started
     run_contextual(checkpoint, out, roi_ids=rois, data=store.folder, session=store.key)
+    run_controls(checkpoint, store.folder, out, roi_ids=rois, session=store.key)
     stimuli, _ = export_stimuli(out, root / "set.nwb", config=ScheduleConfig(repeats=args.repeats, seed=1))
     present_and_write(root / "set.nwb", session.data, root / "presented", seed=1)
     run_loop(checkpoint, root / "set.nwb", root / "presented", out)
@@ -122,8 +151,10 @@ def run(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     presented = load_truth(next((root / "presented").glob("*.truth.npz")))
 
     columns = np.searchsorted(truth["roi_ids"], rois)
-    with np.load(out / "mei_image_excite_full.npz") as arrays:
-        geometry = stimulus_geometry(arrays["stimuli"][:, 0])
+    with np.load(out / f"{design}.npz") as arrays:
+        stimuli_frames = arrays["stimuli"]  # (M, F', 36, 64): a video's geometry from its strongest frame
+        strongest = np.sqrt((stimuli_frames**2).mean(axis=(2, 3))).argmax(axis=1)
+        geometry = stimulus_geometry(stimuli_frames[np.arange(len(stimuli_frames)), strongest])
     position_error = np.linalg.norm(geometry["center"] - truth["rf_center"][columns], axis=1)
     orientation = np.rad2deg(truth["orientation"][columns]) % 180
     orientation_error = np.abs(angle_difference(geometry["orientation_deg"], orientation, 180))
@@ -133,11 +164,22 @@ def run(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     population = animal_population(session.config).subset(columns)
     normalisation = normalisation_from_truth(truth).subset(columns)
     true_preferred = diameters[true_size_tuning(population, normalisation, diameters).argmax(axis=1)]
-    own = np.array([stimuli.names.index(f"mei_image_excite_full_roi{roi}") for roi in rois])
+    own = np.array([stimuli.names.index(f"{design}_roi{roi}") for roi in rois])
     to_mei = own_stimulus_truth(presented, columns, own)
     to_clip = best_natural_clip(truth, columns)
+    to_control = {
+        role: own_stimulus_truth(
+            presented, columns, np.array([stimuli.names.index(f"{role}_roi{r}") for r in rois])
+        )
+        for role in ("natural", "grating")
+    }
+    controls = loop["summary"]["controls"]
+    seconds = {"tiny": mei_seconds / len(rois)}
+    for name in filter(None, args.time_presets.split(",")):
+        seconds[name] = preset_seconds_per_neuron(name, args.steps, args.starts)
     return {
         "model": args.model,
+        "kind": args.kind,
         "neurons_targeted": len(rois),
         "median_test_correlation": float(np.nanmedian(correlation[best])),
         "median_position_error_px": float(np.nanmedian(position_error)),
@@ -149,10 +191,17 @@ def run(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         ),
         "median_true_mei_over_best_clip": float(np.median(to_mei / to_clip)),
         "mei_beats_best_clip": int((to_mei > to_clip).sum()),
+        "median_true_mei_over_natural_control": float(np.median(to_mei / to_control["natural"])),
+        "median_true_mei_over_grating_control": float(np.median(to_mei / to_control["grating"])),
         "loop_own_best_recorded": loop["summary"]["own_stimulus_best_recorded"],
-        "loop_own_beats_others_bh": loop["summary"]["own_beats_others_bh"],
-        "loop_median_effect_size": loop["summary"]["median_effect_size"],
-        "mei_seconds_per_neuron": mei_seconds / len(rois),
+        "loop": {
+            control: {
+                key: values[key]
+                for key in ("own_beats_control_bh", "median_recorded_ratio", "median_effect_size")
+            }
+            for control, values in controls.items()
+        },
+        "mei_seconds_per_neuron": seconds,
         "steps": args.steps,
         "starts": args.starts,
         "threads": torch.get_num_threads(),
@@ -179,19 +228,33 @@ def print_table(report: dict[str, Any]) -> None:
             f"{report['mei_beats_best_clip']} / {report['neurons_targeted']}",
         ),
         (
-            "loop: own stimulus best recorded",
-            f"{report['loop_own_best_recorded']} / {report['neurons_targeted']}",
+            "true response: own MEI / its natural control (median)",
+            f"{report['median_true_mei_over_natural_control']:.2f}",
         ),
         (
-            "loop: own beats others (BH)",
-            f"{report['loop_own_beats_others_bh']} / {report['neurons_targeted']}",
+            "true response: own MEI / its grating control (median)",
+            f"{report['median_true_mei_over_grating_control']:.2f}",
         ),
-        ("insilico mei seconds per neuron (CPU)", f"{report['mei_seconds_per_neuron']:.2f}"),
+        (
+            "loop: own stimulus best recorded of the MEIs",
+            f"{report['loop_own_best_recorded']} / {report['neurons_targeted']}",
+        ),
     ]
+    for control, values in report["loop"].items():
+        rows.append(
+            (
+                f"loop vs {control}: own beats it (BH); recorded ratio; d_z",
+                f"{values['own_beats_control_bh']} / {report['neurons_targeted']}; "
+                f"{values['median_recorded_ratio']:.2f}; {values['median_effect_size']:.2f}",
+            )
+        )
+    for name, value in report["mei_seconds_per_neuron"].items():
+        scaled = "measured" if name == "tiny" else "scaled from a few steps"
+        rows.append((f"insilico mei s per neuron, {name} (CPU, {scaled})", f"{value:.1f}"))
     width = max(len(name) for name, _ in rows)
     print(
-        f"closed loop, model {report['model']}, {report['neurons_targeted']} best-predicted neurons "
-        f"(median test correlation {report['median_test_correlation']:.3f})"
+        f"closed loop, model {report['model']}, {report['kind']} MEIs, {report['neurons_targeted']} "
+        f"best-predicted neurons (median test correlation {report['median_test_correlation']:.3f})"
     )
     for name, value in rows:
         print(f"  {name.ljust(width)}  {value}")
@@ -200,8 +263,12 @@ def print_table(report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["tiny"], default="tiny", help="the fitted core (tiny: tiny-sim)")
+    parser.add_argument(
+        "--time-presets", default="small,viv1t-2025", help="cores timed for `insilico mei` (comma-separated)"
+    )
     parser.add_argument("--minutes", type=float, default=3.0, help="minutes of the recorded session")
     parser.add_argument("--neurons-targeted", type=int, default=8, help="best-predicted neurons targeted")
+    parser.add_argument("--kind", choices=["image", "video"], default="image", help="MEIs or MEVs")
     parser.add_argument("--steps", type=int, default=100, help="MEI optimiser steps")
     parser.add_argument("--starts", type=int, default=3, help="MEI random starts")
     parser.add_argument("--batch-size", type=int, default=32, help="MEI rows per optimisation batch")
