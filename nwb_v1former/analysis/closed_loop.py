@@ -275,6 +275,11 @@ def loop_statistics(
             )  # fmt: skip
             for name, value in zip(pairs, values, strict=True):
                 pairs[name].append(value)
+    if not pairs["roi_id"]:
+        raise ConfigError(
+            "the set holds nothing to judge a design against: no other ROI's design and no controls; "
+            "export it with `insilico controls` results, or design for several ROIs"
+        )
     arrays = {name: np.asarray(values) for name, values in pairs.items()}
     adjusted = np.full(len(arrays["p_value"]), np.nan)
     for control in CONTROLS:

@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
+from nwb_v1former.analysis.closed_loop import LoopConfig, loop_statistics
 from nwb_v1former.analysis.contextual import ContextConfig
 from nwb_v1former.analysis.controls import ControlConfig
 from nwb_v1former.analysis.mei import MEIConfig
 from nwb_v1former.analysis.receptive_fields import NoiseConfig
-from nwb_v1former.nwb.stimulus_set import ScheduleConfig
+from nwb_v1former.analysis.results import AnalysisProvenance
+from nwb_v1former.errors import ConfigError
+from nwb_v1former.nwb.stimulus_set import ScheduleConfig, StimulusSet
 from nwb_v1former.pipeline.closed_loop import run_loop
 from nwb_v1former.pipeline.design import run_contextual, run_controls, run_mei
 from nwb_v1former.pipeline.export import export_stimuli
@@ -101,3 +105,70 @@ def test_designed_images_drive_their_own_neurons_in_the_simulated_animal(fitted_
         truth_control = rates[m, stimuli.names.index(name)] if name else rates[m, own[1 - m]]
         truly_better = rates[m, own[m]] > truth_control
         assert (table["recorded_difference"][row] > 0) == truly_better or table["p_value"][row] > 0.05
+
+
+def _played(
+    stimuli: StimulusSet, repeats: int, gap: int, rng: np.random.Generator
+) -> tuple[np.ndarray, list]:
+    """A screen showing every stimulus `repeats` times in shuffled blocks, grey between; (T, 36, 64) and
+    the (stimulus, onset) of each presentation."""
+    screen, shown, tick = [], [], 0
+    for _ in range(repeats):
+        for s in rng.permutation(len(stimuli.names)):
+            screen += [np.full((gap, 36, 64), 128, np.uint8), stimuli.frames[s]]
+            shown.append((s, tick + gap))
+            tick += gap + len(stimuli.frames[s])
+    return np.concatenate(screen), shown
+
+
+def test_each_design_is_judged_against_each_of_its_controls_as_recorded():
+    """Two ROIs, each with a design, a natural clip and a grating: ROI 7 answers its design twice as much
+    as its natural clip and less than its grating; the verdicts, ratios and BH follow, per control."""
+    rng = np.random.default_rng(0)
+    frames = [np.full((6, 36, 64), value, np.uint8) for value in (10, 40, 70, 100, 160, 200)]
+    roles = ["mei_image_excite_full", "natural", "grating"] * 2
+    targets = np.array([7, 7, 7, 9, 9, 9])
+    names = [f"{role}_roi{roi}" for role, roi in zip(roles, targets, strict=True)]
+    stimuli = StimulusSet(names, frames, targets, roles, {})
+    video, shown = _played(stimuli, repeats=12, gap=8, rng=rng)
+    mean = np.array([[2.0, 1.0, 3.0, 0.2, 0.2, 0.2], [0.3, 0.3, 0.3, 1.5, 1.5, 1.4]])  # (ROI, stimulus)
+    responses = rng.normal(0.1, 0.1, (len(video), 2)).astype(np.float32)
+    for s, onset in shown:
+        responses[onset + 3 : onset + 9] += mean[:, s] + rng.normal(0, 0.2, 2)
+    provenance = AnalysisProvenance("x.ckpt", "0" * 64, "x")
+    predicted = mean + 0.05
+    result = loop_statistics(np.array([7, 9]), responses, video, stimuli, predicted, provenance, LoopConfig())
+    pairs, summary = result.table().columns, result.summary()
+    verdict = {
+        (roi, control): (ratio, p)
+        for roi, control, ratio, p in zip(
+            pairs["roi_id"][1],
+            pairs["control"][1],
+            pairs["recorded_ratio"][1],
+            pairs["p_adjusted"][1],
+            strict=True,
+        )
+    }
+    ratio, p = verdict[(7, "natural")]
+    assert abs(ratio - 1.91) < 0.35 and p < 0.01  # about (2 + 0.1) / (1 + 0.1), significant
+    assert ratio == pytest.approx(result.recorded[0, 0] / result.recorded[0, 1])
+    ratio, p = verdict[(7, "grating")]
+    assert ratio < 1 and p > 0.5
+    assert verdict[(7, "other_designed")][1] < 0.01 and verdict[(9, "other_designed")][1] < 0.01
+    assert verdict[(9, "grating")][1] > 0.01  # 1.5 against 1.4 in noise 0.2: not shown at 12 repeats
+    assert summary["controls"]["natural"]["own_beats_control_bh"] == 1
+    assert summary["own_stimulus_best_recorded"] == 2 and summary["presentations"] == 6 * 12
+
+    # One design and nothing to judge it against: one line, not an empty verdict.
+    alone = StimulusSet(names[:1], frames[:1], targets[:1], roles[:1], {})
+    video, _ = _played(alone, repeats=3, gap=8, rng=rng)
+    with pytest.raises(ConfigError, match="nothing to judge"):
+        loop_statistics(
+            np.array([7, 9]),
+            np.zeros((len(video), 2)),
+            video,
+            alone,
+            predicted[:, :1],
+            provenance,
+            LoopConfig(),
+        )
