@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +115,8 @@ def test_a_readout_finetune_ends_at_the_same_validation_correlation(one_store: P
     assert provenance["strategy"] == "readout"
 
 
-def caches_for(one_store: Path, directory: Path, capsys: pytest.CaptureFixture, model=None):
-    """The caches of `one_store` in `directory`, and the lines open_caches said."""
+def caches_for(one_store: Path, directory: Path, capsys: pytest.CaptureFixture | None, model=None):
+    """The caches of `one_store` in `directory`, and the lines open_caches said (none without capsys)."""
     stores = open_stores(one_store)
     config = TrainConfig(**QUICK)
     if model is None:
@@ -126,7 +130,8 @@ def caches_for(one_store: Path, directory: Path, capsys: pytest.CaptureFixture, 
         )
         for s in sessions
     ]
-    capsys.readouterr()
+    if capsys is not None:
+        capsys.readouterr()
     caches = open_caches(
         model,
         pieces,
@@ -136,16 +141,49 @@ def caches_for(one_store: Path, directory: Path, capsys: pytest.CaptureFixture, 
         precision="float32",
         reporter=Reporter("lines"),
     )
-    return model, caches, capsys.readouterr().err.splitlines()
+    return model, caches, capsys.readouterr().err.splitlines() if capsys is not None else []
+
+
+@dataclass(frozen=True)
+class FirstBuild:
+    """A directory holding one complete float32 cache of one_store, what its build said, and its bytes."""
+
+    directory: Path
+    lines: list[str]
+    reference: np.ndarray
+
+
+@pytest.fixture(scope="module")
+def first_build(one_store: Path, tmp_path_factory: pytest.TempPathFactory) -> FirstBuild:
+    """The cache built once through the tiny-sim core (the expensive part); each test that interrupts,
+    damages or reads a cache works on its own copy, so every rebuild below is still a real build."""
+    directory = tmp_path_factory.mktemp("first-build")
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        _, caches, _ = caches_for(one_store, directory, None)
+    ((_, cache),) = caches.items()
+    assert cache.complete
+    reference = np.load(cache.path)
+    cache.close()
+    return FirstBuild(directory, said.getvalue().splitlines(), reference)
+
+
+def copy_of(first_build: FirstBuild, directory: Path) -> None:
+    """The first build's cache folder, copied into `directory` (a test's own)."""
+    shutil.copytree(first_build.directory, directory, dirs_exist_ok=True)
 
 
 def test_an_interrupted_build_is_completed_and_a_changed_key_rebuilds(
-    one_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    one_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture, first_build: FirstBuild
 ) -> None:
+    lines = first_build.lines  # the build of an empty directory: size and place said first
+    assert any("GB" in line and str(first_build.directory) in line for line in lines), lines
+    copy_of(first_build, tmp_path)
     model, caches, lines = caches_for(one_store, tmp_path, capsys)
+    assert lines == []  # the copy is complete: reused, not built again
     ((key, cache),) = caches.items()
-    assert any("GB" in line and str(tmp_path) in line for line in lines), lines  # size and place said first
     reference = np.load(cache.path)
+    assert np.array_equal(reference, first_build.reference)
     pieces = len(cache.starts)
     assert pieces > 3 and reference.shape[0] == cache.lengths.sum()
 
@@ -209,12 +247,15 @@ DAMAGES = {
     ],
 )
 def test_a_damaged_cache_is_built_again_with_a_line(
-    one_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture, damage: str
+    one_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture, damage: str, first_build: FirstBuild
 ) -> None:
     """#28.1: the cache's key covers its inputs, not its own bytes; those are checked when it is opened."""
-    model, caches, _ = caches_for(one_store, tmp_path, capsys)
+    copy_of(first_build, tmp_path)
+    model, caches, lines = caches_for(one_store, tmp_path, capsys)
+    assert lines == []  # the copy is complete: reused, not built again
     ((key, cache),) = caches.items()
     reference = np.load(cache.path)
+    assert np.array_equal(reference, first_build.reference)
     DAMAGES[damage](cache)
     _, again, lines = caches_for(one_store, tmp_path, capsys, model)
     assert any(f"{cache.folder} is damaged" in line and "building it again" in line for line in lines), lines
@@ -222,9 +263,11 @@ def test_a_damaged_cache_is_built_again_with_a_line(
 
 
 def test_a_piece_damaged_while_a_run_reads_it_is_one_error(
-    one_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    one_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture, first_build: FirstBuild
 ) -> None:
-    _, caches, _ = caches_for(one_store, tmp_path, capsys)
+    copy_of(first_build, tmp_path)
+    _, caches, lines = caches_for(one_store, tmp_path, capsys)
+    assert lines == []  # the copy is complete: reused, not built again
     ((_, cache),) = caches.items()
     start, length = int(cache.starts[1]), int(cache.lengths[1])
     first = cache.read(start, length)
