@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from click.testing import CliRunner
+from nwb_v1former.cli.main import main
 
 from nwb_v1former.model.checkpoint import read_checkpoint
 
@@ -23,6 +25,12 @@ QUICK = ["--preset", "tiny", "--window", "60", "--warmup-steps", "5", "--quiet",
 
 def one_store(sim_stores: Path) -> Path:
     return sorted(path.parent for path in sim_stores.glob("*/meta.json"))[0]
+
+
+def in_process(args: list[str]) -> None:
+    """`nwb-v1former ARGS` in this process (no torch + pynwb import to pay again); it must succeed."""
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
 
 
 def epochs_logged(run: Path) -> int:
@@ -84,7 +92,8 @@ def test_sigkill_before_the_first_epoch_ends_then_resume_equals_an_uninterrupted
     with --resume (its starting point is saved as training begins), to the uninterrupted run's weights."""
     store = str(one_store(sim_stores))
     options = [*LOUD, "--quiet", "--no-report", "--max-epochs", "1", "--seed", "3"]
-    subprocess.run([*CLI, "finetune", store, "--out", str(tmp_path / "whole"), *options], check=True)
+    # Only the killed run needs a process of its own; the uninterrupted run and the resume run here.
+    in_process(["finetune", store, "--out", str(tmp_path / "whole"), *options])
 
     killed = tmp_path / "killed"
     process = subprocess.Popen([*CLI, "finetune", store, "--out", str(killed), *options])
@@ -95,7 +104,7 @@ def test_sigkill_before_the_first_epoch_ends_then_resume_equals_an_uninterrupted
     process.wait()
     assert epochs_logged(killed) == 0 and not (killed / "best.ckpt").exists(), "killed after its first epoch"
 
-    subprocess.run([*CLI, "finetune", "--out", str(killed), "--resume", *options], check=True)
+    in_process(["finetune", "--out", str(killed), "--resume", *options])
     assert metrics_without_time(killed) == metrics_without_time(tmp_path / "whole")
     assert_same_weights(killed / "best.ckpt", tmp_path / "whole" / "best.ckpt")
 
