@@ -25,7 +25,7 @@ from scipy.stats import wilcoxon
 
 from nwb_v1former.analysis.controls import CONTROL_ROLES
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, model_device
-from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
+from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable, finite_median
 from nwb_v1former.analysis.stimulus_space import Screen
 from nwb_v1former.errors import ConfigError, SessionError
 from nwb_v1former.metrics import benjamini_hochberg
@@ -164,9 +164,9 @@ class LoopResult:
                 "pairs": int(rows.sum()),
                 "own_beats_control_bh": int((pairs.p_adjusted[rows] < self.config.alpha).sum()),
                 "own_beats_control_recorded": int((sign * recorded > 0).sum()),
-                "median_recorded_ratio": _median(recorded_ratio),
-                "median_predicted_ratio": _median(predicted_ratio),
-                "median_effect_size": _median(sign * pairs.effect_size[rows]),
+                "median_recorded_ratio": finite_median(recorded_ratio),
+                "median_predicted_ratio": finite_median(predicted_ratio),
+                "median_effect_size": finite_median(sign * pairs.effect_size[rows]),
                 "prediction_sign_agrees": int((np.sign(recorded) == np.sign(predicted)).sum()),
             }
         return {
@@ -176,11 +176,6 @@ class LoopResult:
             "own_stimulus_best_recorded": int(self.own_best.sum()),
             "controls": controls,
         }
-
-
-def _median(values: np.ndarray) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if finite.size else None
 
 
 @torch.no_grad()

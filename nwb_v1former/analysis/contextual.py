@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, mean_responses
-from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
+from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable, finite_median
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH, TICK_RATE_HZ
 from nwb_v1former.model.model import V1Former
@@ -141,16 +141,12 @@ class ContextResult:
         return ResultTable("insilico_contextual", description, columns)
 
     def summary(self) -> dict[str, Any]:
-        def median(values: np.ndarray) -> float | None:
-            finite = values[np.isfinite(values)]
-            return float(np.median(finite)) if finite.size else None
-
         return {
             "rois": len(self.roi_ids),
-            "median_suppression_index": median(self.suppression_index),
-            "median_preferred_diameter_px": median(self.preferred_diameter_px),
-            "median_iso_modulation": median(self.iso_modulation),
-            "median_cross_modulation": median(self.cross_modulation),
+            "median_suppression_index": finite_median(self.suppression_index),
+            "median_preferred_diameter_px": finite_median(self.preferred_diameter_px),
+            "median_iso_modulation": finite_median(self.iso_modulation),
+            "median_cross_modulation": finite_median(self.cross_modulation),
         }
 
 

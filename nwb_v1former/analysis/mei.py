@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, model_device
-from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
+from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable, finite_median
 from nwb_v1former.analysis.stimulus_space import (
     MovieSpectrum,
     Screen,
@@ -276,17 +276,12 @@ class MEIResult:
             "direction": self.config.direction,
             "region": self.config.region,
             "median_response_over_grey": float(np.median(ratio)),
-            "median_start_agreement": _median(self.agreement),
-            "median_spectral_distance": _median(self.spectral_distance),
+            "median_start_agreement": finite_median(self.agreement),
+            "median_spectral_distance": finite_median(self.spectral_distance),
             "movie_frames_spectral_distance": (
                 None if self.movie_spectrum is None else self.movie_spectrum.frame_distance
             ),
         }
-
-
-def _median(values: np.ndarray) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if finite.size else None
 
 
 def grey_responses(model: V1Former, session: str, config: MEIConfig, state: BehaviorState) -> np.ndarray:

@@ -68,6 +68,12 @@ def provenance(
     )
 
 
+def finite_median(values: np.ndarray) -> float | None:
+    """The median of the finite values, for a summary; None when there are none (JSON's null)."""
+    finite = np.asarray(values)[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else None
+
+
 @dataclass(frozen=True, eq=False)  # array columns: compare by identity
 class ResultTable:
     """A named table: `columns` maps a column name to (description, (rows,) array); the first is the key

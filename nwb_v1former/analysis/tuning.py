@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from nwb_v1former.analysis.experiment import DEFAULT_STATES, BehaviorState, mean_responses
-from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
+from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable, finite_median
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH, TICK_RATE_HZ
 from nwb_v1former.model.model import V1Former
@@ -239,23 +239,18 @@ class TuningResult:
         for index, state in enumerate(self.states):
             summary[state.name] = {
                 "tuned_rois": int(tuned[index].sum()),
-                "median_osi": _median(self.osi[index][tuned[index]]),
-                "median_dsi": _median(self.dsi[index][tuned[index]]),
-                "median_tuning_depth": _median(self.depth[index]),
+                "median_osi": finite_median(self.osi[index][tuned[index]]),
+                "median_dsi": finite_median(self.dsi[index][tuned[index]]),
+                "median_tuning_depth": finite_median(self.depth[index]),
             }
             if index:
                 both = tuned[index] & tuned[0]
                 shift = angle_difference(
                     self.preferred_orientation_deg[index], self.preferred_orientation_deg[0], 180
                 )
-                summary[state.name]["median_modulation_index"] = _median(self.modulation_index(index))
-                summary[state.name]["median_abs_orientation_shift_deg"] = _median(np.abs(shift[both]))
+                summary[state.name]["median_modulation_index"] = finite_median(self.modulation_index(index))
+                summary[state.name]["median_abs_orientation_shift_deg"] = finite_median(np.abs(shift[both]))
         return summary
-
-
-def _median(values: np.ndarray) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if len(finite) else None
 
 
 def measure_tuning(
