@@ -9,13 +9,17 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from nwb_v1former.analysis.closed_loop import LoopConfig, loop_statistics
 from nwb_v1former.analysis.contextual import ContextConfig
 from nwb_v1former.analysis.controls import ControlConfig
+from nwb_v1former.analysis.experiment import mean_responses, session_states
 from nwb_v1former.analysis.mei import MEIConfig
 from nwb_v1former.analysis.receptive_fields import NoiseConfig
 from nwb_v1former.analysis.results import AnalysisProvenance
+from nwb_v1former.analysis.stimulus_space import Screen
+from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.errors import ConfigError
 from nwb_v1former.nwb.stimulus_set import ScheduleConfig, StimulusSet
 from nwb_v1former.pipeline.closed_loop import run_loop
@@ -56,6 +60,28 @@ def test_designed_images_drive_their_own_neurons_in_the_simulated_animal(fitted_
         (train_ticks - CONTROLS.frames) // CONTROLS.stride + 1
     )
     assert all(trials.tier[t] == "train" for t in controls["table"]["rows"]["natural_trial"])
+    # ... and none of the windows it scored (a third of them, recomputed here) drives its ROI more.
+    screen = Screen.from_normalizer(Normalizer.from_statistics(store.statistics))
+    starts = np.concatenate(
+        [
+            np.arange(a, b - CONTROLS.frames + 1, CONTROLS.stride)
+            for a, b in zip(trials.first_tick, trials.stop_tick, strict=True)
+        ]
+    )[::3]
+    starts = starts[
+        np.isin(
+            np.searchsorted(trials.first_tick, starts, side="right") - 1,
+            np.flatnonzero(trials.tier == "train"),
+        )
+    ]
+    clips = torch.as_tensor(
+        screen.from_pixels(np.asarray(store.video)[starts[:, None] + np.arange(CONTROLS.frames)])
+    )
+    shown = torch.cat([torch.zeros(len(clips), CONTROLS.burn_in, 36, 64), clips], dim=1)
+    state = session_states(store)[0]
+    others = mean_responses(fitted_animal.model, key, shown, state, start=CONTROLS.burn_in + CONTROLS.settle)
+    chosen = np.asarray(controls["table"]["rows"]["natural_response"])
+    assert np.all(others[:, columns].max(axis=0) <= chosen + 1e-4), (others[:, columns].max(axis=0), chosen)
     stimuli, _ = export_stimuli(
         out,
         tmp_path / "set.nwb",
