@@ -26,6 +26,7 @@ from nwb_v1former.analysis.experiment import BehaviorState, mean_responses
 from nwb_v1former.analysis.mei import MEIConfig
 from nwb_v1former.analysis.results import AnalysisProvenance, ResultTable
 from nwb_v1former.analysis.stimulus_space import Screen
+from nwb_v1former.data.dataset import window_starts
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError, SessionError
 from nwb_v1former.grid import FRAME_HEIGHT, FRAME_WIDTH
@@ -144,13 +145,7 @@ class ControlResult:
 
 def natural_windows(store: SessionStore, config: ControlConfig) -> np.ndarray:
     """First ticks of every `frames`-tick window of the training trials, `stride` apart; (W,) int64."""
-    trials = store.trials
-    starts = [
-        np.arange(first, stop - config.frames + 1, config.stride)
-        for first, stop, tier in zip(trials.first_tick, trials.stop_tick, trials.tier, strict=True)
-        if tier == "train"
-    ]
-    found = np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, np.int64)
+    found = window_starts(store.trials, ("train",), config.frames, config.stride)
     if not len(found):
         raise SessionError(
             f"no training trial of {config.frames} ticks or more to take natural clips from",

@@ -150,10 +150,16 @@ def upsample(frames: np.ndarray, scale: int, refreshes: int) -> np.ndarray:
 
 
 def write_stimulus_set(
-    stimuli: StimulusSet, config: ScheduleConfig, path: str | Path, *, overwrite: bool = False
+    stimuli: StimulusSet,
+    config: ScheduleConfig,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    schedule: Schedule | None = None,
 ) -> Schedule:
-    """Write the set and its schedule as an NWB file at `path` (atomically); returns the schedule."""
-    schedule = make_schedule(stimuli, config)
+    """Write the set and its schedule (default: make_schedule's) as an NWB file at `path` (atomically);
+    returns the schedule."""
+    schedule = schedule or make_schedule(stimuli, config)
     images, refresh_images = [], []  # template images; per stimulus, the image of each refresh
     for index, (name, frames) in enumerate(zip(stimuli.names, stimuli.frames, strict=True)):
         changes = np.flatnonzero(np.r_[True, np.any(frames[1:] != frames[:-1], axis=(1, 2))])

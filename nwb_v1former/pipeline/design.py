@@ -19,6 +19,7 @@ from nwb_v1former.analysis.contextual import ContextConfig, contextual_modulatio
 from nwb_v1former.analysis.controls import ControlConfig, GratingParameters, choose_controls
 from nwb_v1former.analysis.mei import MEIConfig, most_exciting
 from nwb_v1former.analysis.stimulus_space import MovieSpectrum, Screen
+from nwb_v1former.data.dataset import window_starts
 from nwb_v1former.data.stats import Normalizer
 from nwb_v1former.data.store import SessionStore
 from nwb_v1former.errors import ConfigError
@@ -118,15 +119,8 @@ def load_gratings(out: Path, roi_ids: np.ndarray, checkpoint_sha256: str) -> Gra
 def training_frames(store: SessionStore, count: int = 512) -> np.ndarray:
     """Up to `count` frames spread evenly over the session's training trials (all its ticks when it has
     none); (K, 36, 64) uint8."""
-    trials = store.trials
-    ticks = np.concatenate(
-        [
-            np.arange(first, stop)
-            for first, stop, tier in zip(trials.first_tick, trials.stop_tick, trials.tier, strict=True)
-            if tier == "train"
-        ]
-        or [np.arange(store.n_ticks)]
-    )
+    ticks = window_starts(store.trials, ("train",), window=1, stride=1)
+    ticks = ticks if len(ticks) else np.arange(store.n_ticks)
     picked = ticks[np.linspace(0, len(ticks) - 1, min(count, len(ticks))).round().astype(np.int64)]
     return np.asarray(store.video[picked])
 

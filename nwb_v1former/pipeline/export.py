@@ -176,5 +176,5 @@ def export_stimuli(
             staged_movie = staged.enter_context(atomic_output(movie, overwrite=overwrite, kind=VIDEO))
             grey = round(stimuli.provenance["screen_mean_std"][0])
             write_screen_video(stimuli, schedule, config, grey, staged_movie, progress)
-        write_stimulus_set(stimuli, config, out, overwrite=overwrite)
+        write_stimulus_set(stimuli, config, out, overwrite=overwrite, schedule=schedule)
     return stimuli, schedule
